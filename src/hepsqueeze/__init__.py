@@ -1,3 +1,58 @@
-"""hepsqueeze: compress HEP data with deep autoencoders, and show how much was lost."""
+"""hepsqueeze: compress HEP data with deep autoencoders, and show how much was lost.
+
+The top-level names are imported lazily so that ``import hepsqueeze.datasets`` (used by generator
+worker processes) does not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "compress": "hepsqueeze.api",
+    "decompress": "hepsqueeze.api",
+    "train": "hepsqueeze.api",
+    "generate": "hepsqueeze.datasets",
+    "generate_mixture": "hepsqueeze.datasets",
+    "Table": "hepsqueeze.io.table",
+    "read_table": "hepsqueeze.io",
+    "write_table": "hepsqueeze.io",
+    "CompressionModel": "hepsqueeze.models",
+    "load_model": "hepsqueeze.models",
+    "save_model": "hepsqueeze.models",
+    "TrainConfig": "hepsqueeze.training",
+}
+
+if TYPE_CHECKING:
+    from hepsqueeze.api import compress, decompress, train
+    from hepsqueeze.datasets import generate, generate_mixture
+    from hepsqueeze.io import read_table, write_table
+    from hepsqueeze.io.table import Table
+    from hepsqueeze.models import CompressionModel, load_model, save_model
+    from hepsqueeze.training import TrainConfig
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hepsqueeze' has no attribute {name!r}")
+
+
+__all__ = [
+    "CompressionModel",
+    "Table",
+    "TrainConfig",
+    "__version__",
+    "compress",
+    "decompress",
+    "generate",
+    "generate_mixture",
+    "load_model",
+    "read_table",
+    "save_model",
+    "train",
+    "write_table",
+]

@@ -28,7 +28,9 @@ class Table:
         lengths = {name: arr.shape[0] if arr.ndim else -1 for name, arr in cols.items()}
         for name, arr in cols.items():
             if arr.ndim != 1:
-                raise InputError(f"column {name!r} in {self.source} has shape {arr.shape}; columns must be 1D")
+                raise InputError(
+                    f"column {name!r} in {self.source} has shape {arr.shape}; columns must be 1D"
+                )
         if len(set(lengths.values())) > 1:
             raise InputError(f"columns in {self.source} have different lengths: {lengths}")
         object.__setattr__(self, "columns", cols)

@@ -1,0 +1,321 @@
+"""The ``hepsqueeze`` command line: a thin layer over the Python API with rich output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table as RichTable
+
+from hepsqueeze import __version__
+from hepsqueeze.errors import ConfigError, HepsqueezeError
+
+app = typer.Typer(
+    name="hepsqueeze",
+    help="Compress HEP data with deep autoencoders, and show how much was lost.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+OutOpt = Annotated[Path, typer.Option("--output", "-o", help="Output file.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="File format (default: from the extension).")]
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ConfigError(f"expected a comma-separated list, got {value!r}")
+    return items
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-v, -vv).")] = 0,
+) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err_console)], force=True)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"hepsqueeze {__version__}")
+
+
+@app.command()
+def generate(
+    process: Annotated[str, typer.Argument(help="Process to generate (see --list).")] = "ttbar",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (.parquet, .h5, .npz, .csv).")] = None,
+    events: Annotated[int, typer.Option(help="Number of events.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    pthat_min: Annotated[float, typer.Option("--pthat-min", help="QCD: minimum hard-process pT [GeV].")] = 50.0,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the sample cache.")] = False,
+    list_processes: Annotated[bool, typer.Option("--list", help="List the processes and exit.")] = False,
+    force: ForceOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Generate jets with Pythia 8 (pp, 13 TeV) and FastJet anti-kt R=0.4: event, E, pt, eta, phi (GeV)."""
+    from hepsqueeze.datasets import GeneratorConfig, describe_processes
+    from hepsqueeze.datasets import generate as run_generate
+    from hepsqueeze.io import write_table
+    from hepsqueeze._atomic import check_output
+
+    if list_processes:
+        console.print(describe_processes())
+        return
+    if output is None:
+        raise ConfigError("give an output file with -o FILE")
+    check_output(output, force)
+    config = GeneratorConfig(process=process, events=events, seed=seed, pthat_min=pthat_min)
+    with _progress() as bar:
+        task = bar.add_task(f"generating {process}", total=events, info="")
+
+        def report(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        table = run_generate(config, workers=workers, use_cache=not no_cache, progress=report)
+    path = write_table(table, output, format=fmt, force=force)
+    console.print(f"wrote {table.num_rows} jets from {events} {process} events to {path}")
+
+
+@app.command()
+def train(
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table of jets to train on.")],
+    output: OutOpt,
+    preset: Annotated[str, typer.Option(help="Model preset.")] = "ae4d-3",
+    nodes: Annotated[str | None, typer.Option(help="Layer sizes instead of the preset's, e.g. 4,200,20,3,20,200,4.")] = None,
+    batchnorm: Annotated[bool, typer.Option("--batchnorm/--no-batchnorm", help="BatchNorm after hidden layers.")] = False,
+    columns: Annotated[str | None, typer.Option(help="Input columns, mapped in order onto the variables.")] = None,
+    variables: Annotated[str | None, typer.Option(help="Model variable names (default E,pt,eta,phi).")] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 1024,
+    lr: Annotated[float, typer.Option(help="Peak learning rate of the one-cycle schedule.")] = 3e-3,
+    weight_decay: Annotated[float, typer.Option(help="Decoupled weight decay.")] = 0.0,
+    normalisation: Annotated[str, typer.Option(help="custom, custom+minmax, minmax, standard or none.")] = "custom+minmax",
+    patience: Annotated[int, typer.Option(help="Early stopping: epochs without improvement.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and shuffling.")] = 0,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    force: ForceOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Train an autoencoder on a table of jets and save the model file."""
+    import dataclasses
+
+    from hepsqueeze._atomic import check_output
+    from hepsqueeze.api import train as api_train
+    from hepsqueeze.io import read_table
+    from hepsqueeze.models import get_preset, save_model
+    from hepsqueeze.training import EpochReport, TrainConfig
+
+    check_output(output, force)
+    arch = get_preset(preset)
+    if nodes is not None:
+        arch = dataclasses.replace(arch, nodes=tuple(int(n) for n in _split(nodes) or []))
+    if batchnorm:
+        arch = dataclasses.replace(arch, batchnorm=True)
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, normalisation=normalisation,
+        patience=patience, seed=seed, device=device, max_seconds=None if max_minutes is None else 60 * max_minutes,
+    )
+    table = read_table(input_file, format=fmt)
+    with _progress() as bar:
+        task = bar.add_task("training", total=epochs, info="")
+
+        def report(r: EpochReport) -> None:
+            bar.update(task, completed=r.epoch, info=f"train {r.train_loss:.3g}  val {r.val_loss:.3g}  best {r.best_val_loss:.3g}")
+
+        model = api_train(
+            table, arch, variables=_split(variables), columns=_split(columns), config=config, progress=report
+        )
+    model.name = preset if nodes is None and not batchnorm else f"{preset}-custom"
+    save_model(model, output, force=force)
+    t = model.training
+    console.print(
+        f"trained {model.name} on {t['rows']['train']} rows ({t['epochs_run']} epochs, {t['seconds']:.0f} s, "
+        f"{t['stopped']}); best validation MSE {t['best_val_mse_normalised']:.3g}; saved to {output}"
+    )
+    test = t["metrics"].get("test")
+    if test:
+        _print_residuals(test["residuals"], title="test split residuals")
+
+
+@app.command()
+def compress(
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table to compress.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file.")],
+    output: OutOpt,
+    columns: Annotated[str | None, typer.Option(help="Columns to compress (default: the model's).")] = None,
+    latent_dtype: Annotated[str, typer.Option(help="float32 or float16.")] = "float32",
+    no_embed_model: Annotated[bool, typer.Option("--no-embed-model", help="Store only the model's name and hash.")] = False,
+    force: ForceOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Compress a table into one container file."""
+    from hepsqueeze._atomic import check_output
+    from hepsqueeze.codec.compress import compress_table
+    from hepsqueeze.io import input_size_bytes, read_table
+    from hepsqueeze.models import load_model
+
+    check_output(output, force)
+    m = load_model(model)
+    table = read_table(input_file, format=fmt)
+    in_bytes = input_size_bytes(input_file)
+    rep = compress_table(
+        table, m, output, _split(columns), latent_dtype=latent_dtype, embed_model=not no_embed_model, force=force,
+        input_info={"path": input_file.name, "size_bytes": in_bytes},
+    )
+    console.print(
+        f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}) to {output}: {rep.file_bytes} bytes, "
+        f"ratio {rep.ratio:.2f} (float32 values / file), {in_bytes / rep.file_bytes:.2f} vs the input file "
+        f"({in_bytes} bytes)"
+    )
+
+
+@app.command()
+def decompress(
+    input_file: Annotated[Path, typer.Argument(metavar="FILE", help="Compressed file.")],
+    output: OutOpt,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model, for files written with --no-embed-model.")] = None,
+    force: ForceOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Decompress a container into a table with the input's columns, order and dtypes."""
+    from hepsqueeze._atomic import check_output
+    from hepsqueeze.codec.compress import decompress_file
+    from hepsqueeze.io import write_table
+    from hepsqueeze.models import load_model
+
+    check_output(output, force)
+    table = decompress_file(input_file, None if model is None else load_model(model))
+    path = write_table(table, output, format=fmt, force=force)
+    console.print(f"wrote {table.num_rows} rows, columns {', '.join(table.names)}, to {path}")
+
+
+@app.command()
+def info(
+    input_file: Annotated[Path, typer.Argument(metavar="FILE", help="Compressed file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print a compressed file's header and the size of each section."""
+    from hepsqueeze.codec.compress import file_info
+
+    data = file_info(input_file)
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    console.print_json(json.dumps(data["header"]))
+    t = RichTable(title=f"{input_file}: {data['file_bytes']} bytes, ratio {data['ratio']:.2f}")
+    t.add_column("section kind")
+    t.add_column("bytes", justify="right")
+    t.add_column("share", justify="right")
+    for kind, size in data["section_bytes"].items():
+        t.add_row(kind, str(size), f"{100 * size / max(data['file_bytes'], 1):.1f}%")
+    console.print(t)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Directory for the demo's files (overwritten).")] = Path("hepsqueeze-demo"),
+    events: Annotated[int, typer.Option(help="Events per process (ttbar and QCD).")] = 1500,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 40,
+    workers: Annotated[int, typer.Option(help="Generator worker processes.")] = 2,
+) -> None:
+    """Generate, train briefly, compress, decompress, and show what was lost (a few minutes on 2 cores)."""
+    from hepsqueeze.demo import run_demo
+    from hepsqueeze.training import EpochReport
+
+    with _progress() as bar:
+        task = bar.add_task("training", total=epochs, info="", visible=False)
+
+        def stage(text: str) -> None:
+            console.print(f"[bold cyan]>>[/] {text}")
+
+        def report(r: EpochReport) -> None:
+            bar.update(task, visible=True, completed=r.epoch, info=f"val {r.val_loss:.3g}")
+
+        res = run_demo(workdir, events_per_process=events, epochs=epochs, workers=workers, on_stage=stage,
+                       progress=report)
+    _print_residuals(res.residuals, title=f"residuals on all {res.rows} jets (decompressed vs original)")
+    rep = res.report
+    t = RichTable(title="sizes")
+    t.add_column("file")
+    t.add_column("bytes", justify="right")
+    t.add_row("input (parquet)", str(res.input_bytes))
+    t.add_row("float32 values of the compressed columns", str(4 * rep.rows * len(rep.compressed_columns)))
+    t.add_row("model file (encoder + decoder)", str(res.model_bytes))
+    for kind, size in rep.section_bytes.items():
+        t.add_row(f"  compressed file: {kind}", str(size))
+    t.add_row("compressed file (decoder embedded)", str(rep.file_bytes))
+    console.print(t)
+    console.print(
+        f"ratio {rep.ratio:.2f} (float32 values / compressed file); {res.input_bytes / rep.file_bytes:.2f} vs the "
+        f"parquet input; validation MSE {res.val_mse:.3g} after {res.epochs} epochs ({res.seconds_train:.0f} s); "
+        f"passthrough columns bit-identical: {res.passthrough_identical}; files in {res.workdir}/"
+    )
+
+
+def _print_residuals(residuals: dict[str, dict[str, Any]], title: str) -> None:
+    t = RichTable(title=title)
+    for col in ("variable", "residual", "mean", "std", "max |.|"):
+        t.add_column(col, justify="right" if col not in ("variable", "residual") else "left")
+    for var, r in residuals.items():
+        t.add_row(var, "(out-in)/in" if r["kind"] == "relative" else "out-in",
+                  f"{r['mean']:.2e}", f"{r['std']:.2e}", f"{r['max_abs']:.2e}")
+    console.print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; hepsqueeze errors become one line on stderr and exit status 1."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except HepsqueezeError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
+    except OSError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

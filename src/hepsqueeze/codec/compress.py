@@ -1,0 +1,247 @@
+"""Compress a table with an autoencoder into one container file, and decompress it.
+
+Layout of a compressed file (a container, see ``docs/container-format.md``): a JSON header with the
+column list, model identity and row counts; a ``model`` section holding the decoder-only model file
+(unless ``embed_model=False``); then per chunk of ``chunk_rows`` rows a ``latent`` section with the
+codes and one ``column`` section per passthrough column (zstd, delta-coded integers, byte-shuffled
+floats), all lossless except the latents' decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from hepsqueeze import __version__
+from hepsqueeze.codec.container import ContainerReader, ContainerWriter, write_container
+from hepsqueeze.errors import ConfigError, ContainerError, InputError, ModelError
+from hepsqueeze.io.table import Table
+from hepsqueeze.models.io import decoder_bytes, decoder_hash, model_from_bytes
+from hepsqueeze.models.model import EVAL_BATCH, LATENT_DTYPES, CompressionModel, quantise_latents
+
+log = logging.getLogger(__name__)
+
+DATA_KIND: Final = "hepsqueeze-data"
+DATA_FORMAT: Final = 1
+DEFAULT_CHUNK_ROWS: Final = 1 << 20
+ZSTD_LEVEL: Final = 19
+
+
+@dataclass(frozen=True)
+class CompressionReport:
+    """Sizes and ratio of one compressed file (bytes; ratio as defined in the README)."""
+
+    path: Path
+    rows: int
+    compressed_columns: tuple[str, ...]
+    passthrough_columns: tuple[str, ...]
+    file_bytes: int
+    section_bytes: dict[str, int]
+
+    @property
+    def ratio(self) -> float:
+        """(4 bytes x rows x compressed columns) / (bytes of the whole file)."""
+        return 4.0 * self.rows * len(self.compressed_columns) / self.file_bytes if self.file_bytes else 0.0
+
+
+def compress_table(
+    table: Table,
+    model: CompressionModel,
+    out: str | os.PathLike[str],
+    columns: Sequence[str] | None = None,
+    *,
+    latent_dtype: str = "float32",
+    embed_model: bool = True,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    force: bool = False,
+    input_info: dict[str, Any] | None = None,
+) -> CompressionReport:
+    """Compress ``columns`` of ``table`` (default: the model's training columns) with ``model`` into ``out``.
+
+    Every other column is stored losslessly. Raises InputError/ColumnError for unusable input, before
+    anything is written.
+    """
+    if latent_dtype not in LATENT_DTYPES:
+        raise ConfigError(f"unknown latent dtype {latent_dtype!r}; choose one of {', '.join(LATENT_DTYPES)}")
+    if chunk_rows < EVAL_BATCH or chunk_rows % EVAL_BATCH:
+        raise ConfigError(f"chunk_rows must be a positive multiple of {EVAL_BATCH}, got {chunk_rows}")
+    if table.num_rows == 0:
+        raise InputError(f"{table.source} has no rows: nothing to compress")
+    chosen = model.column_mapping(table.names, columns, table.source)
+    x = table.stack(chosen, dtype=np.float32)
+    model.validate_input(x, chosen)
+    passthrough = [n for n in table.names if n not in chosen]
+    dec_hash = decoder_hash(model)
+    header: dict[str, Any] = {
+        "kind": DATA_KIND,
+        "data_format": DATA_FORMAT,
+        "created_by": f"hepsqueeze {__version__}",
+        "num_rows": table.num_rows,
+        "chunk_rows": chunk_rows,
+        "columns": [
+            {"name": n, "dtype": table[n].dtype.str, "role": "compressed" if n in chosen else "passthrough"}
+            for n in table.names
+        ],
+        "compressed": {"columns": chosen, "variables": list(model.variables)},
+        "codec": {"name": "autoencoder", "latent_dtype": latent_dtype, "latent_dim": model.latent_dim},
+        "model": {
+            "name": model.name,
+            "decoder_hash": dec_hash,
+            "embedded": embed_model,
+            "nodes": list(model.config.nodes),
+        },
+        "input": input_info or {},
+    }
+    with write_container(out, header, force=force) as writer:
+        if embed_model:
+            writer.add_bytes("model", "decoder", decoder_bytes(model))
+        for chunk, start in enumerate(range(0, table.num_rows, chunk_rows)):
+            stop = min(start + chunk_rows, table.num_rows)
+            z = model.encode(x[start:stop])
+            stored = z.astype(np.float16) if latent_dtype == "float16" else z
+            if not np.isfinite(stored).all():
+                raise InputError(
+                    f"latent codes of rows {start}..{stop} overflow {latent_dtype}; use --latent-dtype float32"
+                )
+            writer.add_array("latent", "latent", stored, chunk=chunk)
+            for name in passthrough:
+                _add_column(writer, name, table[name][start:stop], chunk)
+    size = Path(out).stat().st_size
+    with ContainerReader.open(out) as reader:
+        sections = reader.section_sizes()
+    return CompressionReport(Path(out), table.num_rows, tuple(chosen), tuple(passthrough), size, sections)
+
+
+def _add_column(writer: ContainerWriter, name: str, values: npt.NDArray[Any], chunk: int) -> None:
+    arr = np.ascontiguousarray(values)
+    # Event numbers and other sorted integers shrink to almost nothing as differences.
+    transform = "delta" if arr.dtype.kind in "iu" else ("shuffle" if arr.dtype.itemsize > 1 else None)
+    writer.add_array(
+        "column",
+        name,
+        arr.astype(arr.dtype.newbyteorder("<")),
+        chunk=chunk,
+        encoding="zstd",
+        level=ZSTD_LEVEL,
+        transform=transform,
+    )
+
+
+def read_header(reader: ContainerReader) -> dict[str, Any]:
+    """The data header of an open container, checked to be a compressed dataset this version reads."""
+    header = reader.header
+    if header.get("kind") != DATA_KIND:
+        raise ContainerError(
+            f"{reader.name} is a hepsqueeze file but not compressed data (kind {header.get('kind')!r})"
+        )
+    fmt = header.get("data_format")
+    if not isinstance(fmt, int) or fmt > DATA_FORMAT:
+        raise ContainerError(
+            f"{reader.name} has data format {fmt!r}; this hepsqueeze reads up to {DATA_FORMAT}: upgrade hepsqueeze"
+        )
+    return header
+
+
+def decompress_file(path: str | os.PathLike[str], model: CompressionModel | None = None) -> Table:
+    """Rebuild the table stored in ``path``: same column names, order and dtypes as the input.
+
+    ``model`` is needed only for files written without the embedded decoder and must match its hash.
+    """
+    with ContainerReader.open(path) as reader:
+        header = read_header(reader)
+        try:
+            num_rows = int(header["num_rows"])
+            col_specs = [
+                (str(c["name"]), np.dtype(str(c["dtype"])), str(c["role"])) for c in header["columns"]
+            ]
+            compressed = [str(c) for c in header["compressed"]["columns"]]
+            latent_dtype = str(header["codec"]["latent_dtype"])
+            model_info = header["model"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ContainerError(f"{reader.name}: invalid data header ({exc})") from None
+        decoder = _decoder_for(reader, model_info, model)
+        if len(compressed) != len(decoder.variables):
+            raise ContainerError(
+                f"{reader.name}: {len(compressed)} compressed columns but the model has "
+                f"{len(decoder.variables)} variables"
+            )
+        latent_sections = sorted(reader.find("latent"), key=lambda s: s.chunk)
+        parts: dict[str, list[npt.NDArray[Any]]] = {name: [] for name, _, _ in col_specs}
+        rows = 0
+        for sec in latent_sections:
+            z = reader.read_array(sec)
+            if z.ndim != 2 or z.shape[1] != decoder.latent_dim or str(z.dtype) != np.dtype(latent_dtype).name:
+                raise ContainerError(
+                    f"{reader.name}: latent section of chunk {sec.chunk} has shape {z.shape} "
+                    f"and dtype {z.dtype}, expected (rows, {decoder.latent_dim}) {latent_dtype}"
+                )
+            x = decoder.decode(quantise_latents(z.astype(np.float32), "float32"))
+            by_name = {s.name: s for s in reader.find("column", chunk=sec.chunk)}
+            for name, dtype, role in col_specs:
+                if role == "compressed":
+                    parts[name].append(x[:, compressed.index(name)].astype(dtype))
+                else:
+                    if name not in by_name:
+                        raise ContainerError(f"{reader.name}: column {name!r} missing in chunk {sec.chunk}")
+                    arr = reader.read_array(by_name[name])
+                    if arr.shape != (z.shape[0],) or arr.dtype != dtype:
+                        raise ContainerError(
+                            f"{reader.name}: column {name!r} in chunk {sec.chunk} has shape "
+                            f"{arr.shape} {arr.dtype}, expected ({z.shape[0]},) {dtype}"
+                        )
+                    parts[name].append(arr)
+            rows += z.shape[0]
+        if rows != num_rows:
+            raise ContainerError(f"{reader.name}: header says {num_rows} rows, sections hold {rows}")
+        columns = {
+            name: (np.concatenate(parts[name]) if parts[name] else np.empty(0, dtype=dtype))
+            for name, dtype, _ in col_specs
+        }
+    return Table(columns, source=str(path))
+
+
+def _decoder_for(
+    reader: ContainerReader, info: dict[str, Any], model: CompressionModel | None
+) -> CompressionModel:
+    stored_hash = info.get("decoder_hash")
+    if model is not None:
+        if decoder_hash(model) != stored_hash:
+            raise ModelError(
+                f"model {model.name!r} does not match the one {reader.name} was compressed with "
+                f"({info.get('name')!r}, decoder hash {stored_hash})"
+            )
+        return model
+    embedded = reader.find("model")
+    if not embedded:
+        raise ModelError(
+            f"{reader.name} was written with --no-embed-model; pass --model with the model "
+            f"{info.get('name')!r} (decoder hash {stored_hash})"
+        )
+    decoder = model_from_bytes(reader.read_bytes(embedded[0]), f"{reader.name} (embedded model)")
+    if decoder_hash(decoder) != stored_hash:
+        raise ContainerError(f"{reader.name}: embedded model does not match the header's decoder hash")
+    return decoder
+
+
+def file_info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The header of a compressed file, the size of each section kind, and its compression ratio."""
+    with ContainerReader.open(path) as reader:
+        header = read_header(reader)
+        sizes = reader.section_sizes()
+        size = reader.file_size
+    n_comp = len(header.get("compressed", {}).get("columns", []))
+    rows = int(header.get("num_rows", 0))
+    return {
+        "path": str(path),
+        "file_bytes": size,
+        "header": header,
+        "section_bytes": sizes,
+        "ratio": 4.0 * rows * n_comp / size if size else 0.0,
+    }

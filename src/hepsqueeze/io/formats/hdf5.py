@@ -1,0 +1,99 @@
+"""HDF5 via h5py: a group of equal-length 1D datasets, one per column.
+
+The group defaults to the file root (``group="/"``). Column order is kept through HDF5 creation-order
+tracking, which the writer enables; groups written without it are read in name order. Subgroups and
+other objects in the group are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from hepsqueeze.errors import ConfigError, InputError
+from hepsqueeze.io.interpret import build_table, check_dtype, check_shape, select_names
+from hepsqueeze.io.registry import Format, get_option
+from hepsqueeze.io.table import Table
+
+logger = logging.getLogger(__name__)
+
+
+def _h5py() -> ModuleType:
+    # h5py is an optional dependency (the "io" extra); import it only when HDF5 is used.
+    try:
+        import h5py
+    except ImportError as exc:
+        raise ConfigError("HDF5 support needs h5py: pip install 'hepsqueeze[io]'") from exc
+    module: ModuleType = h5py
+    return module
+
+
+def _group_name(options: dict[str, Any]) -> str:
+    group = get_option(options, "group", "/", str, "hdf5")
+    return group or "/"
+
+
+class Hdf5:
+    """Reader and writer for ``.h5``/``.hdf5`` files."""
+
+    def read(self, path: Path, columns: Sequence[str] | None, **options: Any) -> Table:
+        """Read the 1D datasets of one group; shapes and dtypes are checked before any data is read."""
+        h5py = _h5py()
+        group_name = _group_name(options)
+        where = str(path) if group_name == "/" else f"{path} (group {group_name!r})"
+        with h5py.File(path, "r") as fh:
+            group = fh.get(group_name)
+            if not isinstance(group, h5py.Group):
+                what = "is not a group" if group is not None else "not found"
+                subgroups = [k for k, v in fh.items() if isinstance(v, h5py.Group)]
+                raise InputError(
+                    f"group {group_name!r} {what} in {str(path)!r}; groups at the root: "
+                    f"{', '.join(subgroups) or 'none'}; choose one with group=..."
+                )
+            datasets = {k: v for k, v in group.items() if isinstance(v, h5py.Dataset)}
+            if not datasets:
+                subgroups = [k for k, v in group.items() if isinstance(v, h5py.Group)]
+                raise InputError(
+                    f"{where} has no datasets to read as columns; subgroups: "
+                    f"{', '.join(subgroups) or 'none'}; choose one with group=..."
+                )
+            skipped = [k for k in group if k not in datasets]
+            if skipped:
+                logger.debug("ignoring non-dataset members %s of %s", skipped, where)
+            names = select_names(list(datasets), columns, where)
+            # Reject 2D, scalar, string and compound datasets before reading (possibly large) data.
+            for name in names:
+                check_shape(name, datasets[name].shape, where)
+                check_dtype(name, datasets[name].dtype, where)
+            return build_table(((n, datasets[n][()]) for n in names), where, source=str(path))
+
+    def write(self, table: Table, path: Path, **options: Any) -> None:
+        """Write one dataset per column into ``group`` (created with its parents if needed).
+
+        ``compression`` is passed to h5py (``"gzip"``, ``"lzf"``, or None for none).
+        """
+        h5py = _h5py()
+        group_name = _group_name(options)
+        compression = get_option(options, "compression", None, (str, type(None)), "hdf5")
+        for name in table.names:
+            # "/" would create nested groups, "." names the group itself, HDF5 names end at NUL.
+            if not name or "/" in name or "\x00" in name or name == ".":
+                raise InputError(f"column name {name!r} from {table.source} cannot be an HDF5 dataset name")
+        with h5py.File(path, "w", track_order=True) as fh:
+            group = fh if group_name == "/" else fh.create_group(group_name, track_order=True)
+            for name in table.names:
+                group.create_dataset(name, data=table.columns[name], compression=compression)
+
+
+FORMAT = Format(
+    name="hdf5",
+    extensions=(".h5", ".hdf5"),
+    reader=Hdf5(),
+    writer=Hdf5(),
+    read_options=frozenset({"group"}),
+    write_options=frozenset({"group", "compression"}),
+    description="HDF5 group of equal-length 1D datasets (h5py); exact round trip",
+)

@@ -1,0 +1,90 @@
+"""numpy ``.npz`` archives: one ``.npy`` member per column, named after the column.
+
+Members are read with ``allow_pickle=False`` straight from the zip file (not through ``np.load``), so
+only the requested columns are decompressed and column names such as ``file`` or ``x.npy`` survive.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hepsqueeze.errors import ConfigError, InputError
+from hepsqueeze.io.interpret import build_table, select_names
+from hepsqueeze.io.registry import Format, get_option
+from hepsqueeze.io.table import Table
+
+logger = logging.getLogger(__name__)
+
+_COMPRESSION = {"none": zipfile.ZIP_STORED, "deflate": zipfile.ZIP_DEFLATED}
+
+
+def _read_member(archive: zipfile.ZipFile, member: str, name: str, where: str) -> npt.NDArray[Any]:
+    try:
+        with archive.open(member) as fh:
+            return np.lib.format.read_array(fh, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise InputError(
+                f"column {name!r} in {where} is an object array (pickled data); "
+                "only numeric and boolean columns are supported"
+            ) from exc
+        raise InputError(f"cannot read column {name!r} from {where}: {exc}") from exc
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"cannot read column {name!r} from {where}: {exc}") from exc
+
+
+class Npz:
+    """Reader and writer for ``.npz`` archives."""
+
+    def read(self, path: Path, columns: Sequence[str] | None, **options: Any) -> Table:
+        """Read the selected ``.npy`` members of ``path``, in archive order by default."""
+        where = str(path)
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"{where!r} is not an .npz archive (not a zip file)")
+        with zipfile.ZipFile(path) as archive:
+            members: dict[str, str] = {}
+            names: list[str] = []
+            for info in archive.infolist():
+                if info.is_dir() or not info.filename.endswith(".npy"):
+                    logger.debug("skipping %s in %s: not an .npy member", info.filename, where)
+                    continue
+                name = info.filename[: -len(".npy")]
+                names.append(name)
+                members[name] = info.filename
+            selected = select_names(names, columns, where)
+            return build_table(((n, _read_member(archive, members[n], n, where)) for n in selected), where)
+
+    def write(self, table: Table, path: Path, **options: Any) -> None:
+        """Write every column as ``<name>.npy``; ``compression`` is ``"none"`` (default) or ``"deflate"``."""
+        choice = get_option(options, "compression", "none", str, "npz")
+        if choice not in _COMPRESSION:
+            raise ConfigError(f"npz compression must be one of {', '.join(_COMPRESSION)}, got {choice!r}")
+        for name in table.names:
+            # zipfile cuts member names at a NUL byte, so such a column could not be found again.
+            if "\x00" in name:
+                raise InputError(f"column name {name!r} from {table.source} cannot be an npz member name")
+        with zipfile.ZipFile(path, "w", compression=_COMPRESSION[choice], allowZip64=True) as archive:
+            for name in table.names:
+                # force_zip64: the member size is unknown while streaming; numpy's savez does the same.
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(
+                        fh, np.ascontiguousarray(table.columns[name]), allow_pickle=False
+                    )
+
+
+FORMAT = Format(
+    name="npz",
+    extensions=(".npz",),
+    reader=Npz(),
+    writer=Npz(),
+    write_options=frozenset({"compression"}),
+    description="numpy .npz archive, one array per column; exact round trip",
+)

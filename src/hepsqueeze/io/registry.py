@@ -1,0 +1,258 @@
+"""The format registry and the one front door for reading and writing tables.
+
+Layers, as in uproot: the *source* (:mod:`hepsqueeze.io.source`) finds the file; a format's
+:class:`Reader` does the *reading* (which names exist, fetching arrays); *interpretation*
+(:mod:`hepsqueeze.io.interpret`) checks the arrays and builds the :class:`Table`. A new format is one
+module that defines a :class:`Format` and calls :func:`register_format`; a format found from file
+content rather than its extension supplies ``sniff``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar, cast
+
+from hepsqueeze._atomic import atomic_output
+from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError
+from hepsqueeze.io.interpret import check_writable
+from hepsqueeze.io.source import check_input
+from hepsqueeze.io.table import Table
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Reader(Protocol):
+    """Reads a file into a :class:`Table`: all columns in file order, or ``columns`` in that order."""
+
+    def read(self, path: Path, columns: Sequence[str] | None, **options: Any) -> Table:
+        """Read ``path``; raise hepsqueeze errors for bad content (library errors are wrapped)."""
+        ...
+
+
+class Writer(Protocol):
+    """Writes a :class:`Table` to ``path`` (a temporary file; the caller makes it appear atomically)."""
+
+    def write(self, table: Table, path: Path, **options: Any) -> None:
+        """Write ``table``; ``path`` may not carry the format's extension."""
+        ...
+
+
+@dataclass(frozen=True)
+class Format:
+    """A registered file format.
+
+    ``extensions`` are lower-case and start with a dot; they may span several suffixes (``.csv.gz``).
+    ``read_options``/``write_options`` are the keyword options the reader/writer accept; anything
+    else is rejected before the file is touched. ``sniff`` recognises a file from its content and
+    is tried before extensions (for formats sharing an extension, such as DarkMachines CSV).
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    reader: Reader
+    writer: Writer | None = None
+    read_options: frozenset[str] = frozenset()
+    write_options: frozenset[str] = frozenset()
+    sniff: Callable[[Path], bool] | None = None
+    description: str = ""
+
+
+_REGISTRY: dict[str, Format] = {}
+_EXTENSIONS: dict[str, tuple[str, ...]] = {}
+
+#: Registered format names mapped to their file extensions (a read-only live view).
+FORMATS: Mapping[str, tuple[str, ...]] = MappingProxyType(_EXTENSIONS)
+
+
+def register_format(fmt: Format) -> Format:
+    """Add ``fmt`` to the registry; a name or extension already taken is a programming error."""
+    if not fmt.name or fmt.name != fmt.name.lower():
+        raise ValueError(f"format name {fmt.name!r} must be non-empty and lower case")
+    if fmt.name in _REGISTRY:
+        raise ValueError(f"format {fmt.name!r} is already registered")
+    for ext in fmt.extensions:
+        if not ext.startswith(".") or ext != ext.lower():
+            raise ValueError(
+                f"extension {ext!r} of format {fmt.name!r} must be lower case and start with '.'"
+            )
+        for other in _REGISTRY.values():
+            if ext in other.extensions:
+                raise ValueError(f"extension {ext!r} of format {fmt.name!r} is taken by {other.name!r}")
+    _REGISTRY[fmt.name] = fmt
+    _EXTENSIONS[fmt.name] = fmt.extensions
+    return fmt
+
+
+def _known_formats() -> str:
+    return ", ".join(
+        f"{f.name} ({', '.join(f.extensions)})" if f.extensions else f.name for f in _REGISTRY.values()
+    )
+
+
+def get_format(name: str) -> Format:
+    """The format called ``name``; an extension (``pq``, ``.h5``) also works. Unknown: ConfigError."""
+    key = name.strip().lower()
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    dotted = key if key.startswith(".") else f".{key}"
+    for fmt in _REGISTRY.values():
+        if dotted in fmt.extensions:
+            return fmt
+    raise ConfigError(f"unknown format {name!r}; known formats: {_known_formats()}")
+
+
+def _from_extension(path: Path) -> Format | None:
+    lowered = path.name.lower()
+    best: tuple[int, Format] | None = None
+    for fmt in _REGISTRY.values():
+        for ext in fmt.extensions:
+            # Longest match wins so that a later ".csv.gz" beats a plain ".gz".
+            if lowered.endswith(ext) and (best is None or len(ext) > best[0]):
+                best = (len(ext), fmt)
+    return None if best is None else best[1]
+
+
+def _detect(path: Path, format: str | None, sniff: bool) -> Format:
+    if format is not None:
+        return get_format(format)
+    if sniff and path.is_file():
+        for fmt in _REGISTRY.values():
+            if fmt.sniff is not None and fmt.sniff(path):
+                return fmt
+    found = _from_extension(path)
+    if found is None:
+        suffix = "".join(path.suffixes) or "(none)"
+        raise InputError(
+            f"cannot tell the format of {str(path)!r} from its extension {suffix}; "
+            f"known formats: {_known_formats()}; pass --format (format=...) to choose one"
+        )
+    return found
+
+
+def detect_format(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """Name of the format of ``path``: ``format`` if given, else from content sniffers, else the extension.
+
+    Raises :class:`InputError` for an unknown extension and :class:`ConfigError` for an unknown ``format``.
+    """
+    return _detect(Path(path), format, sniff=True).name
+
+
+def _check_options(fmt: Format, options: Mapping[str, Any], allowed: frozenset[str], action: str) -> None:
+    for key in options:
+        if key not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise ConfigError(f"unknown option {key!r} for {action} {fmt.name}; known options: {known}")
+
+
+def get_option(
+    options: Mapping[str, Any], key: str, default: T, kind: type | tuple[type, ...], fmt: str
+) -> T:
+    """``options[key]`` or ``default``; :class:`ConfigError` unless it is an instance of ``kind``."""
+    value = options.get(key, default)
+    if not isinstance(value, kind):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        wanted = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
+        raise ConfigError(f"option {key!r} for {fmt} must be {wanted}, got {value!r}")
+    return cast(T, value)
+
+
+def _library_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that third-party readers raise for bad files, to be reported as InputError."""
+    errors: list[type[BaseException]] = [
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        EOFError,
+        RuntimeError,
+        OverflowError,
+        zipfile.BadZipFile,
+        zlib.error,
+        struct.error,
+    ]
+    # pyarrow can only have raised if it was imported; checking sys.modules avoids importing it here.
+    pyarrow_lib = sys.modules.get("pyarrow.lib")
+    if pyarrow_lib is not None:
+        errors.append(pyarrow_lib.ArrowException)
+    return tuple(errors)
+
+
+def _describe(exc: BaseException) -> str:
+    # Library messages can span lines (h5py, pyarrow); the CLI prints errors as one line.
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    columns: Sequence[str] | None = None,
+    **options: Any,
+) -> Table:
+    """Read ``path`` into a :class:`Table`.
+
+    ``format`` overrides detection (see :func:`detect_format`); ``columns`` selects and orders columns
+    (only those are read where the format allows); ``options`` go to the format's reader (e.g.
+    ``group=`` for HDF5). Arrays may be read-only views of the file's buffers: copy before changing
+    them in place. Errors: :class:`InputFileNotFoundError`, :class:`ColumnError`, :class:`InputError`
+    (unreadable, corrupt or unsupported content), :class:`ConfigError` (bad format name or options).
+    """
+    source = check_input(path)
+    fmt = _detect(source, format, sniff=True)
+    _check_options(fmt, options, fmt.read_options, "reading")
+    try:
+        table = fmt.reader.read(source, columns, **options)
+    except HepsqueezeError:
+        raise
+    except _library_errors() as exc:
+        raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {_describe(exc)}") from exc
+    logger.debug(
+        "read %d rows x %d columns from %s as %s", table.num_rows, len(table.names), source, fmt.name
+    )
+    return table
+
+
+def write_table(
+    table: Table,
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    force: bool = False,
+    **options: Any,
+) -> Path:
+    """Write ``table`` to ``path`` atomically and return the path.
+
+    The format comes from ``format`` or the extension. An existing file is only replaced with
+    ``force`` (else :class:`OutputExistsError`); a failed write leaves no file behind. Tables
+    without columns, or with non-numeric columns, raise :class:`InputError`.
+    """
+    out = Path(path)
+    fmt = _detect(out, format, sniff=False)
+    if fmt.writer is None:
+        writable = ", ".join(f.name for f in _REGISTRY.values() if f.writer is not None)
+        raise ConfigError(f"format {fmt.name!r} can be read but not written; writable formats: {writable}")
+    _check_options(fmt, options, fmt.write_options, "writing")
+    check_writable(table, str(out))
+    try:
+        with atomic_output(out, force) as tmp:
+            fmt.writer.write(table, tmp, **options)
+    except (HepsqueezeError, OSError):
+        # Disk and permission errors keep their own type; they are not problems with the data.
+        raise
+    except _library_errors() as exc:
+        raise InputError(
+            f"cannot write table from {table.source} to {str(out)!r} as {fmt.name}: {_describe(exc)}"
+        ) from exc
+    logger.debug("wrote %d rows x %d columns to %s as %s", table.num_rows, len(table.names), out, fmt.name)
+    return out

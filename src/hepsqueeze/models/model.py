@@ -1,0 +1,148 @@
+"""A trained compression model: network, normalisation, variable names and provenance, in one object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from hepsqueeze.errors import ColumnError, InputError, ModelError
+from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
+from hepsqueeze.preprocessing.normalisation import Normaliser
+
+# Rows per forward pass at inference. Compression chunks are a multiple of it, so the container path
+# and `reconstruct` run the very same batches and give bit-identical results on one machine.
+EVAL_BATCH: Final = 1 << 16
+LATENT_DTYPES: Final = ("float32", "float16")
+
+
+@dataclass
+class CompressionModel:
+    """A trained autoencoder with everything needed to apply it to physical data.
+
+    ``variables`` are the model's variable names (e.g. ``E, pt, eta, phi``), ``columns`` the input
+    column names it was trained on, mapped in order onto ``variables``. ``has_encoder`` is false for
+    the decoder-only copy embedded in a compressed file.
+    """
+
+    network: Autoencoder
+    normaliser: Normaliser
+    variables: tuple[str, ...]
+    columns: tuple[str, ...]
+    name: str = "model"
+    history: dict[str, list[float]] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    has_encoder: bool = True
+
+    def __post_init__(self) -> None:
+        n = self.network.config.n_features
+        if len(self.variables) != n or len(self.columns) != n or len(self.normaliser.variables) != n:
+            raise ModelError(
+                f"model {self.name!r} has {n} inputs but {len(self.variables)} variables, "
+                f"{len(self.columns)} columns and {len(self.normaliser.variables)} normalised variables"
+            )
+        self.network.eval()
+
+    @property
+    def config(self) -> AutoencoderConfig:
+        return self.network.config
+
+    @property
+    def latent_dim(self) -> int:
+        return self.network.config.latent_dim
+
+    def validate_input(self, x: npt.NDArray[Any], columns: Sequence[str] | None = None) -> None:
+        """Raise :class:`InputError` for arrays this model cannot compress (shape, NaN/inf, log domain)."""
+        names = list(columns) if columns is not None else list(self.columns)
+        if x.ndim != 2 or x.shape[1] != len(self.variables):
+            raise InputError(f"model {self.name!r} expects (rows, {len(self.variables)}) values, got {x.shape}")
+        finite = np.isfinite(x)
+        if not finite.all():
+            j = int(np.nonzero(~finite.all(axis=0))[0][0])
+            bad = int((~finite[:, j]).sum())
+            row = int(np.nonzero(~finite[:, j])[0][0])
+            raise InputError(
+                f"column {names[j]!r} has {bad} NaN/inf values (first at row {row}); "
+                "remove or fix them before compressing"
+            )
+        self.normaliser.check_domain(x, names)
+
+    @torch.no_grad()
+    def encode(self, x: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        """Physical values ``(N, F)`` -> latent codes float32 ``(N, latent)``."""
+        if not self.has_encoder:
+            raise ModelError(f"model {self.name!r} holds only the decoder; use the full model file to encode")
+        data = np.asarray(x)
+        self.validate_input(data)
+        y = self.normaliser.forward(data)
+        return self._batched(self.network.encode, y, self.latent_dim)
+
+    @torch.no_grad()
+    def decode(self, z: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        """Latent codes ``(N, latent)`` -> physical values float32 ``(N, F)``."""
+        codes = np.asarray(z, dtype=np.float32)
+        if codes.ndim != 2 or codes.shape[1] != self.latent_dim:
+            raise InputError(f"model {self.name!r} expects latents of shape (rows, {self.latent_dim}), got {codes.shape}")
+        y = self._batched(self.network.decode, codes, len(self.variables))
+        return self.normaliser.inverse(y)
+
+    def reconstruct(self, x: npt.NDArray[Any], latent_dtype: str = "float32") -> npt.NDArray[np.float32]:
+        """``decode(encode(x))``, with latents rounded to ``latent_dtype`` as the container stores them."""
+        z = self.encode(x)
+        return self.decode(quantise_latents(z, latent_dtype))
+
+    def _batched(self, fn: Any, data: npt.NDArray[np.float32], width: int) -> npt.NDArray[np.float32]:
+        self.network.eval()
+        out = np.empty((data.shape[0], width), dtype=np.float32)
+        device = next(self.network.parameters()).device
+        for start in range(0, data.shape[0], EVAL_BATCH):
+            batch = torch.from_numpy(np.ascontiguousarray(data[start : start + EVAL_BATCH])).to(device)
+            out[start : start + batch.shape[0]] = fn(batch).cpu().numpy()
+        return out
+
+    def column_mapping(self, available: Sequence[str], columns: Sequence[str] | None, where: str) -> list[str]:
+        """The input columns to compress: ``columns`` if given, else those the model was trained on.
+
+        Raises :class:`ColumnError` when the count differs from the model's variables or a column is
+        missing (naming the nearest).
+        """
+        from hepsqueeze.errors import missing_column_message
+
+        chosen = list(columns) if columns else list(self.columns)
+        if len(chosen) != len(self.variables):
+            raise ColumnError(
+                f"model {self.name!r} compresses {len(self.variables)} variables ({', '.join(self.variables)}) "
+                f"but {len(chosen)} columns were given ({', '.join(chosen)})"
+            )
+        for c in chosen:
+            if c not in available:
+                msg = missing_column_message(c, available, where)
+                if not columns:
+                    msg += f"; model {self.name!r} was trained on columns {', '.join(self.columns)}: pass --columns"
+                raise ColumnError(msg)
+        return chosen
+
+    def summary(self) -> Mapping[str, Any]:
+        """A JSON-able description: name, layer sizes, variables, parameters."""
+        return {
+            "name": self.name,
+            "nodes": list(self.config.nodes),
+            "variables": list(self.variables),
+            "columns": list(self.columns),
+            "normalisation": self.normaliser.scheme,
+            "parameters": sum(p.numel() for p in self.network.parameters()),
+            "decoder_parameters": sum(p.numel() for p in self.network.decoder.parameters()),
+        }
+
+
+def quantise_latents(z: npt.NDArray[np.float32], latent_dtype: str) -> npt.NDArray[np.float32]:
+    """Round latent codes to the storage dtype and back to float32."""
+    if latent_dtype not in LATENT_DTYPES:
+        raise ModelError(f"unknown latent dtype {latent_dtype!r}; choose one of {', '.join(LATENT_DTYPES)}")
+    if latent_dtype == "float32":
+        return z
+    return z.astype(np.float16).astype(np.float32)

@@ -1,0 +1,30 @@
+"""Named model presets from the seeds and the prior work."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from hepsqueeze.errors import ConfigError, nearest_names
+from hepsqueeze.models.autoencoder import AutoencoderConfig
+
+PRESETS: Final[dict[str, AutoencoderConfig]] = {
+    # Seed 002 (GSoC 2021 evaluation task): 4-200-200-20-3-20-200-200-4, LeakyReLU.
+    "ae4d-3": AutoencoderConfig(nodes=(4, 200, 200, 20, 3, 20, 200, 200, 4), activation="leaky_relu"),
+    # The prior work's AE_3D_200: 4-200-100-50-3-50-100-200-4, Tanh.
+    "ae3d-200": AutoencoderConfig(nodes=(4, 200, 100, 50, 3, 50, 100, 200, 4), activation="tanh"),
+}
+
+PRESET_DESCRIPTIONS: Final[dict[str, str]] = {
+    "ae4d-3": "4-200-200-20-3-20-200-200-4 LeakyReLU (seed 002, GSoC 2021)",
+    "ae3d-200": "4-200-100-50-3-50-100-200-4 Tanh (prior work AE_3D_200)",
+}
+
+
+def get_preset(name: str) -> AutoencoderConfig:
+    """The preset called ``name`` (raises ConfigError naming the nearest presets)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        near = nearest_names(name, PRESETS)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)}){hint}") from None

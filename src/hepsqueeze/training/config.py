@@ -1,0 +1,62 @@
+"""Training settings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from hepsqueeze.errors import ConfigError
+from hepsqueeze.preprocessing.normalisation import SCHEMES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained.
+
+    The split is a seeded permutation of the rows: ``val_fraction`` and ``test_fraction`` of them are
+    held out, the rest train. Adam with decoupled weight decay (AdamW, betas as in the prior work) and a
+    one-cycle schedule peaking at ``lr``; training stops early when the validation loss has not improved
+    for ``patience`` epochs, and the best-validation weights are kept.
+    """
+
+    epochs: int = 100
+    batch_size: int = 1024
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    patience: int = 20
+    normalisation: str = "custom+minmax"
+    device: str = "auto"
+    max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ConfigError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 2:
+            raise ConfigError(f"batch_size must be an integer >= 2, got {self.batch_size!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if not (0 < self.val_fraction < 1 and 0 <= self.test_fraction < 1):
+            raise ConfigError("val_fraction must be in (0, 1) and test_fraction in [0, 1)")
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ConfigError("val_fraction + test_fraction must leave at least 10% of the rows for training")
+        if self.patience < 1:
+            raise ConfigError(f"patience must be >= 1, got {self.patience!r}")
+        if self.normalisation not in SCHEMES:
+            raise ConfigError(f"unknown normalisation {self.normalisation!r}; choose one of {', '.join(SCHEMES)}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ConfigError("max_seconds must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d

@@ -1,0 +1,178 @@
+"""Training loop: seeded split, MSE loss in normalised space, AdamW + one-cycle, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from hepsqueeze import __version__
+from hepsqueeze.errors import InputError
+from hepsqueeze.evaluation.metrics import mse, residual_summary
+from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
+from hepsqueeze.models.model import CompressionModel
+from hepsqueeze.preprocessing.normalisation import Normaliser
+from hepsqueeze.training.config import TrainConfig
+from hepsqueeze.training.split import split_rows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What a progress callback receives after each epoch (losses are MSE in normalised space)."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    lr: float
+    seconds: float
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def train_model(
+    x: npt.NDArray[Any],
+    variables: Sequence[str],
+    columns: Sequence[str],
+    config: AutoencoderConfig,
+    train_config: TrainConfig,
+    name: str = "model",
+    progress: Callable[[EpochReport], None] | None = None,
+) -> CompressionModel:
+    """Train an autoencoder on physical values ``x`` of shape ``(rows, len(variables))``.
+
+    Returns the model with the best validation loss; its ``history`` holds per-epoch losses and its
+    ``training`` dict the settings, split sizes, timing and test-split metrics.
+    """
+    data = np.asarray(x)
+    if data.ndim != 2 or data.shape[1] != config.n_features:
+        raise InputError(f"model {name!r} takes {config.n_features} variables, data have shape {data.shape}")
+    if len(variables) != config.n_features or len(columns) != config.n_features:
+        raise InputError(f"model {name!r} needs {config.n_features} variable and column names")
+    split = split_rows(data.shape[0], train_config.val_fraction, train_config.test_fraction, train_config.seed)
+    if split.train.size < 2 or split.val.size < 1:
+        raise InputError(
+            f"too few rows to train on ({data.shape[0]}): need at least 2 for training and 1 for validation"
+        )
+    normaliser = Normaliser.fit(train_config.normalisation, variables, data[split.train])
+    probe = CompressionModel(Autoencoder(config), normaliser, tuple(variables), tuple(columns), name=name)
+    probe.validate_input(data, columns)
+
+    device = pick_device(train_config.device)
+    torch.manual_seed(train_config.seed)
+    net = Autoencoder(config).to(device)
+    y = torch.from_numpy(normaliser.forward(data)).to(device)
+    y_train, y_val = y[split.train], y[split.val]
+
+    steps_per_epoch = max(1, math.ceil(y_train.shape[0] / train_config.batch_size))
+    opt = torch.optim.AdamW(
+        net.parameters(), lr=train_config.lr, betas=train_config.betas, weight_decay=train_config.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=train_config.lr, total_steps=train_config.epochs * steps_per_epoch
+    )
+    gen = torch.Generator(device="cpu").manual_seed(train_config.seed)
+    loss_fn = torch.nn.MSELoss()
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": [], "seconds": []}
+    best_val, best_epoch, best_state = math.inf, -1, copy.deepcopy(net.state_dict())
+    start = time.perf_counter()
+    stopped = "epochs"
+    for epoch in range(train_config.epochs):
+        net.train()
+        perm = torch.randperm(y_train.shape[0], generator=gen).to(device)
+        total, seen = 0.0, 0
+        for i in range(steps_per_epoch):
+            idx = perm[i * train_config.batch_size : (i + 1) * train_config.batch_size]
+            if idx.numel() < 2 and config.batchnorm:
+                continue  # BatchNorm cannot train on a single row
+            batch = y_train[idx]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(batch), batch)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * batch.shape[0]
+            seen += batch.shape[0]
+        train_loss = total / max(seen, 1)
+        val_loss = _evaluate(net, y_val, loss_fn)
+        lr = float(sched.get_last_lr()[0])
+        elapsed = time.perf_counter() - start
+        for key, value in (("train_loss", train_loss), ("val_loss", val_loss), ("lr", lr), ("seconds", elapsed)):
+            history[key].append(value)
+        if val_loss < best_val:
+            best_val, best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(net.state_dict())
+        if progress is not None:
+            progress(EpochReport(epoch + 1, train_config.epochs, train_loss, val_loss, best_val, lr, elapsed))
+        if not math.isfinite(train_loss):
+            stopped = "diverged"
+            break
+        if epoch - best_epoch >= train_config.patience:
+            stopped = "early-stopping"
+            break
+        if train_config.max_seconds is not None and elapsed > train_config.max_seconds:
+            stopped = "time-limit"
+            break
+    seconds = time.perf_counter() - start
+    log.info("trained %s: best val MSE %.3g at epoch %d (%.0f s, %s)", name, best_val, best_epoch + 1, seconds, stopped)
+
+    net.load_state_dict(best_state)
+    net = net.cpu().eval()
+    model = CompressionModel(net, normaliser, tuple(variables), tuple(columns), name=name, history=history)
+    model.training = {
+        "hepsqueeze_version": __version__,
+        "torch_version": torch.__version__,
+        "config": train_config.to_dict(),
+        "device": str(device),
+        "rows": {"total": int(data.shape[0]), "train": int(split.train.size), "val": int(split.val.size),
+                 "test": int(split.test.size)},
+        "epochs_run": len(history["train_loss"]),
+        "best_epoch": best_epoch + 1,
+        "stopped": stopped,
+        "seconds": seconds,
+        "best_val_mse_normalised": best_val,
+        "metrics": _split_metrics(model, data, split.val, split.test),
+    }
+    return model
+
+
+@torch.no_grad()
+def _evaluate(net: Autoencoder, y: torch.Tensor, loss_fn: torch.nn.MSELoss, batch: int = 1 << 16) -> float:
+    net.eval()
+    total = 0.0
+    for s in range(0, y.shape[0], batch):
+        part = y[s : s + batch]
+        total += float(loss_fn(net(part), part)) * part.shape[0]
+    return total / max(y.shape[0], 1)
+
+
+def _split_metrics(
+    model: CompressionModel, data: npt.NDArray[Any], val: npt.NDArray[np.int64], test: npt.NDArray[np.int64]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part, rows in (("val", val), ("test", test)):
+        if rows.size == 0:
+            continue
+        original = data[rows].astype(np.float32)
+        recon = model.reconstruct(original)
+        out[part] = {
+            "mse_normalised": mse(model.normaliser.forward(original), model.normaliser.forward(recon)),
+            "residuals": residual_summary(original, recon, model.variables),
+        }
+    return out

@@ -1,0 +1,113 @@
+"""Every command through the CLI, in-process, on small generated data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hepsqueeze.cli import main
+from hepsqueeze.io import read_table
+from hepsqueeze.io.table import Table
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEPSQUEEZE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "qcd.parquet"
+    code, stdout, _ = run(["generate", "qcd", "--events", "8", "--seed", "3", "-o", str(out)], capsys)
+    assert code == 0, stdout
+    t = read_table(out)
+    assert t.names == ("event", "E", "pt", "eta", "phi")
+    assert t["event"].dtype == np.int64
+    assert t["pt"].dtype == np.float32
+    assert (t["pt"] > 20).all()
+    code, _, err = run(["generate", "qcd", "--events", "8", "--seed", "3", "-o", str(out)], capsys)
+    assert code == 1
+    assert "--force" in err
+
+
+def test_generate_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run(["generate", "--list"], capsys)
+    assert code == 0
+    assert "ttbar" in stdout
+    assert "qcd" in stdout
+
+
+def test_train_compress_decompress_info(
+    jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "m.hsqm"
+    code, stdout, err = run(["train", str(jets_file), "--epochs", "2", "--device", "cpu", "-o", str(model)], capsys)
+    assert code == 0, err
+    assert "best validation MSE" in stdout
+    packed = tmp_path / "j.hsqz"
+    code, stdout, err = run(["compress", str(jets_file), "--model", str(model), "-o", str(packed)], capsys)
+    assert code == 0, err
+    assert "ratio" in stdout
+    back = tmp_path / "back.parquet"
+    code, stdout, err = run(["decompress", str(packed), "-o", str(back)], capsys)
+    assert code == 0, err
+    original, restored = read_table(jets_file), read_table(back)
+    assert restored.names == original.names
+    assert [restored[n].dtype for n in restored.names] == [original[n].dtype for n in original.names]
+    assert np.array_equal(restored["event"], original["event"])
+    code, stdout, err = run(["info", str(packed), "--json"], capsys)
+    assert code == 0, err
+    info = json.loads(stdout)
+    assert info["header"]["num_rows"] == original.num_rows
+    assert "latent" in info["section_bytes"]
+
+
+def test_no_embed_model_cli(jets_file: Path, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    packed = tmp_path / "n.hsqz"
+    code, _, err = run(["compress", str(jets_file), "-m", str(model_file), "--no-embed-model", "--latent-dtype",
+                        "float16", "-o", str(packed)], capsys)
+    assert code == 0, err
+    code, _, err = run(["decompress", str(packed), "-o", str(tmp_path / "x.parquet")], capsys)
+    assert code == 1
+    assert "--model" in err
+    code, _, err = run(["decompress", str(packed), "-m", str(model_file), "-o", str(tmp_path / "x.npz")], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compress", "{missing}", "-m", "{model}", "-o", "{out}"], "does not exist"),
+        (["compress", "{data}", "-m", "{model}", "--columns", "E,pt,eta,phii", "-o", "{out}"], "did you mean 'phi'"),
+        (["compress", "{nan}", "-m", "{model}", "-o", "{out}"], "NaN/inf"),
+        (["compress", "{other}", "-m", "{model}", "-o", "{out}"], "trained on columns"),
+        (["compress", "{empty}", "-m", "{model}", "-o", "{out}"], "no rows"),
+        (["compress", "{data}", "-m", "{model}", "-o", "{data}"], "already exists"),
+        (["train", "{data}", "--preset", "ae4d", "-o", "{out}"], "did you mean"),
+        (["decompress", "{data}", "-o", "{out}"], "not a hepsqueeze"),
+    ],
+)
+def test_bad_input_is_one_line(
+    args: list[str], message: str, jets: Table, jets_file: Path, model_file: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hepsqueeze.io import write_table
+
+    cols = {n: jets[n].copy() for n in jets.names}
+    cols["pt"][0] = np.nan
+    nan = write_table(Table(cols), tmp_path / "nan.parquet")
+    other = write_table(Table({"event": jets["event"], "m": jets["E"], "pt": jets["pt"], "eta": jets["eta"],
+                               "phi": jets["phi"]}), tmp_path / "other.parquet")
+    empty = write_table(jets.slice(0, 0), tmp_path / "empty.parquet")
+    paths = {"missing": tmp_path / "nope.parquet", "model": model_file, "out": tmp_path / "out.hsqz",
+             "data": jets_file, "nan": nan, "other": other, "empty": empty}
+    code, stdout, err = run([a.format(**{k: str(v) for k, v in paths.items()}) for a in args], capsys)
+    assert code == 1
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 3  # one message, possibly soft-wrapped by rich
+    assert not (tmp_path / "out.hsqz").exists()
