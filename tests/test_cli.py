@@ -81,7 +81,7 @@ def test_no_embed_model_cli(jets_file: Path, model_file: Path, tmp_path: Path, c
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["compress", "{missing}", "-m", "{model}", "-o", "{out}"], "does not exist"),
+        (["compress", "{missing}", "-m", "{model}", "-o", "{out}"], "not found"),
         (["compress", "{data}", "-m", "{model}", "--columns", "E,pt,eta,phii", "-o", "{out}"], "did you mean 'phi'"),
         (["compress", "{nan}", "-m", "{model}", "-o", "{out}"], "NaN/inf"),
         (["compress", "{other}", "-m", "{model}", "-o", "{out}"], "trained on columns"),

@@ -21,7 +21,7 @@ def test_save_load_round_trip(model, model_file: Path, jets: Table) -> None:  # 
 
 
 def test_model_file_is_not_a_pickle(model_file: Path) -> None:
-    head = model_file.read_bytes()[:8]
+    head = model_file.read_bytes()[:9]
     assert head == b"\x89HSQZ\r\n\x1a\n"
 
 

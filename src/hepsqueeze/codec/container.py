@@ -428,12 +428,14 @@ def _decode_transform(
 ) -> npt.NDArray[Any]:
     """Undo a transform on decoded bytes; return a writable 1D array of ``dtype``."""
     if transform == "delta":
-        return np.cumsum(np.frombuffer(data, dtype=dtype), dtype=dtype)
-    if transform == "shuffle":
+        flat = np.cumsum(np.frombuffer(data, dtype=dtype), dtype=dtype)
+    elif transform == "shuffle":
         planes = np.frombuffer(data, dtype=np.uint8).reshape(dtype.itemsize, -1)
-        return np.ascontiguousarray(planes.T).reshape(-1).view(dtype)
-    flat = np.frombuffer(data, dtype=dtype)
-    # frombuffer over immutable bytes is read-only; callers (torch.from_numpy) want writable arrays.
+        flat = np.ascontiguousarray(planes.T).reshape(-1).view(dtype)
+    else:
+        flat = np.frombuffer(data, dtype=dtype)
+    # Views of immutable bytes are read-only (also after a transpose that needed no copy), and
+    # callers such as torch.from_numpy want writable arrays.
     return flat if flat.flags.writeable else flat.copy()
 
 
@@ -667,7 +669,7 @@ def write_container(
         writer.finish()
 
 
-def container_bytes(header: Mapping[str, Any], build: Callable[[ContainerWriter], None]) -> bytes:
+def container_bytes(header: Mapping[str, Any], build: Callable[[ContainerWriter], object]) -> bytes:
     """Build an in-memory container: ``build`` adds the sections; the finished bytes are returned.
 
     Used to embed one container (a model file) as a section of another.
@@ -727,7 +729,9 @@ class ContainerReader:
         """Open and validate the container file at ``path``."""
         name = str(path)
         try:
-            stream = open(Path(path), "rb")  # noqa: SIM115 - the reader owns and closes it
+            # Unbuffered: reads are large or few, and a buffer could serve stale bytes if the file
+            # changes after opening, which the per-read checksum is meant to notice.
+            stream = open(Path(path), "rb", buffering=0)  # noqa: SIM115 - the reader owns and closes it
         except FileNotFoundError:
             raise InputFileNotFoundError(f"container file {name!r} does not exist") from None
         except OSError as exc:
@@ -918,7 +922,8 @@ class ContainerReader:
                     f"payload length {payload_len} exceeds the {max(size - offset - 8, 0)} bytes left "
                     "(truncated or corrupt)",
                 )
-            stored = self._stored_checksum(raw, start, offset, payload_len, verify)
+            # Sections without payload (the end section) cost nothing to verify, and may never be read.
+            stored = self._stored_checksum(raw, start, offset, payload_len, verify or payload_len == 0)
             try:
                 desc = _parse_json_object(raw, "descriptor")
             except _ProblemError as exc:

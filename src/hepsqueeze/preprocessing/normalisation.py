@@ -112,7 +112,7 @@ class Normaliser:
                 bad = np.count_nonzero(~(x[:, j] + t.log_offset > 0))
                 if bad:
                     raise InputError(
-                        f"column {names[j]!r} has {bad} values <= {-t.log_offset:g}, which the "
+                        f"column {names[j]!r} has {bad} values <= {-t.log_offset + 0.0:g}, which the "
                         f"{self.scheme!r} normalisation takes the log of; choose --normalisation standard"
                     )
 
