@@ -45,20 +45,45 @@ def main() -> None:
 
     def progress(r: EpochReport) -> None:
         if r.epoch % 10 == 0 or r.epoch == 1:
-            logging.info("epoch %d train %.3g val %.3g best %.3g lr %.2g %.0fs", r.epoch, r.train_loss,
-                         r.val_loss, r.best_val_loss, r.lr, r.seconds)
+            logging.info(
+                "epoch %d train %.3g val %.3g best %.3g lr %.2g %.0fs",
+                r.epoch,
+                r.train_loss,
+                r.val_loss,
+                r.best_val_loss,
+                r.lr,
+                r.seconds,
+            )
 
-    model = train(jets, "ae4d-3", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                  normalisation=args.normalisation, patience=args.patience, seed=args.seed,
-                  max_seconds=60 * args.max_minutes, progress=progress, device="cpu")
+    model = train(
+        jets,
+        "ae4d-3",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        normalisation=args.normalisation,
+        patience=args.patience,
+        seed=args.seed,
+        max_seconds=60 * args.max_minutes,
+        progress=progress,
+        device="cpu",
+    )
     wall = time.perf_counter() - t0
     if args.model_out:
         save_model(model, args.model_out, force=True)
     result = {
-        "command": "benchmarks/train_ae4d.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                                                          if v is not None and k not in ("out", "model_out")),
-        "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform(),
-                    "processor": platform.processor(), "torch": torch.__version__},
+        "command": "benchmarks/train_ae4d.py "
+        + " ".join(
+            f"--{k.replace('_', '-')} {v}"
+            for k, v in vars(args).items()
+            if v is not None and k not in ("out", "model_out")
+        ),
+        "machine": {
+            "cpu_threads": torch.get_num_threads(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "torch": torch.__version__,
+        },
         "jets": jets.num_rows,
         "events_per_process": args.events,
         "wall_seconds_training": wall,
@@ -68,8 +93,17 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     test = model.training["metrics"]["test"]
-    print(json.dumps({"val_mse": model.training["best_val_mse_normalised"], "test_mse": test["mse_normalised"],
-                      "std": {k: v["std"] for k, v in test["residuals"].items()}, "wall": wall}, indent=1))
+    print(
+        json.dumps(
+            {
+                "val_mse": model.training["best_val_mse_normalised"],
+                "test_mse": test["mse_normalised"],
+                "std": {k: v["std"] for k, v in test["residuals"].items()},
+                "wall": wall,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out.out, out.err
 
 
-def test_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HEPSQUEEZE_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "qcd.parquet"
     code, stdout, _ = run(["generate", "qcd", "--events", "8", "--seed", "3", "-o", str(out)], capsys)
@@ -45,7 +47,9 @@ def test_train_compress_decompress_info(
     jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model = tmp_path / "m.hsqm"
-    code, stdout, err = run(["train", str(jets_file), "--epochs", "2", "--device", "cpu", "-o", str(model)], capsys)
+    code, stdout, err = run(
+        ["train", str(jets_file), "--epochs", "2", "--device", "cpu", "-o", str(model)], capsys
+    )
     assert code == 0, err
     assert "best validation MSE" in stdout
     packed = tmp_path / "j.hsqz"
@@ -66,15 +70,31 @@ def test_train_compress_decompress_info(
     assert "latent" in info["section_bytes"]
 
 
-def test_no_embed_model_cli(jets_file: Path, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_embed_model_cli(
+    jets_file: Path, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     packed = tmp_path / "n.hsqz"
-    code, _, err = run(["compress", str(jets_file), "-m", str(model_file), "--no-embed-model", "--latent-dtype",
-                        "float16", "-o", str(packed)], capsys)
+    code, _, err = run(
+        [
+            "compress",
+            str(jets_file),
+            "-m",
+            str(model_file),
+            "--no-embed-model",
+            "--latent-dtype",
+            "float16",
+            "-o",
+            str(packed),
+        ],
+        capsys,
+    )
     assert code == 0, err
     code, _, err = run(["decompress", str(packed), "-o", str(tmp_path / "x.parquet")], capsys)
     assert code == 1
     assert "--model" in err
-    code, _, err = run(["decompress", str(packed), "-m", str(model_file), "-o", str(tmp_path / "x.npz")], capsys)
+    code, _, err = run(
+        ["decompress", str(packed), "-m", str(model_file), "-o", str(tmp_path / "x.npz")], capsys
+    )
     assert code == 0, err
 
 
@@ -82,7 +102,10 @@ def test_no_embed_model_cli(jets_file: Path, model_file: Path, tmp_path: Path, c
     ("args", "message"),
     [
         (["compress", "{missing}", "-m", "{model}", "-o", "{out}"], "not found"),
-        (["compress", "{data}", "-m", "{model}", "--columns", "E,pt,eta,phii", "-o", "{out}"], "did you mean 'phi'"),
+        (
+            ["compress", "{data}", "-m", "{model}", "--columns", "E,pt,eta,phii", "-o", "{out}"],
+            "did you mean 'phi'",
+        ),
         (["compress", "{nan}", "-m", "{model}", "-o", "{out}"], "NaN/inf"),
         (["compress", "{other}", "-m", "{model}", "-o", "{out}"], "trained on columns"),
         (["compress", "{empty}", "-m", "{model}", "-o", "{out}"], "no rows"),
@@ -92,7 +115,12 @@ def test_no_embed_model_cli(jets_file: Path, model_file: Path, tmp_path: Path, c
     ],
 )
 def test_bad_input_is_one_line(
-    args: list[str], message: str, jets: Table, jets_file: Path, model_file: Path, tmp_path: Path,
+    args: list[str],
+    message: str,
+    jets: Table,
+    jets_file: Path,
+    model_file: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from hepsqueeze.io import write_table
@@ -100,14 +128,53 @@ def test_bad_input_is_one_line(
     cols = {n: jets[n].copy() for n in jets.names}
     cols["pt"][0] = np.nan
     nan = write_table(Table(cols), tmp_path / "nan.parquet")
-    other = write_table(Table({"event": jets["event"], "m": jets["E"], "pt": jets["pt"], "eta": jets["eta"],
-                               "phi": jets["phi"]}), tmp_path / "other.parquet")
+    other = write_table(
+        Table(
+            {"event": jets["event"], "m": jets["E"], "pt": jets["pt"], "eta": jets["eta"], "phi": jets["phi"]}
+        ),
+        tmp_path / "other.parquet",
+    )
     empty = write_table(jets.slice(0, 0), tmp_path / "empty.parquet")
-    paths = {"missing": tmp_path / "nope.parquet", "model": model_file, "out": tmp_path / "out.hsqz",
-             "data": jets_file, "nan": nan, "other": other, "empty": empty}
-    code, stdout, err = run([a.format(**{k: str(v) for k, v in paths.items()}) for a in args], capsys)
+    paths = {
+        "missing": tmp_path / "nope.parquet",
+        "model": model_file,
+        "out": tmp_path / "out.hsqz",
+        "data": jets_file,
+        "nan": nan,
+        "other": other,
+        "empty": empty,
+    }
+    code, _, err = run([a.format(**{k: str(v) for k, v in paths.items()}) for a in args], capsys)
     assert code == 1
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) <= 3  # one message, possibly soft-wrapped by rich
     assert not (tmp_path / "out.hsqz").exists()
+
+
+def test_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEPSQUEEZE_CACHE_DIR", str(tmp_path / "cache"))
+    work = tmp_path / "demo"
+    code, stdout, err = run(
+        ["demo", "--events", "15", "--epochs", "2", "--workers", "1", "--workdir", str(work)], capsys
+    )
+    assert code == 0, err
+    for word in ("residuals", "ratio", "E", "pt", "eta", "phi", "bit-identical: True"):
+        assert word in stdout
+    assert (work / "jets.hsqz").exists()
+    assert (work / "jets-decompressed.parquet").exists()
+
+
+def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run(["--help"], capsys)
+    assert code == 0
+    assert "compress" in stdout
+    code, stdout, _ = run(["version"], capsys)
+    assert code == 0
+    assert "hepsqueeze" in stdout
+
+
+def test_usage_error_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["compress"], capsys)
+    assert code == 2
+    assert "Missing" in err

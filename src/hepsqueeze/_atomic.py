@@ -16,7 +16,9 @@ def check_output(path: str | os.PathLike[str], force: bool) -> Path:
     """Raise :class:`OutputExistsError` if ``path`` exists and ``force`` is false; return it as a Path."""
     out = Path(path)
     if out.exists() and not force:
-        raise OutputExistsError(f"output {str(out)!r} already exists; pass --force (force=True) to overwrite it")
+        raise OutputExistsError(
+            f"output {str(out)!r} already exists; pass --force (force=True) to overwrite it"
+        )
     if out.is_dir():
         raise OutputExistsError(f"output {str(out)!r} is a directory; give a file name")
     return out

@@ -43,7 +43,9 @@ def as_table(data: TableLike, columns: Sequence[str] | None = None) -> Table:
         return read_table(data)
     if isinstance(data, Mapping):
         return Table(dict(data))
-    raise InputError(f"cannot make a table from {type(data).__name__}; give a Table, a dict of arrays or a path")
+    raise InputError(
+        f"cannot make a table from {type(data).__name__}; give a Table, a dict of arrays or a path"
+    )
 
 
 def default_variables(names: Sequence[str], n_features: int) -> tuple[str, ...]:
@@ -114,6 +116,8 @@ def compress(
     return compress_table(table, _model(model), out, columns, input_info=info, **options)
 
 
-def decompress(path: str | os.PathLike[str], model: CompressionModel | str | os.PathLike[str] | None = None) -> Table:
+def decompress(
+    path: str | os.PathLike[str], model: CompressionModel | str | os.PathLike[str] | None = None
+) -> Table:
     """The table stored in compressed file ``path``; ``model`` only for files without an embedded decoder."""
     return decompress_file(path, None if model is None else _model(model))

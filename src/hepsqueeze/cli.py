@@ -11,7 +11,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table as RichTable
 
 from hepsqueeze import __version__
@@ -56,10 +63,14 @@ def _progress() -> Progress:
 
 @app.callback()
 def _main(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-v, -vv).")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-v, -vv).")
+    ] = 0,
 ) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err_console)], force=True)
+    logging.basicConfig(
+        level=level, format="%(message)s", handlers=[RichHandler(console=err_console)], force=True
+    )
 
 
 @app.command()
@@ -71,24 +82,36 @@ def version() -> None:
 @app.command()
 def generate(
     process: Annotated[str, typer.Argument(help="Process to generate (see --list).")] = "ttbar",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (.parquet, .h5, .npz, .csv).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output file (.parquet, .h5, .npz, .csv).")
+    ] = None,
     events: Annotated[int, typer.Option(help="Number of events.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    pthat_min: Annotated[float, typer.Option("--pthat-min", help="QCD: minimum hard-process pT [GeV].")] = 50.0,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the sample cache.")] = False,
+    pthat_min: Annotated[
+        float, typer.Option("--pthat-min", help="QCD: minimum hard-process pT [GeV].")
+    ] = 50.0,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the sample cache.")
+    ] = False,
     list_processes: Annotated[bool, typer.Option("--list", help="List the processes and exit.")] = False,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
     """Generate jets with Pythia 8 (pp, 13 TeV) and FastJet anti-kt R=0.4: event, E, pt, eta, phi (GeV)."""
-    from hepsqueeze.datasets import GeneratorConfig, describe_processes
+    from hepsqueeze._atomic import check_output
+    from hepsqueeze.datasets import PROCESSES, GeneratorConfig
     from hepsqueeze.datasets import generate as run_generate
     from hepsqueeze.io import write_table
-    from hepsqueeze._atomic import check_output
 
     if list_processes:
-        console.print(describe_processes())
+        t = RichTable(title="processes (pp, 13 TeV, Pythia 8; anti-kt R=0.4 jets, pt > 20 GeV, |eta| < 4.5)")
+        for col in ("name", "description", "Pythia settings"):
+            t.add_column(col)
+        for name in sorted(PROCESSES):
+            proc = PROCESSES[name]
+            t.add_row(name, proc.description, "\n".join(proc.settings))
+        console.print(t)
         return
     if output is None:
         raise ConfigError("give an output file with -o FILE")
@@ -110,16 +133,28 @@ def train(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table of jets to train on.")],
     output: OutOpt,
     preset: Annotated[str, typer.Option(help="Model preset.")] = "ae4d-3",
-    nodes: Annotated[str | None, typer.Option(help="Layer sizes instead of the preset's, e.g. 4,200,20,3,20,200,4.")] = None,
-    batchnorm: Annotated[bool, typer.Option("--batchnorm/--no-batchnorm", help="BatchNorm after hidden layers.")] = False,
-    columns: Annotated[str | None, typer.Option(help="Input columns, mapped in order onto the variables.")] = None,
-    variables: Annotated[str | None, typer.Option(help="Model variable names (default E,pt,eta,phi).")] = None,
+    nodes: Annotated[
+        str | None, typer.Option(help="Layer sizes instead of the preset's, e.g. 4,200,20,3,20,200,4.")
+    ] = None,
+    batchnorm: Annotated[
+        bool, typer.Option("--batchnorm/--no-batchnorm", help="BatchNorm after hidden layers.")
+    ] = False,
+    columns: Annotated[
+        str | None, typer.Option(help="Input columns, mapped in order onto the variables.")
+    ] = None,
+    variables: Annotated[
+        str | None, typer.Option(help="Model variable names (default E,pt,eta,phi).")
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
-    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 1024,
+    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 512,
     lr: Annotated[float, typer.Option(help="Peak learning rate of the one-cycle schedule.")] = 3e-3,
     weight_decay: Annotated[float, typer.Option(help="Decoupled weight decay.")] = 0.0,
-    normalisation: Annotated[str, typer.Option(help="custom, custom+minmax, minmax, standard or none.")] = "custom+minmax",
-    patience: Annotated[int, typer.Option(help="Early stopping: epochs without improvement.")] = 20,
+    normalisation: Annotated[
+        str, typer.Option(help="custom, custom+minmax, minmax, standard or none.")
+    ] = "custom+minmax",
+    patience: Annotated[
+        int, typer.Option(help="Early stopping: epochs without improvement, counted after the warm-up.")
+    ] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and shuffling.")] = 0,
     max_minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -142,15 +177,26 @@ def train(
     if batchnorm:
         arch = dataclasses.replace(arch, batchnorm=True)
     config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, normalisation=normalisation,
-        patience=patience, seed=seed, device=device, max_seconds=None if max_minutes is None else 60 * max_minutes,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        normalisation=normalisation,
+        patience=patience,
+        seed=seed,
+        device=device,
+        max_seconds=None if max_minutes is None else 60 * max_minutes,
     )
     table = read_table(input_file, format=fmt)
     with _progress() as bar:
         task = bar.add_task("training", total=epochs, info="")
 
         def report(r: EpochReport) -> None:
-            bar.update(task, completed=r.epoch, info=f"train {r.train_loss:.3g}  val {r.val_loss:.3g}  best {r.best_val_loss:.3g}")
+            bar.update(
+                task,
+                completed=r.epoch,
+                info=f"train {r.train_loss:.3g}  val {r.val_loss:.3g}  best {r.best_val_loss:.3g}",
+            )
 
         model = api_train(
             table, arch, variables=_split(variables), columns=_split(columns), config=config, progress=report
@@ -174,7 +220,9 @@ def compress(
     output: OutOpt,
     columns: Annotated[str | None, typer.Option(help="Columns to compress (default: the model's).")] = None,
     latent_dtype: Annotated[str, typer.Option(help="float32 or float16.")] = "float32",
-    no_embed_model: Annotated[bool, typer.Option("--no-embed-model", help="Store only the model's name and hash.")] = False,
+    no_embed_model: Annotated[
+        bool, typer.Option("--no-embed-model", help="Store only the model's name and hash.")
+    ] = False,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
@@ -189,7 +237,13 @@ def compress(
     table = read_table(input_file, format=fmt)
     in_bytes = input_size_bytes(input_file)
     rep = compress_table(
-        table, m, output, _split(columns), latent_dtype=latent_dtype, embed_model=not no_embed_model, force=force,
+        table,
+        m,
+        output,
+        _split(columns),
+        latent_dtype=latent_dtype,
+        embed_model=not no_embed_model,
+        force=force,
         input_info={"path": input_file.name, "size_bytes": in_bytes},
     )
     console.print(
@@ -203,7 +257,9 @@ def compress(
 def decompress(
     input_file: Annotated[Path, typer.Argument(metavar="FILE", help="Compressed file.")],
     output: OutOpt,
-    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model, for files written with --no-embed-model.")] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model, for files written with --no-embed-model.")
+    ] = None,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
@@ -243,9 +299,11 @@ def info(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Directory for the demo's files (overwritten).")] = Path("hepsqueeze-demo"),
+    workdir: Annotated[Path, typer.Option(help="Directory for the demo's files (overwritten).")] = Path(
+        "hepsqueeze-demo"
+    ),
     events: Annotated[int, typer.Option(help="Events per process (ttbar and QCD).")] = 1500,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 40,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 150,
     workers: Annotated[int, typer.Option(help="Generator worker processes.")] = 2,
 ) -> None:
     """Generate, train briefly, compress, decompress, and show what was lost (a few minutes on 2 cores)."""
@@ -261,8 +319,14 @@ def demo(
         def report(r: EpochReport) -> None:
             bar.update(task, visible=True, completed=r.epoch, info=f"val {r.val_loss:.3g}")
 
-        res = run_demo(workdir, events_per_process=events, epochs=epochs, workers=workers, on_stage=stage,
-                       progress=report)
+        res = run_demo(
+            workdir,
+            events_per_process=events,
+            epochs=epochs,
+            workers=workers,
+            on_stage=stage,
+            progress=report,
+        )
     _print_residuals(res.residuals, title=f"residuals on all {res.rows} jets (decompressed vs original)")
     rep = res.report
     t = RichTable(title="sizes")
@@ -287,8 +351,13 @@ def _print_residuals(residuals: dict[str, dict[str, Any]], title: str) -> None:
     for col in ("variable", "residual", "mean", "std", "max |.|"):
         t.add_column(col, justify="right" if col not in ("variable", "residual") else "left")
     for var, r in residuals.items():
-        t.add_row(var, "(out-in)/in" if r["kind"] == "relative" else "out-in",
-                  f"{r['mean']:.2e}", f"{r['std']:.2e}", f"{r['max_abs']:.2e}")
+        t.add_row(
+            var,
+            "(out-in)/in" if r["kind"] == "relative" else "out-in",
+            f"{r['mean']:.2e}",
+            f"{r['std']:.2e}",
+            f"{r['max_abs']:.2e}",
+        )
     console.print(t)
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from hepsqueeze.api import train
 from hepsqueeze.codec.compress import CompressionReport, compress_table, decompress_file
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.evaluation.metrics import residual_summary
 from hepsqueeze.io import input_size_bytes, write_table
 from hepsqueeze.models.io import load_model, save_model
 from hepsqueeze.training.trainer import EpochReport
-from hepsqueeze.api import train
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ class DemoResult:
 
 def run_demo(
     workdir: Path,
+    *,
     events_per_process: int = 1500,
-    epochs: int = 40,
+    epochs: int = 150,
     seed: int = 1,
     workers: int = 2,
     max_seconds: float = 150.0,
@@ -54,11 +55,18 @@ def run_demo(
     jets = generate_mixture(events_per_process=events_per_process, seed=seed, workers=workers)
     data_path = write_table(jets, workdir / "jets.parquet", force=True)
     stage(f"training ae4d-3 on {jets.num_rows} jets")
-    model = train(jets, "ae4d-3", epochs=epochs, seed=seed, max_seconds=max_seconds, progress=progress)
+    model = train(
+        jets, "ae4d-3", epochs=epochs, batch_size=256, seed=seed, max_seconds=max_seconds, progress=progress
+    )
     model_path = save_model(model, workdir / "ae4d-3.hsqm", force=True)
     stage("compressing, decompressing")
-    report = compress_table(jets, load_model(model_path), workdir / "jets.hsqz", force=True,
-                            input_info={"path": data_path.name, "size_bytes": input_size_bytes(data_path)})
+    report = compress_table(
+        jets,
+        load_model(model_path),
+        workdir / "jets.hsqz",
+        force=True,
+        input_info={"path": data_path.name, "size_bytes": input_size_bytes(data_path)},
+    )
     back = decompress_file(report.path)
     write_table(back, workdir / "jets-decompressed.parquet", force=True)
     cols = list(model.columns)

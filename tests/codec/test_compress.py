@@ -88,7 +88,9 @@ def test_errors(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-
 
 
 def test_model_trained_on_other_columns(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    other = Table({"event": jets["event"], "m": jets["E"], "pt": jets["pt"], "eta": jets["eta"], "phi": jets["phi"]})
+    other = Table(
+        {"event": jets["event"], "m": jets["E"], "pt": jets["pt"], "eta": jets["eta"], "phi": jets["phi"]}
+    )
     with pytest.raises(ColumnError, match="trained on columns E, pt, eta, phi"):
         compress_table(other, model, tmp_path / "o.hsqz")
 

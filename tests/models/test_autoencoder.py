@@ -14,7 +14,14 @@ def test_ae4d3_layout() -> None:
     net = Autoencoder(cfg)
     linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [
-        (4, 200), (200, 200), (200, 20), (20, 3), (3, 20), (20, 200), (200, 200), (200, 4)
+        (4, 200),
+        (200, 200),
+        (200, 20),
+        (20, 3),
+        (3, 20),
+        (20, 200),
+        (200, 200),
+        (200, 4),
     ]
     assert isinstance(net.encoder[-1], torch.nn.Linear)  # latent is linear
     assert isinstance(net.decoder[-1], torch.nn.Linear)  # output is linear

@@ -35,7 +35,9 @@ def test_numpy_api_and_columns(jets: Table) -> None:
     assert z.shape == (x.shape[0], 3)
     assert z.dtype == np.float32
     assert m.decode(z).shape == x.shape
-    renamed = Table({"jet_E": jets["E"], "jet_pt": jets["pt"], "jet_eta": jets["eta"], "jet_phi": jets["phi"]})
+    renamed = Table(
+        {"jet_E": jets["E"], "jet_pt": jets["pt"], "jet_eta": jets["eta"], "jet_phi": jets["phi"]}
+    )
     m2 = train(renamed, "ae4d-3", columns=["jet_E", "jet_pt", "jet_eta", "jet_phi"], epochs=1, device="cpu")
     assert m2.columns == ("jet_E", "jet_pt", "jet_eta", "jet_phi")
     assert m2.variables == ("E", "pt", "eta", "phi")
@@ -54,8 +56,14 @@ def test_nan_is_rejected(jets: Table) -> None:
 
 
 def test_too_few_rows() -> None:
-    t = Table({"E": np.ones(2, np.float32), "pt": np.ones(2, np.float32), "eta": np.zeros(2, np.float32),
-               "phi": np.zeros(2, np.float32)})
+    t = Table(
+        {
+            "E": np.ones(2, np.float32),
+            "pt": np.ones(2, np.float32),
+            "eta": np.zeros(2, np.float32),
+            "phi": np.zeros(2, np.float32),
+        }
+    )
     with pytest.raises(InputError, match="too few rows"):
         train(t, "ae4d-3", epochs=1)
 

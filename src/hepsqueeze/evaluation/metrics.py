@@ -19,7 +19,9 @@ def residual_kind(variable: str) -> str:
     return "relative" if variable.lower() in RELATIVE_VARIABLES else "absolute"
 
 
-def residuals(original: npt.NDArray[Any], reconstructed: npt.NDArray[Any], variable: str) -> npt.NDArray[np.float64]:
+def residuals(
+    original: npt.NDArray[Any], reconstructed: npt.NDArray[Any], variable: str
+) -> npt.NDArray[np.float64]:
     """Per-value residual of one variable: relative for E/pt/m, absolute otherwise (phi wrapped)."""
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(reconstructed, dtype=np.float64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
@@ -45,10 +46,12 @@ class AutoencoderConfig:
         if nodes[0] != nodes[-1]:
             raise ConfigError(f"input and output sizes differ: {nodes[0]} != {nodes[-1]}")
         if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+            raise ConfigError(
+                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
         if not 0.0 <= self.negative_slope < 1.0:
             raise ConfigError(f"negative_slope must be in [0, 1), got {self.negative_slope}")
-        params = sum(a * b + b for a, b in zip(nodes[:-1], nodes[1:], strict=True))
+        params = sum(a * b + b for a, b in itertools.pairwise(nodes))
         if params > MAX_PARAMETERS:
             raise ConfigError(f"model has {params} parameters, more than the limit {MAX_PARAMETERS}")
 
@@ -96,9 +99,11 @@ def _activation(config: AutoencoderConfig) -> nn.Module:
     return nn.ELU()
 
 
-def _stack(config: AutoencoderConfig, sizes: Sequence[int], last_plain: bool, last_is_latent: bool) -> nn.Sequential:
+def _stack(
+    config: AutoencoderConfig, sizes: Sequence[int], last_plain: bool, last_is_latent: bool
+) -> nn.Sequential:
     layers: list[nn.Module] = []
-    pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+    pairs = list(itertools.pairwise(sizes))
     for i, (a, b) in enumerate(pairs):
         layers.append(nn.Linear(a, b))
         is_last = i == len(pairs) - 1

@@ -133,12 +133,16 @@ def _from_reader(reader: ContainerReader, source: str) -> CompressionModel:
     missing = sorted(set(expected) - set(sections))
     extra = sorted(set(sections) - set(expected))
     if missing or extra:
-        raise ModelError(f"{source}: weights do not match the architecture (missing {missing}, unexpected {extra})")
+        raise ModelError(
+            f"{source}: weights do not match the architecture (missing {missing}, unexpected {extra})"
+        )
     arrays: dict[str, torch.Tensor] = {}
     for key, shape in expected.items():
         s = sections[key]
         if tuple(s.desc.get("shape", ())) != shape:
-            raise ModelError(f"{source}: weight {key!r} has shape {s.desc.get('shape')}, expected {list(shape)}")
+            raise ModelError(
+                f"{source}: weight {key!r} has shape {s.desc.get('shape')}, expected {list(shape)}"
+            )
         arr = reader.read_array(s)
         want = np.int64 if key.endswith("num_batches_tracked") else np.float32
         if arr.dtype != want:

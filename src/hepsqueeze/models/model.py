@@ -59,7 +59,9 @@ class CompressionModel:
         """Raise :class:`InputError` for arrays this model cannot compress (shape, NaN/inf, log domain)."""
         names = list(columns) if columns is not None else list(self.columns)
         if x.ndim != 2 or x.shape[1] != len(self.variables):
-            raise InputError(f"model {self.name!r} expects (rows, {len(self.variables)}) values, got {x.shape}")
+            raise InputError(
+                f"model {self.name!r} expects (rows, {len(self.variables)}) values, got {x.shape}"
+            )
         finite = np.isfinite(x)
         if not finite.all():
             j = int(np.nonzero(~finite.all(axis=0))[0][0])
@@ -86,7 +88,9 @@ class CompressionModel:
         """Latent codes ``(N, latent)`` -> physical values float32 ``(N, F)``."""
         codes = np.asarray(z, dtype=np.float32)
         if codes.ndim != 2 or codes.shape[1] != self.latent_dim:
-            raise InputError(f"model {self.name!r} expects latents of shape (rows, {self.latent_dim}), got {codes.shape}")
+            raise InputError(
+                f"model {self.name!r} expects latents of shape (rows, {self.latent_dim}), got {codes.shape}"
+            )
         y = self._batched(self.network.decode, codes, len(self.variables))
         return self.normaliser.inverse(y)
 
@@ -104,7 +108,9 @@ class CompressionModel:
             out[start : start + batch.shape[0]] = fn(batch).cpu().numpy()
         return out
 
-    def column_mapping(self, available: Sequence[str], columns: Sequence[str] | None, where: str) -> list[str]:
+    def column_mapping(
+        self, available: Sequence[str], columns: Sequence[str] | None, where: str
+    ) -> list[str]:
         """The input columns to compress: ``columns`` if given, else those the model was trained on.
 
         Raises :class:`ColumnError` when the count differs from the model's variables or a column is

@@ -15,12 +15,12 @@ class TrainConfig:
 
     The split is a seeded permutation of the rows: ``val_fraction`` and ``test_fraction`` of them are
     held out, the rest train. Adam with decoupled weight decay (AdamW, betas as in the prior work) and a
-    one-cycle schedule peaking at ``lr``; training stops early when the validation loss has not improved
-    for ``patience`` epochs, and the best-validation weights are kept.
+    one-cycle schedule peaking at ``lr`` after 30% of the epochs; after that warm-up, training stops early
+    when the validation loss has not improved for ``patience`` epochs. The best-validation weights are kept.
     """
 
     epochs: int = 100
-    batch_size: int = 1024
+    batch_size: int = 512
     lr: float = 3e-3
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.99)
@@ -50,7 +50,9 @@ class TrainConfig:
         if self.patience < 1:
             raise ConfigError(f"patience must be >= 1, got {self.patience!r}")
         if self.normalisation not in SCHEMES:
-            raise ConfigError(f"unknown normalisation {self.normalisation!r}; choose one of {', '.join(SCHEMES)}")
+            raise ConfigError(
+                f"unknown normalisation {self.normalisation!r}; choose one of {', '.join(SCHEMES)}"
+            )
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         if self.max_seconds is not None and self.max_seconds <= 0:

@@ -20,8 +20,8 @@ class Split:
 def split_rows(n_rows: int, val_fraction: float, test_fraction: float, seed: int) -> Split:
     """Split ``n_rows`` rows with a permutation seeded by ``seed``; the same arguments give the same split."""
     perm = np.random.default_rng(seed).permutation(n_rows).astype(np.int64)
-    n_test = int(round(n_rows * test_fraction))
-    n_val = int(round(n_rows * val_fraction))
+    n_test = round(n_rows * test_fraction)
+    n_val = round(n_rows * val_fraction)
     test = np.sort(perm[:n_test])
     val = np.sort(perm[n_test : n_test + n_val])
     train = np.sort(perm[n_test + n_val :])

@@ -52,6 +52,7 @@ def train_model(
     columns: Sequence[str],
     config: AutoencoderConfig,
     train_config: TrainConfig,
+    *,
     name: str = "model",
     progress: Callable[[EpochReport], None] | None = None,
 ) -> CompressionModel:
@@ -65,7 +66,9 @@ def train_model(
         raise InputError(f"model {name!r} takes {config.n_features} variables, data have shape {data.shape}")
     if len(variables) != config.n_features or len(columns) != config.n_features:
         raise InputError(f"model {name!r} needs {config.n_features} variable and column names")
-    split = split_rows(data.shape[0], train_config.val_fraction, train_config.test_fraction, train_config.seed)
+    split = split_rows(
+        data.shape[0], train_config.val_fraction, train_config.test_fraction, train_config.seed
+    )
     if split.train.size < 2 or split.val.size < 1:
         raise InputError(
             f"too few rows to train on ({data.shape[0]}): need at least 2 for training and 1 for validation"
@@ -84,9 +87,11 @@ def train_model(
     opt = torch.optim.AdamW(
         net.parameters(), lr=train_config.lr, betas=train_config.betas, weight_decay=train_config.weight_decay
     )
+    pct_start = 0.3
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=train_config.lr, total_steps=train_config.epochs * steps_per_epoch
+        opt, max_lr=train_config.lr, total_steps=train_config.epochs * steps_per_epoch, pct_start=pct_start
     )
+    warmup_epochs = int(pct_start * train_config.epochs)
     gen = torch.Generator(device="cpu").manual_seed(train_config.seed)
     loss_fn = torch.nn.MSELoss()
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": [], "seconds": []}
@@ -113,7 +118,12 @@ def train_model(
         val_loss = _evaluate(net, y_val, loss_fn)
         lr = float(sched.get_last_lr()[0])
         elapsed = time.perf_counter() - start
-        for key, value in (("train_loss", train_loss), ("val_loss", val_loss), ("lr", lr), ("seconds", elapsed)):
+        for key, value in (
+            ("train_loss", train_loss),
+            ("val_loss", val_loss),
+            ("lr", lr),
+            ("seconds", elapsed),
+        ):
             history[key].append(value)
         if val_loss < best_val:
             best_val, best_epoch = val_loss, epoch
@@ -123,14 +133,23 @@ def train_model(
         if not math.isfinite(train_loss):
             stopped = "diverged"
             break
-        if epoch - best_epoch >= train_config.patience:
+        # The one-cycle warm-up raises the learning rate and makes the validation loss noisy; only
+        # count epochs without improvement once it is over.
+        if epoch >= warmup_epochs and epoch - max(best_epoch, warmup_epochs) >= train_config.patience:
             stopped = "early-stopping"
             break
         if train_config.max_seconds is not None and elapsed > train_config.max_seconds:
             stopped = "time-limit"
             break
     seconds = time.perf_counter() - start
-    log.info("trained %s: best val MSE %.3g at epoch %d (%.0f s, %s)", name, best_val, best_epoch + 1, seconds, stopped)
+    log.info(
+        "trained %s: best val MSE %.3g at epoch %d (%.0f s, %s)",
+        name,
+        best_val,
+        best_epoch + 1,
+        seconds,
+        stopped,
+    )
 
     net.load_state_dict(best_state)
     net = net.cpu().eval()
@@ -140,8 +159,12 @@ def train_model(
         "torch_version": torch.__version__,
         "config": train_config.to_dict(),
         "device": str(device),
-        "rows": {"total": int(data.shape[0]), "train": int(split.train.size), "val": int(split.val.size),
-                 "test": int(split.test.size)},
+        "rows": {
+            "total": int(data.shape[0]),
+            "train": int(split.train.size),
+            "val": int(split.val.size),
+            "test": int(split.test.size),
+        },
         "epochs_run": len(history["train_loss"]),
         "best_epoch": best_epoch + 1,
         "stopped": stopped,
