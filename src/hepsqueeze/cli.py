@@ -362,27 +362,21 @@ def _print_residuals(residuals: dict[str, dict[str, Any]], title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; hepsqueeze errors become one line on stderr and exit status 1."""
-    try:
-        app(args=argv, standalone_mode=False)
-    except HepsqueezeError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 1
-    except OSError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 1
-    except typer.Abort:
-        err_console.print("aborted")
-        return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
+    """Entry point: run the app; hepsqueeze errors become one line on stderr and exit status 1.
 
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        raise
+    Usage errors (unknown options, missing arguments) are reported by typer with status 2.
+    """
+    try:
+        app(args=argv, prog_name="hepsqueeze")
+    except SystemExit as exc:  # typer's standalone mode ends every run with one
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except (HepsqueezeError, OSError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
     return 0
 
 

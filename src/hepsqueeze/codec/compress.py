@@ -24,7 +24,7 @@ from hepsqueeze.codec.container import ContainerReader, ContainerWriter, write_c
 from hepsqueeze.errors import ConfigError, ContainerError, InputError, ModelError
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.io import decoder_bytes, decoder_hash, model_from_bytes
-from hepsqueeze.models.model import EVAL_BATCH, LATENT_DTYPES, CompressionModel, quantise_latents
+from hepsqueeze.models.model import EVAL_BATCH, LATENT_DTYPES, CompressionModel
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def decompress_file(path: str | os.PathLike[str], model: CompressionModel | None
                     f"{reader.name}: latent section of chunk {sec.chunk} has shape {z.shape} "
                     f"and dtype {z.dtype}, expected (rows, {decoder.latent_dim}) {latent_dtype}"
                 )
-            x = decoder.decode(quantise_latents(z.astype(np.float32), "float32"))
+            x = decoder.decode(z.astype(np.float32))
             by_name = {s.name: s for s in reader.find("column", chunk=sec.chunk)}
             for name, dtype, role in col_specs:
                 if role == "compressed":

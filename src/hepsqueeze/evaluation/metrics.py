@@ -59,3 +59,194 @@ def mse(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
     if a.size == 0:
         return float("nan")
     return float(np.mean((np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)) ** 2))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Full per-variable metrics of the evaluation report (additive; the functions above keep their meaning).
+# ---------------------------------------------------------------------------------------------------
+
+
+def has_relative(variable: str) -> bool:
+    """Whether a relative residual and a response are defined for ``variable`` (energies, momenta, masses)."""
+    return variable.lower() in RELATIVE_VARIABLES
+
+
+def absolute_residuals(
+    original: npt.NDArray[Any], reconstructed: npt.NDArray[Any], variable: str
+) -> npt.NDArray[np.float64]:
+    """``out - in`` in the variable's unit (GeV, rad, ...); phi wrapped into [-pi, pi)."""
+    diff = np.asarray(reconstructed, dtype=np.float64) - np.asarray(original, dtype=np.float64)
+    if variable.lower() in ANGULAR_VARIABLES:
+        diff = (diff + np.pi) % (2 * np.pi) - np.pi
+    return diff
+
+
+def relative_residuals(
+    original: npt.NDArray[Any], reconstructed: npt.NDArray[Any]
+) -> npt.NDArray[np.float64]:
+    """``(out - in) / in`` (dimensionless) for the rows where ``in != 0`` (other rows are dropped)."""
+    x = np.asarray(original, dtype=np.float64)
+    y = np.asarray(reconstructed, dtype=np.float64)
+    keep = x != 0
+    return (y[keep] - x[keep]) / x[keep]
+
+
+def responses(original: npt.NDArray[Any], reconstructed: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """``out / in`` (dimensionless) for the rows where ``in != 0``."""
+    x = np.asarray(original, dtype=np.float64)
+    y = np.asarray(reconstructed, dtype=np.float64)
+    keep = x != 0
+    return y[keep] / x[keep]
+
+
+def distribution_stats(values: npt.NDArray[Any]) -> dict[str, Any]:
+    """Summary of a sample, non-finite values dropped.
+
+    ``mean_err`` is the standard error std/sqrt(N), ``std_err`` the Gaussian std/sqrt(2N); ``width68`` and
+    ``width95`` are half the widths of the central 68.27% and 95.45% intervals (``(q84.1 - q15.9) / 2``
+    and ``(q97.7 - q2.3) / 2``), i.e. sigma and 2 sigma for a Gaussian. ``std`` is the population std.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    n = int(finite.size)
+    nan = float("nan")
+    if n == 0:
+        return {
+            "n": 0,
+            "n_nonfinite": int(v.size),
+            "mean": nan,
+            "mean_err": nan,
+            "std": nan,
+            "std_err": nan,
+            "rms": nan,
+            "max_abs": nan,
+            "median": nan,
+            "width68": nan,
+            "width95": nan,
+        }
+    mean = float(finite.mean())
+    std = float(finite.std())
+    q = np.quantile(finite, [0.02275, 0.158655, 0.5, 0.841345, 0.97725])
+    return {
+        "n": n,
+        "n_nonfinite": int(v.size - n),
+        "mean": mean,
+        "mean_err": std / np.sqrt(n),
+        "std": std,
+        "std_err": std / np.sqrt(2.0 * n),
+        "rms": float(np.sqrt(np.mean(finite**2))),
+        "max_abs": float(np.abs(finite).max()),
+        "median": float(q[2]),
+        "width68": float((q[3] - q[1]) / 2.0),
+        "width95": float((q[4] - q[0]) / 2.0),
+    }
+
+
+def ks_statistic(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic: the largest distance between the empirical CDFs.
+
+    Non-finite values are dropped; NaN when either sample is empty.
+    """
+    x = np.sort(np.asarray(a, dtype=np.float64)[np.isfinite(a)])
+    y = np.sort(np.asarray(b, dtype=np.float64)[np.isfinite(b)])
+    if x.size == 0 or y.size == 0:
+        return float("nan")
+    grid = np.concatenate([x, y])
+    cdf_x = np.searchsorted(x, grid, side="right") / x.size
+    cdf_y = np.searchsorted(y, grid, side="right") / y.size
+    return float(np.max(np.abs(cdf_x - cdf_y)))
+
+
+def variable_metrics(
+    original: npt.NDArray[Any],
+    reconstructed: npt.NDArray[Any],
+    variable: str,
+    *,
+    normalised: tuple[npt.NDArray[Any], npt.NDArray[Any]] | None = None,
+) -> dict[str, Any]:
+    """Every metric of one variable, JSON-able.
+
+    ``residual``: statistics of ``out - in`` (phi wrapped); ``relative_residual`` and ``response``:
+    of ``(out - in) / in`` and ``out / in`` where ``in != 0``, only for E/pt/m-like variables (else
+    None); ``mse``: mean squared ``out - in``; ``mse_normalised``: the same on ``normalised`` (the pair
+    of arrays in the model's normalised space, or standardised), None without it; ``ks``: two-sample KS
+    statistic between the input and output distributions; ``input``/``output``: their mean and std.
+    """
+    x = np.asarray(original, dtype=np.float64)
+    y = np.asarray(reconstructed, dtype=np.float64)
+    res = absolute_residuals(x, y, variable)
+    finite = res[np.isfinite(res)]
+    out: dict[str, Any] = {
+        "kind": residual_kind(variable),
+        "n": int(x.size),
+        "residual": distribution_stats(res),
+        "relative_residual": None,
+        "response": None,
+        "mse": float(np.mean(finite**2)) if finite.size else float("nan"),
+        "mse_normalised": None,
+        "ks": ks_statistic(x, y),
+        "input": {"mean": _finite_mean(x), "std": _finite_std(x)},
+        "output": {"mean": _finite_mean(y), "std": _finite_std(y)},
+    }
+    if has_relative(variable):
+        rel = relative_residuals(x, y)
+        out["relative_residual"] = distribution_stats(rel)
+        out["relative_residual"]["n_zero_input"] = int(x.size - rel.size)
+        resp = distribution_stats(responses(x, y))
+        out["response"] = {k: resp[k] for k in ("n", "mean", "mean_err", "std", "std_err", "median", "width68")}
+    if normalised is not None:
+        d = np.asarray(normalised[1], dtype=np.float64) - np.asarray(normalised[0], dtype=np.float64)
+        d = d[np.isfinite(d)]
+        out["mse_normalised"] = float(np.mean(d**2)) if d.size else float("nan")
+    return out
+
+
+def _finite_mean(x: npt.NDArray[np.float64]) -> float:
+    f = x[np.isfinite(x)]
+    return float(f.mean()) if f.size else float("nan")
+
+
+def _finite_std(x: npt.NDArray[np.float64]) -> float:
+    f = x[np.isfinite(x)]
+    return float(f.std()) if f.size else float("nan")
+
+
+def binned_stats(
+    x: npt.NDArray[Any], values: npt.NDArray[Any], edges: npt.NDArray[Any]
+) -> dict[str, list[float]]:
+    """Statistics of ``values`` in bins of ``x`` (e.g. the response vs true pt), JSON-able lists.
+
+    Per bin: ``count``, ``mean`` with ``mean_err``, ``std``, ``median`` and ``width68`` (half the
+    central 68.27% interval). Rows with non-finite ``x`` or ``values``, or outside ``edges``, are dropped;
+    empty bins give NaN.
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    vs = np.asarray(values, dtype=np.float64)
+    e = np.asarray(edges, dtype=np.float64)
+    ok = np.isfinite(xs) & np.isfinite(vs) & (xs >= e[0]) & (xs <= e[-1])
+    xs, vs = xs[ok], vs[ok]
+    idx = np.clip(np.searchsorted(e, xs, side="right") - 1, 0, e.size - 2)
+    order = np.argsort(idx, kind="stable")
+    idx, vs = idx[order], vs[order]
+    bounds = np.searchsorted(idx, np.arange(e.size), side="left")
+    out: dict[str, list[float]] = {
+        "edges": [float(v) for v in e],
+        "count": [],
+        "mean": [],
+        "mean_err": [],
+        "std": [],
+        "median": [],
+        "width68": [],
+    }
+    for k in range(e.size - 1):
+        part = vs[bounds[k] : bounds[k + 1]]
+        n = part.size
+        if n == 0:
+            stats = [0.0] + [float("nan")] * 5
+        else:
+            q = np.quantile(part, [0.158655, 0.5, 0.841345])
+            std = float(part.std())
+            stats = [float(n), float(part.mean()), std / np.sqrt(n), std, float(q[1]), float((q[2] - q[0]) / 2)]
+        for key, val in zip(("count", "mean", "mean_err", "std", "median", "width68"), stats, strict=True):
+            out[key].append(val)
+    return out

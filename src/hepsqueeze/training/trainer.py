@@ -109,7 +109,7 @@ def train_model(
             batch = y_train[idx]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net(batch), batch)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             opt.step()
             sched.step()
             total += float(loss.detach()) * batch.shape[0]

@@ -1,0 +1,185 @@
+"""Per-event physics quantities, computed the same way on original and reconstructed jets.
+
+Jets are rows; the ``event`` column groups them. Everything is vectorised: events are found with
+``np.unique`` and per-event sums with ``np.bincount``; the two leading jets come from one ``lexsort``
+by (event, -pt). Quantities (GeV):
+
+- ``mjj``: invariant mass of the two highest-pt jets (NaN for events with fewer than two jets), from
+  (E, pt, eta, phi) or (m, pt, eta, phi); a negative m^2 (possible for reconstructed jets with E < |p|)
+  gives 0 and is counted.
+- ``ht``: scalar sum of the pt of every jet in the event.
+- ``njets_ptXX``: number of jets with pt > XX GeV.
+- ``met``: the event's ``MET`` column (first row of the event), when the table has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from hepsqueeze.errors import ColumnError, InputError
+from hepsqueeze.evaluation.metrics import distribution_stats, ks_statistic
+from hepsqueeze.io.table import Table
+
+DEFAULT_THRESHOLDS: Final = (20.0, 30.0, 50.0)
+EVENT_COLUMN: Final = "event"
+MET_NAMES: Final = ("met", "missinget", "missing_et")
+
+Array = npt.NDArray[np.float64]
+
+
+def kinematic_columns(
+    names: Sequence[str], columns: Sequence[str] | None = None, variables: Sequence[str] | None = None
+) -> dict[str, str] | None:
+    """Map ``pt, eta, phi`` and ``E`` or ``m`` onto table columns; None when the table lacks them.
+
+    ``columns``/``variables`` (a model's mapping) take precedence; otherwise names are matched
+    case-insensitively. E wins over m when both are present.
+    """
+    found: dict[str, str] = {}
+    if columns is not None and variables is not None:
+        for var, col in zip(variables, columns, strict=True):
+            if col in names:
+                found.setdefault(var.lower(), col)
+    for n in names:
+        found.setdefault(n.lower(), n)
+    if not all(k in found for k in ("pt", "eta", "phi")) or not ("e" in found or "m" in found):
+        return None
+    out = {"pt": found["pt"], "eta": found["eta"], "phi": found["phi"]}
+    if "e" in found:
+        out["E"] = found["e"]
+    else:
+        out["m"] = found["m"]
+    return out
+
+
+def met_column(names: Sequence[str]) -> str | None:
+    """The missing-transverse-energy column (``MET``, any case), if any."""
+    for n in names:
+        if n.lower() in MET_NAMES:
+            return n
+    return None
+
+
+def event_quantities(
+    table: Table,
+    kinematics: Mapping[str, str],
+    *,
+    event: npt.NDArray[Any] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    met: str | None = None,
+) -> dict[str, npt.NDArray[Any]]:
+    """Per-event quantities (see the module docstring), one entry per distinct event id, in id order.
+
+    ``kinematics`` maps ``pt, eta, phi`` and ``E`` or ``m`` to columns of ``table``; ``event`` defaults to
+    the table's ``event`` column (pass the original's to evaluate reconstructed rows matched in order).
+    The result also holds ``event`` (the ids) and ``n_negative_m2`` (a 0-d count).
+    """
+    ev = np.asarray(table[EVENT_COLUMN] if event is None else event)
+    if ev.shape[0] != table.num_rows:
+        raise InputError(f"event column has {ev.shape[0]} rows, {table.source} has {table.num_rows}")
+    pt = np.asarray(table[kinematics["pt"]], dtype=np.float64)
+    eta = np.asarray(table[kinematics["eta"]], dtype=np.float64)
+    phi = np.asarray(table[kinematics["phi"]], dtype=np.float64)
+    if "E" in kinematics:
+        energy = np.asarray(table[kinematics["E"]], dtype=np.float64)
+    elif "m" in kinematics:
+        mass = np.asarray(table[kinematics["m"]], dtype=np.float64)
+        energy = np.sqrt(mass**2 + (pt * np.cosh(eta)) ** 2)
+    else:
+        raise ColumnError("event quantities need an energy (E) or mass (m) column")
+
+    ids, first, inverse, counts = np.unique(ev, return_index=True, return_inverse=True, return_counts=True)
+    n_events = ids.size
+    out: dict[str, npt.NDArray[Any]] = {"event": ids}
+    out["ht"] = np.bincount(inverse, weights=pt, minlength=n_events)
+    for thr in thresholds:
+        out[multiplicity_key(thr)] = np.bincount(inverse, weights=pt > thr, minlength=n_events).astype(np.int64)
+
+    # Leading and subleading jet of each event: rows sorted by (event, -pt).
+    order = np.lexsort((-pt, inverse))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    two = counts >= 2
+    j1 = order[starts[two]]
+    j2 = order[starts[two] + 1]
+    px = pt * np.cos(phi)
+    py = pt * np.sin(phi)
+    pz = pt * np.sinh(eta)
+    m2 = (
+        (energy[j1] + energy[j2]) ** 2
+        - (px[j1] + px[j2]) ** 2
+        - (py[j1] + py[j2]) ** 2
+        - (pz[j1] + pz[j2]) ** 2
+    )
+    mjj = np.full(n_events, np.nan)
+    mjj[two] = np.sqrt(np.maximum(m2, 0.0))
+    out["mjj"] = mjj
+    out["n_negative_m2"] = np.asarray(int(np.count_nonzero(m2 < 0)))
+    if met is not None:
+        out["met"] = np.asarray(table[met], dtype=np.float64)[first]
+    return out
+
+
+def multiplicity_key(threshold: float) -> str:
+    """Name of the jet-multiplicity quantity for ``threshold`` GeV, e.g. ``njets_pt30``."""
+    return f"njets_pt{threshold:g}"
+
+
+def compare_quantity(original: npt.NDArray[Any], reconstructed: npt.NDArray[Any]) -> dict[str, Any]:
+    """Shift of one per-event quantity: means, medians, stds, their differences, KS, per-event change.
+
+    ``mean_shift`` is ``mean(out) - mean(in)`` with ``mean_shift_err`` the standard error of the mean
+    per-event difference; ``rel_mean_shift``/``rel_median_shift`` divide by the input's mean/median;
+    ``per_event`` summarises ``out - in`` event by event (NaN events, e.g. single-jet mjj, dropped) and
+    ``per_event_relative`` ``(out - in) / in`` where ``in != 0``; ``changed_fraction`` the fraction
+    of events whose value differs (for counts).
+    """
+    x = np.asarray(original, dtype=np.float64)
+    y = np.asarray(reconstructed, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    xs, ys = x[ok], y[ok]
+    nan = float("nan")
+    if xs.size == 0:
+        return {"n": 0}
+    mean_in, mean_out = float(xs.mean()), float(ys.mean())
+    med_in, med_out = float(np.median(xs)), float(np.median(ys))
+    diff = ys - xs
+    nz = xs != 0
+    return {
+        "n": int(xs.size),
+        "n_undefined": int(np.count_nonzero(~ok)),
+        "mean_in": mean_in,
+        "mean_out": mean_out,
+        "mean_shift": mean_out - mean_in,
+        "mean_shift_err": float(diff.std() / np.sqrt(diff.size)),
+        "rel_mean_shift": (mean_out - mean_in) / mean_in if mean_in != 0 else nan,
+        "median_in": med_in,
+        "median_out": med_out,
+        "rel_median_shift": (med_out - med_in) / med_in if med_in != 0 else nan,
+        "std_in": float(xs.std()),
+        "std_out": float(ys.std()),
+        "ks": ks_statistic(x, y),
+        "changed_fraction": float(np.mean(diff != 0)),
+        "per_event": distribution_stats(diff),
+        "per_event_relative": distribution_stats(diff[nz] / xs[nz]),
+    }
+
+
+def physics_summary(
+    q_in: Mapping[str, npt.NDArray[Any]], q_out: Mapping[str, npt.NDArray[Any]]
+) -> dict[str, Any]:
+    """:func:`compare_quantity` for every per-event quantity both dicts hold (JSON-able)."""
+    skip = {"event", "n_negative_m2"}
+    out: dict[str, Any] = {
+        "n_events": int(np.asarray(q_in["event"]).size),
+        "n_negative_m2": {"original": int(q_in["n_negative_m2"]), "reconstructed": int(q_out["n_negative_m2"])},
+        "quantities": {},
+    }
+    for key in q_in:
+        if key in skip or key not in q_out:
+            continue
+        out["quantities"][key] = compare_quantity(q_in[key], q_out[key])
+    return out

@@ -1,0 +1,584 @@
+"""The evaluation report: metrics, physics checks and plots of an original table against its reconstruction.
+
+:func:`evaluate` writes, in this order, ``DIR/metrics.json`` (every number), ``DIR/latents.npy`` (when
+latent codes are available), one PNG and one PDF per plot, and ``DIR/index.html`` (one page with the
+metrics tables and every plot). Plots are drawn by :func:`draw_report` from the JSON plus the two
+tables, so they can be redrawn, and runs compared, from the JSON alone.
+
+Rows are matched in order. Residuals are ``out - in`` (phi wrapped into [-pi, pi)); relative residuals
+``(out - in) / in`` and responses ``out / in`` are given for energies, momenta and masses (E, pt, m),
+on the rows where ``in != 0``. Units: GeV for E, pt, m, HT, mjj, MET; rad for phi.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from hepsqueeze import __version__
+from hepsqueeze._atomic import atomic_open
+from hepsqueeze.errors import ColumnError, InputError, ModelError, OutputExistsError, missing_column_message
+from hepsqueeze.evaluation.metrics import (
+    absolute_residuals,
+    binned_stats,
+    has_relative,
+    residual_kind,
+    residuals,
+    responses,
+    variable_metrics,
+)
+from hepsqueeze.evaluation.physics import (
+    DEFAULT_THRESHOLDS,
+    EVENT_COLUMN,
+    event_quantities,
+    kinematic_columns,
+    met_column,
+    multiplicity_key,
+    physics_summary,
+)
+from hepsqueeze.io.table import Table
+from hepsqueeze.models.model import CompressionModel
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE: Final = "metrics.json"
+LATENTS_FILE: Final = "latents.npy"
+INDEX_FILE: Final = "index.html"
+GROUP_COLUMNS: Final = ("process", "object")
+MAX_GROUPS: Final = 30
+RESPONSE_BINS: Final = 20
+METRICS_FORMAT: Final = 1
+
+ModelLike = CompressionModel | str | os.PathLike[str]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------------
+
+
+def check_rows(original: Table, reconstructed: Table) -> None:
+    """Raise :class:`InputError` unless both tables have the same number of rows (they are matched in order)."""
+    if original.num_rows != reconstructed.num_rows:
+        raise InputError(
+            f"original {original.source} has {original.num_rows} rows but reconstructed "
+            f"{reconstructed.source} has {reconstructed.num_rows}; rows are matched in order, so both "
+            "must hold the same rows"
+        )
+    if original.num_rows == 0:
+        raise InputError(f"original {original.source} has no rows: nothing to evaluate")
+
+
+def read_container(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What the report uses from a compressed file: ``info`` (:func:`file_info`), ``decoder`` (the
+    embedded decoder-only model, or None) and ``latents`` (the stored codes as float32, or None)."""
+    from hepsqueeze.codec.compress import file_info
+    from hepsqueeze.codec.container import ContainerReader
+    from hepsqueeze.models.io import model_from_bytes
+
+    info = file_info(path)
+    decoder: CompressionModel | None = None
+    latents: npt.NDArray[np.float32] | None = None
+    with ContainerReader.open(path) as reader:
+        embedded = reader.find("model")
+        if embedded:
+            decoder = model_from_bytes(reader.read_bytes(embedded[0]), f"{path} (embedded model)")
+        parts = [reader.read_array(s) for s in sorted(reader.find("latent"), key=lambda s: s.chunk)]
+        if parts:
+            latents = np.concatenate(parts).astype(np.float32)
+    return {"info": info, "decoder": decoder, "latents": latents}
+
+
+def _load_model(model: ModelLike | None) -> CompressionModel | None:
+    if model is None or isinstance(model, CompressionModel):
+        return model
+    from hepsqueeze.models.io import load_model
+
+    return load_model(model)
+
+
+def resolve_columns(
+    original: Table,
+    reconstructed: Table,
+    *,
+    columns: Sequence[str] | None = None,
+    variables: Sequence[str] | None = None,
+    model: CompressionModel | None = None,
+    header: Mapping[str, Any] | None = None,
+) -> tuple[list[str], list[str]]:
+    """The compressed columns and their variable names.
+
+    ``columns`` if given, else the model's, else the container header's, else the float columns both
+    tables share except ``event``. ``variables`` (which decide residual conventions) default to the
+    model's or header's variables when the counts match, else to the column names.
+    """
+    comp = (header or {}).get("compressed", {}) if header else {}
+    if columns:
+        cols = list(columns)
+    elif model is not None:
+        cols = list(model.columns)
+    elif comp.get("columns"):
+        cols = [str(c) for c in comp["columns"]]
+    else:
+        cols = [
+            n
+            for n in original.names
+            if n != EVENT_COLUMN
+            and n in reconstructed
+            and original[n].dtype.kind == "f"
+            and reconstructed[n].dtype.kind == "f"
+        ]
+    if not cols:
+        raise ColumnError(
+            f"no float columns shared by {original.source} and {reconstructed.source} to evaluate; pass columns"
+        )
+    for c in cols:
+        for t, what in ((original, "original"), (reconstructed, "reconstructed")):
+            if c not in t:
+                raise ColumnError(missing_column_message(c, t.names, f"{what} {t.source}"))
+    if variables:
+        var = list(variables)
+    elif model is not None and len(model.variables) == len(cols):
+        var = list(model.variables)
+    elif comp.get("variables") and len(comp["variables"]) == len(cols):
+        var = [str(v) for v in comp["variables"]]
+    else:
+        var = list(cols)
+    if len(var) != len(cols):
+        raise ColumnError(f"{len(cols)} columns ({', '.join(cols)}) but {len(var)} variables ({', '.join(var)})")
+    return cols, var
+
+
+# ---------------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------------
+
+
+def _normalised(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], model: CompressionModel | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str]:
+    if model is not None and len(model.normaliser.variables) == x.shape[1]:
+        with np.errstate(all="ignore"):
+            nx = model.normaliser.forward(x).astype(np.float64)
+            ny = model.normaliser.forward(y).astype(np.float64)
+        return nx, ny, f"model normaliser ({model.normaliser.scheme})"
+    mean = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0)
+    std = np.nanstd(np.where(np.isfinite(x), x, np.nan), axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (x - mean) / std, (y - mean) / std, "standardised by the original's mean and std"
+
+
+def per_variable_metrics(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    nx: npt.NDArray[np.float64],
+    ny: npt.NDArray[np.float64],
+    columns: Sequence[str],
+    variables: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """:func:`variable_metrics` of each column (arrays ``(rows, columns)``), keyed by column name."""
+    out: dict[str, dict[str, Any]] = {}
+    for j, (col, var) in enumerate(zip(columns, variables, strict=True)):
+        m = variable_metrics(x[:, j], y[:, j], var, normalised=(nx[:, j], ny[:, j]))
+        out[col] = {"variable": var, **m}
+    return out
+
+
+def residual_correlation(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], variables: Sequence[str]
+) -> list[list[float]]:
+    """Pearson correlation between the variables' residuals (relative for E/pt/m, absolute otherwise)."""
+    r = np.column_stack([residuals(x[:, j], y[:, j], v) for j, v in enumerate(variables)])
+    r = r[np.isfinite(r).all(axis=1)]
+    if r.shape[0] < 2:
+        return [[float("nan")] * len(variables) for _ in variables]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.corrcoef(r, rowvar=False)
+    return np.atleast_2d(c).tolist()  # type: ignore[no-any-return]
+
+
+def response_edges(values: npt.NDArray[Any], n: int = RESPONSE_BINS) -> npt.NDArray[np.float64] | None:
+    """Equal-population bin edges over the central 99.8% of ``values`` (None if too few distinct)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2 * n:
+        n = max(1, v.size // 2)
+    if v.size < 2:
+        return None
+    edges = np.unique(np.quantile(v, np.linspace(0.001, 0.999, n + 1)))
+    return edges if edges.size >= 2 else None
+
+
+def binned_metrics(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    columns: Sequence[str],
+    variables: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """Response (E/pt/m) or residual (others) of every variable binned in the true pt and eta.
+
+    Keys ``"<column>_vs_<x column>"``; values as :func:`binned_stats` plus ``x``, ``y``, ``quantity``.
+    """
+    lower = [v.lower() for v in variables]
+    out: dict[str, dict[str, Any]] = {}
+    for xname in ("pt", "eta"):
+        if xname not in lower:
+            continue
+        k = lower.index(xname)
+        truth = x[:, k]
+        edges = response_edges(truth)
+        if edges is None:
+            continue
+        for j, (col, var) in enumerate(zip(columns, variables, strict=True)):
+            if has_relative(var):
+                keep = x[:, j] != 0
+                vals = np.full(x.shape[0], np.nan)
+                vals[keep] = responses(x[keep, j], y[keep, j])
+                quantity = "response"
+            else:
+                vals = absolute_residuals(x[:, j], y[:, j], var)
+                quantity = "residual"
+            out[f"{col}_vs_{columns[k]}"] = {
+                "x": columns[k],
+                "x_variable": variables[k],
+                "y": col,
+                "y_variable": var,
+                "quantity": quantity,
+                **binned_stats(truth, vals, edges),
+            }
+    return out
+
+
+def group_metrics(
+    original: Table,
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    nx: npt.NDArray[np.float64],
+    ny: npt.NDArray[np.float64],
+    columns: Sequence[str],
+    variables: Sequence[str],
+    group_by: Sequence[str],
+    notes: list[str],
+) -> dict[str, Any]:
+    """Per-variable metrics for each value of each grouping column: ``{column: {value: {n, variables}}}``."""
+    out: dict[str, Any] = {}
+    for g in group_by:
+        labels = np.asarray(original[g])
+        values, inverse = np.unique(labels, return_inverse=True)
+        if values.size > MAX_GROUPS:
+            notes.append(f"grouping column {g!r} has {values.size} values (> {MAX_GROUPS}): no breakdown")
+            continue
+        per: dict[str, Any] = {}
+        for k, value in enumerate(values):
+            rows = np.flatnonzero(inverse == k)
+            per[str(value)] = {
+                "n": int(rows.size),
+                "variables": per_variable_metrics(x[rows], y[rows], nx[rows], ny[rows], columns, variables),
+            }
+        out[g] = per
+    return out
+
+
+def _latent_summary(z: npt.NDArray[np.float32], source: str) -> dict[str, Any]:
+    zz = np.asarray(z, dtype=np.float64)
+    finite = zz[np.isfinite(zz).all(axis=1)]
+    corr: list[list[float]] | None = None
+    if finite.shape[0] > 1 and finite.shape[1] > 1:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.corrcoef(finite, rowvar=False).tolist()
+    return {
+        "source": source,
+        "file": LATENTS_FILE,
+        "rows": int(zz.shape[0]),
+        "dim": int(zz.shape[1]),
+        "mean": finite.mean(axis=0).tolist() if finite.size else None,
+        "std": finite.std(axis=0).tolist() if finite.size else None,
+        "min": finite.min(axis=0).tolist() if finite.size else None,
+        "max": finite.max(axis=0).tolist() if finite.size else None,
+        "correlation": corr,
+    }
+
+
+def compute_metrics(
+    original: Table,
+    reconstructed: Table,
+    columns: Sequence[str],
+    variables: Sequence[str],
+    *,
+    model: CompressionModel | None = None,
+    group_by: Sequence[str] = (),
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
+    """Every metric that does not need the container: per variable, binned, correlations, groups, physics."""
+    check_rows(original, reconstructed)
+    notes: list[str] = []
+    x = original.stack(columns, dtype=np.float64)
+    y = reconstructed.stack(columns, dtype=np.float64)
+    nx, ny, norm_label = _normalised(x, y, model)
+    per = per_variable_metrics(x, y, nx, ny, columns, variables)
+    with np.errstate(invalid="ignore"):
+        d = (ny - nx)[np.isfinite(ny - nx)]
+    metrics: dict[str, Any] = {
+        "columns": list(columns),
+        "variables": list(variables),
+        "residual_kinds": {c: residual_kind(v) for c, v in zip(columns, variables, strict=True)},
+        "normalisation": norm_label,
+        "metrics": per,
+        "mse_normalised_total": float(np.mean(d**2)) if d.size else float("nan"),
+        "residual_correlation": {
+            "labels": list(columns),
+            "convention": "relative residual for E/pt/m, absolute otherwise (phi wrapped)",
+            "matrix": residual_correlation(x, y, variables),
+        },
+        "binned": binned_metrics(x, y, columns, variables),
+    }
+    metrics["groups"] = (
+        group_metrics(original, x, y, nx, ny, columns, variables, group_by, notes) if group_by else {}
+    )
+    metrics["physics"] = _physics(original, reconstructed, columns, variables, thresholds, notes)
+    metrics["notes"] = notes
+    return metrics
+
+
+def _physics(
+    original: Table,
+    reconstructed: Table,
+    columns: Sequence[str],
+    variables: Sequence[str],
+    thresholds: Sequence[float],
+    notes: list[str],
+) -> dict[str, Any] | None:
+    if EVENT_COLUMN not in original:
+        notes.append(f"no {EVENT_COLUMN!r} column: per-event physics checks skipped")
+        return None
+    kin = kinematic_columns(original.names, columns, variables)
+    if kin is None or not all(c in reconstructed for c in kin.values()):
+        notes.append("physics checks need pt, eta, phi and E or m columns in both tables: skipped")
+        return None
+    met = met_column(original.names)
+    if met is not None and met not in reconstructed:
+        met = None
+    ev = original[EVENT_COLUMN]
+    q_in = event_quantities(original, kin, event=ev, thresholds=thresholds, met=met)
+    q_out = event_quantities(reconstructed, kin, event=ev, thresholds=thresholds, met=met)
+    summary = physics_summary(q_in, q_out)
+    summary["kinematics"] = kin
+    summary["met_column"] = met
+    summary["thresholds"] = [float(t) for t in thresholds]
+    summary["units"] = "GeV"
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------------
+
+
+def evaluate(
+    original: Table,
+    reconstructed: Table,
+    report_dir: str | os.PathLike[str],
+    *,
+    container: str | os.PathLike[str] | None = None,
+    model: ModelLike | None = None,
+    columns: Sequence[str] | None = None,
+    variables: Sequence[str] | None = None,
+    group_by: str | Sequence[str] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    plots: bool = True,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Write the evaluation report of ``reconstructed`` against ``original`` into ``report_dir``.
+
+    ``container``: the compressed file (ratio, bits per value, stored latents, embedded decoder);
+    ``model``: the full model (or its path) for the latent space and training curves; ``columns`` /
+    ``variables``: the compressed columns and their variable names (default: from the model or
+    container, else the shared float columns except ``event``); ``group_by``: grouping columns (default
+    ``process``/``object`` when present); ``thresholds``: jet pt thresholds in GeV for multiplicities.
+    Raises :class:`OutputExistsError` if the directory already holds a report and ``force`` is false.
+    Returns the metrics (as written to ``metrics.json``) plus ``plots``, the plot files written.
+    """
+    t0 = time.perf_counter()
+    check_rows(original, reconstructed)
+    out_dir = Path(report_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"report directory {str(out_dir)!r} is a file")
+    metrics_path = out_dir / METRICS_FILE
+    if metrics_path.exists() and not force:
+        raise OutputExistsError(
+            f"{str(metrics_path)!r} already exists; pass --force (force=True) to overwrite the report"
+        )
+    notes: list[str] = []
+    mdl = _load_model(model)
+    stored: dict[str, Any] | None = read_container(container) if container is not None else None
+    decoder = stored["decoder"] if stored else None
+    header = stored["info"]["header"] if stored else None
+    cols, var = resolve_columns(
+        original, reconstructed, columns=columns, variables=variables, model=mdl or decoder, header=header
+    )
+    groups = _group_columns(original, group_by)
+    metrics: dict[str, Any] = {
+        "format": METRICS_FORMAT,
+        "created_by": f"hepsqueeze {__version__}",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "original": {"source": original.source, "rows": original.num_rows},
+        "reconstructed": {"source": reconstructed.source, "rows": reconstructed.num_rows},
+    }
+    metrics.update(
+        compute_metrics(
+            original, reconstructed, cols, var, model=mdl or decoder, group_by=groups, thresholds=thresholds
+        )
+    )
+    notes.extend(metrics.pop("notes"))
+    metrics["group_by"] = list(groups)
+    metrics["container"] = _container_metrics(stored, original.num_rows) if stored else None
+    metrics["model"] = _model_metrics(mdl, decoder)
+    metrics["training"] = None
+    if mdl is not None and mdl.history:
+        metrics["training"] = {"history": mdl.history, "info": mdl.training}
+    elif mdl is not None or decoder is not None:
+        notes.append("the model holds no training history (the decoder embedded in a container has none): "
+                     "pass the full model file for training curves")
+    latents, source = _latents(original, cols, mdl, stored, notes)
+    metrics["latents"] = _latent_summary(latents, source) if latents is not None else None
+    metrics["notes"] = notes
+    metrics["timing_s"] = {"metrics": time.perf_counter() - t0}
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(metrics_path, metrics)
+    if latents is not None:
+        with atomic_open(out_dir / LATENTS_FILE, force=True) as fh:
+            np.save(fh, latents)
+    log.info("metrics written to %s in %.1f s", metrics_path, metrics["timing_s"]["metrics"])
+    written = draw_report(metrics_path, original, reconstructed, out_dir, plots=plots)
+    log.info("report written to %s in %.1f s", out_dir, time.perf_counter() - t0)
+    return {**_json_clean(metrics), "plots": written}
+
+
+def _group_columns(original: Table, group_by: str | Sequence[str] | None) -> list[str]:
+    if group_by is None:
+        return [g for g in GROUP_COLUMNS if g in original]
+    wanted = [group_by] if isinstance(group_by, str) else list(group_by)
+    for g in wanted:
+        if g not in original:
+            raise ColumnError(missing_column_message(g, original.names, f"original {original.source}"))
+    return wanted
+
+
+def _container_metrics(stored: Mapping[str, Any], rows: int) -> dict[str, Any]:
+    info = stored["info"]
+    header = info["header"]
+    n_comp = len(header.get("compressed", {}).get("columns", []))
+    values = rows * n_comp
+    sections = dict(info["section_bytes"])
+    return {
+        "path": info["path"],
+        "file_bytes": info["file_bytes"],
+        "ratio": info["ratio"],
+        "rows": int(header.get("num_rows", 0)),
+        "compressed_columns": list(header.get("compressed", {}).get("columns", [])),
+        "bits_per_value": 8.0 * info["file_bytes"] / values if values else None,
+        "latent_bits_per_value": 8.0 * sections.get("latent", 0) / values if values else None,
+        "latent_dtype": header.get("codec", {}).get("latent_dtype"),
+        "section_bytes": sections,
+        "model": header.get("model", {}),
+    }
+
+
+def _model_metrics(mdl: CompressionModel | None, decoder: CompressionModel | None) -> dict[str, Any] | None:
+    chosen = mdl or decoder
+    if chosen is None:
+        return None
+    return {
+        **chosen.summary(),
+        "source": "model file" if mdl is not None else "decoder embedded in the container",
+        "has_encoder": chosen.has_encoder,
+    }
+
+
+def _latents(
+    original: Table,
+    columns: Sequence[str],
+    mdl: CompressionModel | None,
+    stored: Mapping[str, Any] | None,
+    notes: list[str],
+) -> tuple[npt.NDArray[np.float32] | None, str]:
+    if stored is not None and stored["latents"] is not None:
+        z = stored["latents"]
+        if z.shape[0] == original.num_rows:
+            return z, "latent codes stored in the container"
+        notes.append(f"the container holds {z.shape[0]} latent rows, the original {original.num_rows}: ignored")
+    if mdl is not None and mdl.has_encoder:
+        if len(columns) != len(mdl.variables):
+            notes.append("the model's inputs do not match the evaluated columns: no latent space")
+            return None, ""
+        try:
+            return mdl.encode(original.stack(columns)), f"encoded with model {mdl.name!r}"
+        except (InputError, ModelError) as exc:
+            notes.append(f"could not encode the original with the model: {exc}")
+            return None, ""
+    notes.append(
+        "no latent codes: pass the container or the full model (a decoder alone cannot encode)"
+    )
+    return None, ""
+
+
+def _json_clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf -> None, numpy scalars/arrays -> Python, tuples -> lists."""
+    if isinstance(value, dict):
+        return {str(k): _json_clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_clean(value.tolist())
+    if isinstance(value, np.generic):
+        return _json_clean(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as indented strict JSON (NaN/inf as null) atomically."""
+    text = json.dumps(_json_clean(dict(data)), indent=1, allow_nan=False)
+    with atomic_open(path, force=True) as fh:
+        fh.write(text.encode("utf-8") + b"\n")
+    return Path(path)
+
+
+def load_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``metrics.json`` written by :func:`evaluate`."""
+    p = Path(path)
+    if not p.exists():
+        from hepsqueeze.errors import InputFileNotFoundError
+
+        raise InputFileNotFoundError(f"metrics file {str(p)!r} does not exist")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read metrics file {str(p)!r}: {exc}") from None
+    if not isinstance(data, dict) or "metrics" not in data:
+        raise InputError(f"{str(p)!r} is not a hepsqueeze metrics.json")
+    return data
+
+
+__all__ = [
+    "check_rows",
+    "compute_metrics",
+    "draw_report",
+    "evaluate",
+    "load_metrics",
+    "read_container",
+    "resolve_columns",
+    "write_json",
+]

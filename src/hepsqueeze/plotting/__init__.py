@@ -1,0 +1,1 @@
+"""Plots of reconstruction quality and data inspection (matplotlib, mplhep styling)."""
