@@ -5,8 +5,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepsqueeze.codec.compress import compress_table, decompress_file, file_info
-from hepsqueeze.errors import ColumnError, ContainerError, InputError, ModelError, OutputExistsError
+from hepsqueeze.codec.compress import (
+    compress_dataset,
+    compress_table,
+    decompress_dataset,
+    decompress_file,
+    file_info,
+)
+from hepsqueeze.codec.container import ContainerReader, write_container
+from hepsqueeze.errors import (
+    ColumnError,
+    ContainerError,
+    ContainerVersionError,
+    InputError,
+    ModelError,
+    OutputExistsError,
+)
+from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.models import load_model, save_model
 
@@ -103,3 +118,85 @@ def test_truncated_file(model, jets: Table, tmp_path: Path) -> None:  # type: ig
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ContainerError):
         decompress_file(bad)
+
+
+def _dataset(jets: Table) -> Dataset:
+    events = np.unique(jets["event"])
+    aux = {
+        "events": Table({"event": events, "weight": np.linspace(0, 1, events.size), "flag": events % 2 == 0}),
+        # A column whose "<table>/<column>" section name equals a main-table column name.
+        "x": Table({"y": np.arange(5, dtype=np.uint16)}),
+    }
+    main = Table({**{n: jets[n] for n in jets.names}, "x/y": np.zeros(jets.num_rows, np.int8)}, source="mem")
+    return Dataset(main, aux, {"format": "test", "note": [1, "two"]})
+
+
+def test_dataset_round_trip_keeps_aux_tables_and_layout(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ds = _dataset(jets)
+    out = tmp_path / "d.hsqz"
+    rep = compress_dataset(ds, model, out)
+    assert rep.auxiliary_rows == {"events": 80, "x": 5}
+    header = file_info(out)["header"]
+    assert header["data_format"] == 2
+    assert [t["name"] for t in header["tables"]] == ["events", "x"]
+    back = decompress_dataset(out)
+    assert dict(back.layout) == dict(ds.layout)
+    assert back.table.names == ds.table.names
+    np.testing.assert_array_equal(back.table["x/y"], ds.table["x/y"])
+    for name, aux in ds.aux.items():
+        assert back.aux[name].names == aux.names
+        for col in aux.names:
+            assert back.aux[name][col].dtype == aux[col].dtype
+            np.testing.assert_array_equal(back.aux[name][col], aux[col])
+    # decompress_file keeps returning the main table.
+    assert decompress_file(out).names == ds.table.names
+
+
+def test_aux_tables_longer_than_a_chunk(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rows = (1 << 16) + 123
+    big = Table({"i": np.arange(rows, dtype=np.int64), "f": np.linspace(0, 1, rows, dtype=np.float32)})
+    ds = Dataset(jets, {"big": big, "empty": Table({"e": np.empty(0, np.float64)})}, {"k": 1})
+    out = tmp_path / "b.hsqz"
+    compress_dataset(ds, model, out, chunk_rows=1 << 16)
+    back = decompress_dataset(out)
+    np.testing.assert_array_equal(back.aux["big"]["f"], big["f"])
+    assert back.aux["empty"]["e"].dtype == np.float64
+    assert back.aux["empty"].num_rows == 0
+
+
+def test_data_format_versions(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # One plain table is still data format 1, which older hepsqueeze versions read.
+    plain = tmp_path / "p.hsqz"
+    compress_dataset(Dataset.from_table(jets, "parquet"), model, plain)
+    assert file_info(plain)["header"]["data_format"] == 1
+    assert decompress_dataset(plain).format == "parquet"
+    # A file from a newer data format fails with a version error, not wrong data.
+    newer = tmp_path / "n.hsqz"
+    with ContainerReader.open(plain) as reader:
+        header = dict(reader.header, data_format=99)
+    with write_container(newer, header):
+        pass
+    with pytest.raises(
+        ContainerVersionError, match=r"data format 99; this hepsqueeze reads up to 2: upgrade"
+    ):
+        decompress_dataset(newer)
+    with pytest.raises(ContainerVersionError):
+        file_info(newer)
+
+
+def test_corrupt_aux_sections(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ds = _dataset(jets)
+    src = tmp_path / "d.hsqz"
+    compress_dataset(ds, model, src)
+    with ContainerReader.open(src) as reader:
+        header = reader.header
+        sections = [(s, reader.read_array(s)) for s in reader.sections if s.kind != "end"]
+    header["tables"][0]["num_rows"] = 7
+    bad = tmp_path / "bad.hsqz"
+    with write_container(bad, header) as w:
+        for s, arr in sections:
+            w.add_array(s.kind, s.name, arr, chunk=s.chunk, **s.extras)
+    with pytest.raises(
+        ContainerError, match=r"column 'event' of table 'events' holds 80 rows, the header says 7"
+    ):
+        decompress_dataset(bad)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,8 @@ from hepsqueeze.evaluation.metrics import residual_kind, residuals
 
 BoundKind = Literal["relative", "absolute"]
 _KINDS: tuple[str, ...] = ("relative", "absolute")
+# The largest relative bound bounds_from_errors gives (a relative bound must stay below 1).
+RELATIVE_CAP: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,20 @@ def bounds_for(variables: Sequence[str], eps: float) -> tuple[ErrorBound, ...]:
 
 
 def bounds_from_errors(variables: Sequence[str], errors: Mapping[str, float]) -> tuple[ErrorBound, ...]:
-    """Bounds equal to measured per-variable max errors (e.g. an autoencoder's), with each variable's kind."""
+    """Bounds equal to measured per-variable max errors (e.g. an autoencoder's), with each variable's kind.
+
+    Relative errors above :data:`RELATIVE_CAP` are capped there: a tighter bound, so a baseline run at
+    it is still at least as accurate as the measurement.
+    """
     missing = [v for v in variables if v not in errors]
     if missing:
         raise ConfigError(f"no error given for variable(s) {', '.join(missing)}")
-    return tuple(ErrorBound(_kind(v), errors[v]) for v in variables)
+    out = []
+    for v in variables:
+        kind = _kind(v)
+        value = float(errors[v])
+        out.append(ErrorBound(kind, min(value, RELATIVE_CAP) if kind == "relative" else value))
+    return tuple(out)
 
 
 def _kind(variable: str) -> BoundKind:

@@ -88,7 +88,8 @@ def relative_residuals(
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(reconstructed, dtype=np.float64)
     keep = x != 0
-    return (y[keep] - x[keep]) / x[keep]
+    out: npt.NDArray[np.float64] = (y[keep] - x[keep]) / x[keep]
+    return out
 
 
 def responses(original: npt.NDArray[Any], reconstructed: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
@@ -96,7 +97,8 @@ def responses(original: npt.NDArray[Any], reconstructed: npt.NDArray[Any]) -> np
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(reconstructed, dtype=np.float64)
     keep = x != 0
-    return y[keep] / x[keep]
+    out: npt.NDArray[np.float64] = y[keep] / x[keep]
+    return out
 
 
 def distribution_stats(values: npt.NDArray[Any]) -> dict[str, Any]:
@@ -193,7 +195,9 @@ def variable_metrics(
         out["relative_residual"] = distribution_stats(rel)
         out["relative_residual"]["n_zero_input"] = int(x.size - rel.size)
         resp = distribution_stats(responses(x, y))
-        out["response"] = {k: resp[k] for k in ("n", "mean", "mean_err", "std", "std_err", "median", "width68")}
+        out["response"] = {
+            k: resp[k] for k in ("n", "mean", "mean_err", "std", "std_err", "median", "width68")
+        }
     if normalised is not None:
         d = np.asarray(normalised[1], dtype=np.float64) - np.asarray(normalised[0], dtype=np.float64)
         d = d[np.isfinite(d)]
@@ -246,7 +250,14 @@ def binned_stats(
         else:
             q = np.quantile(part, [0.158655, 0.5, 0.841345])
             std = float(part.std())
-            stats = [float(n), float(part.mean()), std / np.sqrt(n), std, float(q[1]), float((q[2] - q[0]) / 2)]
+            stats = [
+                float(n),
+                float(part.mean()),
+                std / np.sqrt(n),
+                std,
+                float(q[1]),
+                float((q[2] - q[0]) / 2),
+            ]
         for key, val in zip(("count", "mean", "mean_err", "std", "median", "width68"), stats, strict=True):
             out[key].append(val)
     return out

@@ -10,6 +10,10 @@ by (event, -pt). Quantities (GeV):
 - ``ht``: scalar sum of the pt of every jet in the event.
 - ``njets_ptXX``: number of jets with pt > XX GeV.
 - ``met``: the event's ``MET`` column (first row of the event), when the table has one.
+
+Per jet, :func:`jet_masses` gives the mass implied by the four-vector, signed: ``-sqrt(-m^2)`` for jets
+with E < |p|. Compressing E and pt separately can make many reconstructed jets unphysical this way,
+since m^2 = E^2 - |p|^2 is a small difference of large numbers.
 """
 
 from __future__ import annotations
@@ -97,7 +101,9 @@ def event_quantities(
     out: dict[str, npt.NDArray[Any]] = {"event": ids}
     out["ht"] = np.bincount(inverse, weights=pt, minlength=n_events)
     for thr in thresholds:
-        out[multiplicity_key(thr)] = np.bincount(inverse, weights=pt > thr, minlength=n_events).astype(np.int64)
+        out[multiplicity_key(thr)] = np.bincount(inverse, weights=pt > thr, minlength=n_events).astype(
+            np.int64
+        )
 
     # Leading and subleading jet of each event: rows sorted by (event, -pt).
     order = np.lexsort((-pt, inverse))
@@ -121,6 +127,36 @@ def event_quantities(
     if met is not None:
         out["met"] = np.asarray(table[met], dtype=np.float64)[first]
     return out
+
+
+def jet_masses(table: Table, kinematics: Mapping[str, str]) -> npt.NDArray[np.float64]:
+    """Each jet's invariant mass in GeV, signed: ``sqrt(m^2)``, or ``-sqrt(-m^2)`` where E < |p|.
+
+    With an ``m`` column (and no ``E``) it is that column.
+    """
+    if "E" not in kinematics:
+        return np.asarray(table[kinematics["m"]], dtype=np.float64)
+    energy = np.asarray(table[kinematics["E"]], dtype=np.float64)
+    p = np.asarray(table[kinematics["pt"]], dtype=np.float64) * np.cosh(
+        np.asarray(table[kinematics["eta"]], dtype=np.float64)
+    )
+    m2 = (energy - p) * (energy + p)
+    out: npt.NDArray[np.float64] = np.sign(m2) * np.sqrt(np.abs(m2))
+    return out
+
+
+def jet_mass_summary(m_in: npt.NDArray[Any], m_out: npt.NDArray[Any]) -> dict[str, Any]:
+    """Per-jet mass comparison: fraction of unphysical jets (m^2 < 0) and :func:`compare_quantity`."""
+    a = np.asarray(m_in, dtype=np.float64)
+    b = np.asarray(m_out, dtype=np.float64)
+    return {
+        "n": int(a.size),
+        "negative_m2_fraction": {
+            "original": float(np.mean(a < 0)) if a.size else float("nan"),
+            "reconstructed": float(np.mean(b < 0)) if b.size else float("nan"),
+        },
+        "mass": compare_quantity(a, b),
+    }
 
 
 def multiplicity_key(threshold: float) -> str:
@@ -175,7 +211,10 @@ def physics_summary(
     skip = {"event", "n_negative_m2"}
     out: dict[str, Any] = {
         "n_events": int(np.asarray(q_in["event"]).size),
-        "n_negative_m2": {"original": int(q_in["n_negative_m2"]), "reconstructed": int(q_out["n_negative_m2"])},
+        "n_negative_m2": {
+            "original": int(q_in["n_negative_m2"]),
+            "reconstructed": int(q_out["n_negative_m2"]),
+        },
         "quantities": {},
     }
     for key in q_in:

@@ -41,6 +41,8 @@ from hepsqueeze.evaluation.physics import (
     DEFAULT_THRESHOLDS,
     EVENT_COLUMN,
     event_quantities,
+    jet_mass_summary,
+    jet_masses,
     kinematic_columns,
     met_column,
     multiplicity_key,
@@ -155,7 +157,9 @@ def resolve_columns(
     else:
         var = list(cols)
     if len(var) != len(cols):
-        raise ColumnError(f"{len(cols)} columns ({', '.join(cols)}) but {len(var)} variables ({', '.join(var)})")
+        raise ColumnError(
+            f"{len(cols)} columns ({', '.join(cols)}) but {len(var)} variables ({', '.join(var)})"
+        )
     return cols, var
 
 
@@ -181,12 +185,16 @@ def _normalised(
 def per_variable_metrics(
     x: npt.NDArray[np.float64],
     y: npt.NDArray[np.float64],
-    nx: npt.NDArray[np.float64],
-    ny: npt.NDArray[np.float64],
     columns: Sequence[str],
     variables: Sequence[str],
+    *,
+    nx: npt.NDArray[np.float64],
+    ny: npt.NDArray[np.float64],
 ) -> dict[str, dict[str, Any]]:
-    """:func:`variable_metrics` of each column (arrays ``(rows, columns)``), keyed by column name."""
+    """:func:`variable_metrics` of each column, keyed by column name.
+
+    ``x``/``y``: original/reconstructed ``(rows, columns)``; ``nx``/``ny``: the same normalised.
+    """
     out: dict[str, dict[str, Any]] = {}
     for j, (col, var) in enumerate(zip(columns, variables, strict=True)):
         m = variable_metrics(x[:, j], y[:, j], var, normalised=(nx[:, j], ny[:, j]))
@@ -207,16 +215,21 @@ def residual_correlation(
     return np.atleast_2d(c).tolist()  # type: ignore[no-any-return]
 
 
-def response_edges(values: npt.NDArray[Any], n: int = RESPONSE_BINS) -> npt.NDArray[np.float64] | None:
-    """Equal-population bin edges over the central 99.8% of ``values`` (None if too few distinct)."""
+def response_edges(
+    values: npt.NDArray[Any], n: int = RESPONSE_BINS, *, log: bool = False
+) -> npt.NDArray[np.float64] | None:
+    """``n`` bin edges spanning the central 99.8% of ``values``: log-spaced if ``log`` (and positive),
+    else linear. None when the values do not span a range."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
-    if v.size < 2 * n:
-        n = max(1, v.size // 2)
     if v.size < 2:
         return None
-    edges = np.unique(np.quantile(v, np.linspace(0.001, 0.999, n + 1)))
-    return edges if edges.size >= 2 else None
+    lo, hi = (float(q) for q in np.quantile(v, [0.001, 0.999]))
+    if not hi > lo:
+        return None
+    if log and lo > 0:
+        return np.geomspace(lo, hi, n + 1)
+    return np.linspace(lo, hi, n + 1)
 
 
 def binned_metrics(
@@ -236,7 +249,7 @@ def binned_metrics(
             continue
         k = lower.index(xname)
         truth = x[:, k]
-        edges = response_edges(truth)
+        edges = response_edges(truth, log=xname == "pt")
         if edges is None:
             continue
         for j, (col, var) in enumerate(zip(columns, variables, strict=True)):
@@ -263,10 +276,11 @@ def group_metrics(
     original: Table,
     x: npt.NDArray[np.float64],
     y: npt.NDArray[np.float64],
-    nx: npt.NDArray[np.float64],
-    ny: npt.NDArray[np.float64],
     columns: Sequence[str],
     variables: Sequence[str],
+    *,
+    nx: npt.NDArray[np.float64],
+    ny: npt.NDArray[np.float64],
     group_by: Sequence[str],
     notes: list[str],
 ) -> dict[str, Any]:
@@ -283,7 +297,9 @@ def group_metrics(
             rows = np.flatnonzero(inverse == k)
             per[str(value)] = {
                 "n": int(rows.size),
-                "variables": per_variable_metrics(x[rows], y[rows], nx[rows], ny[rows], columns, variables),
+                "variables": per_variable_metrics(
+                    x[rows], y[rows], columns, variables, nx=nx[rows], ny=ny[rows]
+                ),
             }
         out[g] = per
     return out
@@ -295,7 +311,7 @@ def _latent_summary(z: npt.NDArray[np.float32], source: str) -> dict[str, Any]:
     corr: list[list[float]] | None = None
     if finite.shape[0] > 1 and finite.shape[1] > 1:
         with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.corrcoef(finite, rowvar=False).tolist()
+            corr = [[float(v) for v in row] for row in np.atleast_2d(np.corrcoef(finite, rowvar=False))]
     return {
         "source": source,
         "file": LATENTS_FILE,
@@ -325,7 +341,7 @@ def compute_metrics(
     x = original.stack(columns, dtype=np.float64)
     y = reconstructed.stack(columns, dtype=np.float64)
     nx, ny, norm_label = _normalised(x, y, model)
-    per = per_variable_metrics(x, y, nx, ny, columns, variables)
+    per = per_variable_metrics(x, y, columns, variables, nx=nx, ny=ny)
     with np.errstate(invalid="ignore"):
         d = (ny - nx)[np.isfinite(ny - nx)]
     metrics: dict[str, Any] = {
@@ -342,10 +358,14 @@ def compute_metrics(
         },
         "binned": binned_metrics(x, y, columns, variables),
     }
-    metrics["groups"] = (
-        group_metrics(original, x, y, nx, ny, columns, variables, group_by, notes) if group_by else {}
+    metrics["groups"] = {}
+    if group_by:
+        metrics["groups"] = group_metrics(
+            original, x, y, columns, variables, nx=nx, ny=ny, group_by=group_by, notes=notes
+        )
+    metrics["physics"] = _physics(
+        original, reconstructed, columns, variables, thresholds=thresholds, notes=notes
     )
-    metrics["physics"] = _physics(original, reconstructed, columns, variables, thresholds, notes)
     metrics["notes"] = notes
     return metrics
 
@@ -355,6 +375,7 @@ def _physics(
     reconstructed: Table,
     columns: Sequence[str],
     variables: Sequence[str],
+    *,
     thresholds: Sequence[float],
     notes: list[str],
 ) -> dict[str, Any] | None:
@@ -372,6 +393,7 @@ def _physics(
     q_in = event_quantities(original, kin, event=ev, thresholds=thresholds, met=met)
     q_out = event_quantities(reconstructed, kin, event=ev, thresholds=thresholds, met=met)
     summary = physics_summary(q_in, q_out)
+    summary["jets"] = jet_mass_summary(jet_masses(original, kin), jet_masses(reconstructed, kin))
     summary["kinematics"] = kin
     summary["met_column"] = met
     summary["thresholds"] = [float(t) for t in thresholds]
@@ -447,8 +469,10 @@ def evaluate(
     if mdl is not None and mdl.history:
         metrics["training"] = {"history": mdl.history, "info": mdl.training}
     elif mdl is not None or decoder is not None:
-        notes.append("the model holds no training history (the decoder embedded in a container has none): "
-                     "pass the full model file for training curves")
+        notes.append(
+            "the model holds no training history (the decoder embedded in a container has none): "
+            "pass the full model file for training curves"
+        )
     latents, source = _latents(original, cols, mdl, stored, notes)
     metrics["latents"] = _latent_summary(latents, source) if latents is not None else None
     metrics["notes"] = notes
@@ -517,7 +541,9 @@ def _latents(
         z = stored["latents"]
         if z.shape[0] == original.num_rows:
             return z, "latent codes stored in the container"
-        notes.append(f"the container holds {z.shape[0]} latent rows, the original {original.num_rows}: ignored")
+        notes.append(
+            f"the container holds {z.shape[0]} latent rows, the original {original.num_rows}: ignored"
+        )
     if mdl is not None and mdl.has_encoder:
         if len(columns) != len(mdl.variables):
             notes.append("the model's inputs do not match the evaluated columns: no latent space")
@@ -527,9 +553,7 @@ def _latents(
         except (InputError, ModelError) as exc:
             notes.append(f"could not encode the original with the model: {exc}")
             return None, ""
-    notes.append(
-        "no latent codes: pass the container or the full model (a decoder alone cannot encode)"
-    )
+    notes.append("no latent codes: pass the container or the full model (a decoder alone cannot encode)")
     return None, ""
 
 
@@ -572,6 +596,506 @@ def load_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+# ---------------------------------------------------------------------------------------------------
+# Plots and the HTML page
+# ---------------------------------------------------------------------------------------------------
+
+PLOT_SECTIONS: Final = (
+    ("distributions", "Distributions: original vs reconstructed"),
+    ("in_vs_out", "Reconstructed vs original"),
+    ("residuals", "Residuals"),
+    ("response", "Response and resolution vs true pt and eta"),
+    ("physics", "Physics checks (per event)"),
+    ("groups", "Breakdown by group"),
+    ("latent", "Latent space and training"),
+)
+
+
+def draw_report(
+    metrics_json_path: str | os.PathLike[str],
+    original: Table,
+    reconstructed: Table,
+    report_dir: str | os.PathLike[str] | None = None,
+    *,
+    plots: bool = True,
+) -> list[str]:
+    """(Re)draw every plot and ``index.html`` from a ``metrics.json`` and the two tables.
+
+    ``report_dir`` defaults to the JSON's directory; ``plots=False`` writes only the page. Returns the
+    plot files written (names relative to the directory, PNG and PDF).
+    """
+    t0 = time.perf_counter()
+    path = Path(metrics_json_path)
+    m = load_metrics(path)
+    out = Path(report_dir) if report_dir is not None else path.parent
+    check_rows(original, reconstructed)
+    drawn = _draw_plots(m, original, reconstructed, out) if plots else {}
+    seconds = time.perf_counter() - t0
+    log.info("plots drawn in %.1f s", seconds)
+    write_index(m, out, drawn, plot_seconds=seconds if plots else None)
+    return [f for group in drawn.values() for p in group for f in p.files]
+
+
+def _nan(stats: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: (float("nan") if v is None else v) for k, v in (stats or {}).items()}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def _draw_plots(
+    m: Mapping[str, Any], original: Table, reconstructed: Table, out: Path
+) -> dict[str, list[Any]]:
+    from hepsqueeze.plotting import report_plots as rp
+    from hepsqueeze.plotting.style import hep_style, symbol, unit_of
+
+    out.mkdir(parents=True, exist_ok=True)
+    drawn: dict[str, list[Any]] = {key: [] for key, _ in PLOT_SECTIONS}
+    cols: list[str] = list(m["columns"])
+    var: list[str] = list(m["variables"])
+    with hep_style():
+        for col, v in zip(cols, var, strict=True):
+            a = np.asarray(original[col], dtype=np.float64)
+            b = np.asarray(reconstructed[col], dtype=np.float64)
+            vm = m["metrics"][col]
+            name, sym, unit = _safe(col), symbol(v), unit_of(v)
+            ks = vm.get("ks")
+            drawn["distributions"].append(
+                rp.plot_overlay(
+                    out,
+                    f"dist_{name}",
+                    a,
+                    b,
+                    v,
+                    ks=ks,
+                    caption=f"{col}: original and reconstructed distributions, ratio reconstructed/original",
+                )
+            )
+            drawn["in_vs_out"].append(
+                rp.plot_in_vs_out(
+                    out, f"in_vs_out_{name}", a, b, v, caption=f"{col}: reconstructed vs original"
+                )
+            )
+            drawn["residuals"].append(
+                rp.plot_residual(
+                    out,
+                    f"residual_{name}",
+                    absolute_residuals(a, b, v),
+                    _nan(vm["residual"]),
+                    xlabel=f"{sym} reconstructed \u2212 original" + (f" [{unit}]" if unit else ""),
+                    label=f"{col} residual" + (" (wrapped)" if v.lower() == "phi" else ""),
+                    caption=f"{col}: residual reconstructed \u2212 original" + (f" ({unit})" if unit else ""),
+                )
+            )
+            if vm.get("relative_residual"):
+                keep = a != 0
+                drawn["residuals"].append(
+                    rp.plot_residual(
+                        out,
+                        f"relres_{name}",
+                        (b[keep] - a[keep]) / a[keep],
+                        _nan(vm["relative_residual"]),
+                        xlabel=f"({sym} reconstructed \u2212 original) / original",
+                        label=f"{col} relative residual",
+                        caption=f"{col}: relative residual (reconstructed \u2212 original) / original",
+                    )
+                )
+        for xcol in dict.fromkeys(b["x"] for b in m["binned"].values()):
+            entries = [b for b in m["binned"].values() if b["x"] == xcol]
+            log_x = entries[0]["x_variable"].lower() in ("pt", "e", "m")
+            for quantity, ylabel, ref in (
+                ("response", "response (reco / orig)", 1.0),
+                ("residual", "residual (reco \u2212 orig)", 0.0),
+            ):
+                series = [(b["y"], _nan_lists(b)) for b in entries if b["quantity"] == quantity]
+                if series:
+                    drawn["response"].append(
+                        rp.plot_binned(
+                            out,
+                            f"{quantity}_vs_{_safe(xcol)}",
+                            series,
+                            xlabel=f"original {_axis(entries[0]['x_variable'])}",
+                            ylabel=ylabel,
+                            reference=ref,
+                            log_x=log_x,
+                            caption=f"{quantity} of {', '.join(s for s, _ in series)} in bins of the original "
+                            f"{xcol}: mean (top) and spread (bottom)",
+                        )
+                    )
+        corr = m["residual_correlation"]
+        drawn["response"].append(
+            rp.plot_matrix(
+                out,
+                "residual_correlation",
+                _nan_matrix(corr["matrix"]),
+                corr["labels"],
+                title="correlation of residuals",
+                caption="correlation of the residuals (relative for E/pt/m, absolute otherwise)",
+            )
+        )
+        if m.get("physics"):
+            drawn["physics"].extend(_draw_physics(m["physics"], original, reconstructed, out))
+        for g, per in (m.get("groups") or {}).items():
+            drawn["groups"].append(
+                rp.plot_groups(
+                    out,
+                    f"groups_{_safe(g)}",
+                    per,
+                    cols,
+                    group_column=g,
+                    caption=f"residual mean and std per {g} (relative for E/pt/m)",
+                )
+            )
+        lat = m.get("latents")
+        if lat and (out / LATENTS_FILE).exists():
+            z = np.load(out / LATENTS_FILE)
+            drawn["latent"].append(
+                rp.plot_latents(out, "latent_space", z, caption=f"latent codes ({lat['source']})")
+            )
+        if m.get("training"):
+            drawn["latent"].append(
+                rp.plot_training(
+                    out,
+                    "training_loss",
+                    m["training"]["history"],
+                    caption="training and validation loss per epoch",
+                )
+            )
+    return drawn
+
+
+def _axis(variable: str) -> str:
+    from hepsqueeze.plotting.style import axis_label
+
+    return axis_label(variable)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def _nan_lists(b: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: ([np.nan if x is None else x for x in v] if isinstance(v, list) else v) for k, v in b.items()}
+
+
+def _nan_matrix(rows: Sequence[Sequence[float | None]]) -> list[list[float]]:
+    return [[np.nan if x is None else float(x) for x in r] for r in rows]
+
+
+def _draw_physics(phys: Mapping[str, Any], original: Table, reconstructed: Table, out: Path) -> list[Any]:
+    from hepsqueeze.plotting import report_plots as rp
+
+    kin = dict(phys["kinematics"])
+    thresholds = [float(t) for t in phys["thresholds"]]
+    met = phys.get("met_column")
+    ev = original[EVENT_COLUMN]
+    q_in = event_quantities(original, kin, event=ev, thresholds=thresholds, met=met)
+    q_out = event_quantities(reconstructed, kin, event=ev, thresholds=thresholds, met=met)
+    quantities = phys["quantities"]
+    plots = []
+    captions = {
+        "mjj": "invariant mass of the two leading jets per event",
+        "ht": "HT: scalar sum of jet pt per event",
+        "met": "missing transverse energy per event",
+    }
+    for key, caption in captions.items():
+        if key in q_in and key in quantities:
+            plots.append(
+                rp.plot_overlay(
+                    out,
+                    f"physics_{key}",
+                    q_in[key],
+                    q_out[key],
+                    key,
+                    ks=quantities[key].get("ks"),
+                    caption=caption,
+                )
+            )
+    m_in, m_out = jet_masses(original, kin), jet_masses(reconstructed, kin)
+    both = np.concatenate([m_in, m_out])
+    both = both[np.isfinite(both)]
+    if both.size:
+        lo, hi = (float(v) for v in np.quantile(both, [0.01, 0.99]))
+        frac = phys.get("jets", {}).get("negative_m2_fraction", {})
+        plots.append(
+            rp.plot_overlay(
+                out,
+                "physics_jet_mass",
+                m_in,
+                m_out,
+                "m",
+                ks=phys.get("jets", {}).get("mass", {}).get("ks"),
+                edges=np.linspace(lo, hi if hi > lo else lo + 1.0, 81),
+                caption="invariant mass of each jet from its four-vector, negative where E < |p| "
+                f"(original {_percent(frac.get('original'))}, reconstructed {_percent(frac.get('reconstructed'))})",
+            )
+        )
+    counts = [
+        (f"$p_T$ > {t:g} GeV", q_in[multiplicity_key(t)], q_out[multiplicity_key(t)])
+        for t in thresholds
+        if multiplicity_key(t) in q_in
+    ]
+    if counts:
+        plots.append(
+            rp.plot_counts(
+                out,
+                "physics_njets",
+                counts,
+                xlabel="jets per event",
+                caption="jet multiplicity per event above pt thresholds",
+            )
+        )
+    return plots
+
+
+def write_index(
+    m: Mapping[str, Any],
+    out: Path,
+    drawn: Mapping[str, Sequence[Any]],
+    *,
+    plot_seconds: float | None = None,
+) -> Path:
+    """Write ``index.html``: the metrics tables and every drawn plot, grouped by section."""
+    from hepsqueeze.plotting.html import Section, table_html, write_page
+
+    cols: list[str] = list(m["columns"])
+    summary = Section("Summary")
+    summary.paragraphs.append(
+        f"Original: {m['original']['source']} ({m['original']['rows']} rows). "
+        f"Reconstructed: {m['reconstructed']['source']} ({m['reconstructed']['rows']} rows), matched in order."
+    )
+    summary.paragraphs.append(
+        "Compressed columns: "
+        + ", ".join(
+            f"{c} ({v}, {m['residual_kinds'][c]} residual)" for c, v in zip(cols, m["variables"], strict=True)
+        )
+        + f". Normalised MSE uses the {m['normalisation']}."
+    )
+    rows: list[list[object]] = []
+    c = m.get("container")
+    if c:
+        rows += [
+            ["container", c["path"]],
+            ["compression ratio", c["ratio"]],
+            ["file size [bytes]", c["file_bytes"]],
+            ["bits per value (whole file)", c["bits_per_value"]],
+            ["bits per value (latent codes)", c["latent_bits_per_value"]],
+            ["latent dtype", c["latent_dtype"]],
+        ]
+    mod = m.get("model")
+    if mod:
+        rows += [
+            ["model", f"{mod['name']} ({mod['source']})"],
+            ["layers", "-".join(str(n) for n in mod["nodes"])],
+            ["normalisation", mod["normalisation"]],
+        ]
+    rows += [
+        ["normalised MSE, all variables", m.get("mse_normalised_total")],
+        ["metrics time [s]", m["timing_s"]["metrics"]],
+    ]
+    if plot_seconds is not None:
+        rows.append(["plot time [s]", plot_seconds])
+    summary.tables.append(table_html(["", "value"], rows))
+    summary.notes.extend(m.get("notes", []))
+
+    per = Section("Per-variable metrics")
+    per.paragraphs.append(
+        "Residual r = reconstructed \u2212 original (phi wrapped); rel. = (reconstructed \u2212 original) / original "
+        "and response = reconstructed / original where original ≠ 0, for E, pt and m. Errors: std/√N for "
+        "means, std/√(2N) for stds. w68 and w95: half-widths of the central 68.27% and 95.45% intervals. "
+        "KS: two-sample Kolmogorov-Smirnov statistic of the original and reconstructed distributions."
+    )
+    per.tables.append(_variables_table(cols, m["metrics"]))
+
+    sections = [summary, per]
+    for key, title in PLOT_SECTIONS:
+        sec = Section(title, figures=list(drawn.get(key, [])))
+        if key == "physics" and m.get("physics"):
+            phys = m["physics"]
+            sec.paragraphs.append(
+                f"{phys['n_events']} events; thresholds {', '.join(f'{t:g}' for t in phys['thresholds'])} GeV; "
+                "shift = mean reconstructed \u2212 mean original (± its standard error); rel. shifts divide by the "
+                "original's mean/median; per-event rel. std: spread of (reco \u2212 orig)/orig event by event; "
+                "changed: fraction of events (jets) whose value changed."
+            )
+            frac = (phys.get("jets") or {}).get("negative_m2_fraction")
+            if frac:
+                sec.notes.append(
+                    f"jets with E < |p| (negative m², unphysical): original {_percent(frac['original'])}, "
+                    f"reconstructed {_percent(frac['reconstructed'])}; dijet pairs with negative m² "
+                    f"(mjj set to 0): {phys['n_negative_m2']['reconstructed']} reconstructed events"
+                )
+            sec.tables.append(_physics_table(phys))
+        if key == "groups":
+            for g, groups in (m.get("groups") or {}).items():
+                sec.paragraphs.append(f"By {g}:")
+                sec.tables.append(_groups_table(cols, groups))
+        if key == "latent" and m.get("latents"):
+            lat = m["latents"]
+            sec.paragraphs.append(f"Latent codes: {lat['rows']} x {lat['dim']}, {lat['source']}.")
+            sec.tables.append(
+                table_html(
+                    ["dimension", "mean", "std", "min", "max"],
+                    [
+                        [f"z{k}", lat["mean"][k], lat["std"][k], lat["min"][k], lat["max"][k]]
+                        for k in range(lat["dim"])
+                    ]
+                    if lat.get("mean")
+                    else [],
+                )
+            )
+        if sec.figures or sec.tables:
+            sections.append(sec)
+    title = "hepsqueeze evaluation report"
+    return write_page(out / INDEX_FILE, title, sections, subtitle=f"{m['created_by']}, {m['created']}")
+
+
+def _variables_table(cols: Sequence[str], per: Mapping[str, Any]) -> str:
+    from hepsqueeze.plotting.html import table_html
+
+    header = [
+        "column",
+        "unit",
+        "r mean",
+        "± err",
+        "r std",
+        "r RMS",
+        "max |r|",
+        "r w68",
+        "r w95",
+        "rel. mean",
+        "rel. std",
+        "rel. w68",
+        "rel. w95",
+        "response mean",
+        "response std",
+        "MSE",
+        "MSE (norm.)",
+        "KS",
+    ]
+    rows = []
+    for col in cols:
+        vm = per[col]
+        r = vm["residual"]
+        rel = vm.get("relative_residual") or {}
+        resp = vm.get("response") or {}
+        from hepsqueeze.plotting.style import unit_of
+
+        rows.append(
+            [
+                col,
+                unit_of(vm["variable"]),
+                r["mean"],
+                r["mean_err"],
+                r["std"],
+                r["rms"],
+                r["max_abs"],
+                r["width68"],
+                r["width95"],
+                rel.get("mean"),
+                rel.get("std"),
+                rel.get("width68"),
+                rel.get("width95"),
+                resp.get("mean"),
+                resp.get("std"),
+                vm["mse"],
+                vm["mse_normalised"],
+                vm["ks"],
+            ]
+        )
+    return table_html(header, rows)
+
+
+def _physics_table(phys: Mapping[str, Any]) -> str:
+    from hepsqueeze.plotting.html import table_html
+
+    header = [
+        "quantity",
+        "events",
+        "mean orig",
+        "mean reco",
+        "shift",
+        "± err",
+        "rel. mean shift",
+        "rel. median shift",
+        "std orig",
+        "std reco",
+        "KS",
+        "per-event rel. std",
+        "changed",
+    ]
+    rows = []
+    for key, q in phys["quantities"].items():
+        if not q.get("n"):
+            continue
+        rows.append(
+            [
+                key,
+                q["n"],
+                q["mean_in"],
+                q["mean_out"],
+                q["mean_shift"],
+                q["mean_shift_err"],
+                q["rel_mean_shift"],
+                q["rel_median_shift"],
+                q["std_in"],
+                q["std_out"],
+                q["ks"],
+                q["per_event_relative"]["std"],
+                q["changed_fraction"],
+            ]
+        )
+    jets = phys.get("jets")
+    if jets and jets["mass"].get("n"):
+        q = jets["mass"]
+        rows.append(
+            [
+                "jet mass (per jet)",
+                q["n"],
+                q["mean_in"],
+                q["mean_out"],
+                q["mean_shift"],
+                q["mean_shift_err"],
+                q["rel_mean_shift"],
+                q["rel_median_shift"],
+                q["std_in"],
+                q["std_out"],
+                q["ks"],
+                q["per_event_relative"]["std"],
+                q["changed_fraction"],
+            ]
+        )
+    return table_html(header, rows)
+
+
+def _groups_table(cols: Sequence[str], groups: Mapping[str, Any]) -> str:
+    from hepsqueeze.plotting.html import table_html
+
+    header = ["group", "rows", "column", "residual", "mean", "± err", "std", "w68", "MSE (norm.)", "KS"]
+    rows = []
+    for g, data in groups.items():
+        for col in cols:
+            vm = data["variables"][col]
+            st = vm.get("relative_residual") or vm["residual"]
+            what = "relative" if vm.get("relative_residual") else "absolute"
+            rows.append(
+                [
+                    g,
+                    data["n"],
+                    col,
+                    what,
+                    st["mean"],
+                    st["mean_err"],
+                    st["std"],
+                    st["width68"],
+                    vm["mse_normalised"],
+                    vm["ks"],
+                ]
+            )
+    return table_html(header, rows)
+
+
 __all__ = [
     "check_rows",
     "compute_metrics",
@@ -580,5 +1104,6 @@ __all__ = [
     "load_metrics",
     "read_container",
     "resolve_columns",
+    "write_index",
     "write_json",
 ]

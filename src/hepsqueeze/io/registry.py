@@ -1,10 +1,12 @@
-"""The format registry and the one front door for reading and writing tables.
+"""The format registry and the one front door for reading and writing tables and datasets.
 
 Layers, as in uproot: the *source* (:mod:`hepsqueeze.io.source`) finds the file; a format's
 :class:`Reader` does the *reading* (which names exist, fetching arrays); *interpretation*
 (:mod:`hepsqueeze.io.interpret`) checks the arrays and builds the :class:`Table`. A new format is one
 module that defines a :class:`Format` and calls :func:`register_format`; a format found from file
-content rather than its extension supplies ``sniff``.
+content rather than its extension supplies ``sniff``. Formats that hold more than one flat table
+(ROOT, DarkMachines CSV) also supply a :class:`DatasetReader`/:class:`DatasetWriter`; for the others
+:func:`read_dataset` and :func:`write_dataset` wrap the table reader and writer.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from typing import Any, Protocol, TypeVar, cast
 
 from hepsqueeze._atomic import atomic_output
 from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError
-from hepsqueeze.io.interpret import check_writable
+from hepsqueeze.io.dataset import Dataset
+from hepsqueeze.io.interpret import check_writable, select_names
 from hepsqueeze.io.source import check_input
 from hepsqueeze.io.table import Table
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: The read option that permits unpickling; only formats that list it in ``read_options`` get it.
+ALLOW_PICKLE: str = "allow_pickle"
 
 
 class Reader(Protocol):
@@ -48,6 +54,22 @@ class Writer(Protocol):
         ...
 
 
+class DatasetReader(Protocol):
+    """Reads a file into a :class:`Dataset` (main table, auxiliary tables, layout)."""
+
+    def read_dataset(self, path: Path, columns: Sequence[str] | None, **options: Any) -> Dataset:
+        """Read everything in ``path``; ``columns`` (the ones to compress) pick the main table."""
+        ...
+
+
+class DatasetWriter(Protocol):
+    """Writes a :class:`Dataset` back into the structure its layout describes."""
+
+    def write_dataset(self, dataset: Dataset, path: Path, **options: Any) -> None:
+        """Write ``dataset`` to ``path`` (a temporary file; the caller makes it appear atomically)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Format:
     """A registered file format.
@@ -56,6 +78,10 @@ class Format:
     ``read_options``/``write_options`` are the keyword options the reader/writer accept; anything
     else is rejected before the file is touched. ``sniff`` recognises a file from its content and
     is tried before extensions (for formats sharing an extension, such as DarkMachines CSV).
+    ``shared_extensions`` are extensions the format uses without owning them (DarkMachines files end
+    in ``.csv``): a dataset read in this format is written back in it to such a name.
+    ``dataset_reader``/``dataset_writer`` handle formats with more than one table; without them a
+    dataset is the table that ``reader`` returns.
     """
 
     name: str
@@ -66,6 +92,9 @@ class Format:
     write_options: frozenset[str] = frozenset()
     sniff: Callable[[Path], bool] | None = None
     description: str = ""
+    dataset_reader: DatasetReader | None = None
+    dataset_writer: DatasetWriter | None = None
+    shared_extensions: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -81,13 +110,14 @@ def register_format(fmt: Format) -> Format:
         raise ValueError(f"format name {fmt.name!r} must be non-empty and lower case")
     if fmt.name in _REGISTRY:
         raise ValueError(f"format {fmt.name!r} is already registered")
-    for ext in fmt.extensions:
+    for ext in (*fmt.extensions, *fmt.shared_extensions):
         if not ext.startswith(".") or ext != ext.lower():
             raise ValueError(
                 f"extension {ext!r} of format {fmt.name!r} must be lower case and start with '.'"
             )
         for other in _REGISTRY.values():
-            if ext in other.extensions:
+            # Shared extensions (DarkMachines' ".csv") are claimed by content, so they may overlap.
+            if ext in fmt.extensions and ext in other.extensions:
                 raise ValueError(f"extension {ext!r} of format {fmt.name!r} is taken by {other.name!r}")
     _REGISTRY[fmt.name] = fmt
     _EXTENSIONS[fmt.name] = fmt.extensions
@@ -151,8 +181,20 @@ def detect_format(path: str | os.PathLike[str], format: str | None = None) -> st
 def _check_options(fmt: Format, options: Mapping[str, Any], allowed: frozenset[str], action: str) -> None:
     for key in options:
         if key not in allowed:
-            known = ", ".join(sorted(allowed)) or "none"
+            known = ", ".join(sorted(allowed - {ALLOW_PICKLE})) or "none"
             raise ConfigError(f"unknown option {key!r} for {action} {fmt.name}; known options: {known}")
+
+
+def _read_options(fmt: Format, options: Mapping[str, Any], allow_pickle: bool) -> dict[str, Any]:
+    """The options for ``fmt``'s reader: given ones (None means not given), checked, plus the pickle gate."""
+    # Dropping None lets callers such as the CLI pass every option unconditionally.
+    given = {k: v for k, v in options.items() if v is not None}
+    if ALLOW_PICKLE in given:
+        raise ConfigError("pass allow_pickle as its own keyword argument, not as a format option")
+    _check_options(fmt, given, fmt.read_options, "reading")
+    if ALLOW_PICKLE in fmt.read_options:
+        given[ALLOW_PICKLE] = bool(allow_pickle)
+    return given
 
 
 def get_option(
@@ -186,6 +228,10 @@ def _library_errors() -> tuple[type[BaseException], ...]:
     pyarrow_lib = sys.modules.get("pyarrow.lib")
     if pyarrow_lib is not None:
         errors.append(pyarrow_lib.ArrowException)
+    # uproot's error for undecodable ROOT bytes is a bare Exception subclass.
+    uproot_deserialization = sys.modules.get("uproot.deserialization")
+    if uproot_deserialization is not None:
+        errors.append(uproot_deserialization.DeserializationError)
     return tuple(errors)
 
 
@@ -199,21 +245,26 @@ def read_table(
     path: str | os.PathLike[str],
     format: str | None = None,
     columns: Sequence[str] | None = None,
+    *,
+    allow_pickle: bool = False,
     **options: Any,
 ) -> Table:
     """Read ``path`` into a :class:`Table`.
 
     ``format`` overrides detection (see :func:`detect_format`); ``columns`` selects and orders columns
     (only those are read where the format allows); ``options`` go to the format's reader (e.g.
-    ``group=`` for HDF5). Arrays may be read-only views of the file's buffers: copy before changing
-    them in place. Errors: :class:`InputFileNotFoundError`, :class:`ColumnError`, :class:`InputError`
-    (unreadable, corrupt or unsupported content), :class:`ConfigError` (bad format name or options).
+    ``group=`` for HDF5, ``tree=`` for ROOT, ``names=`` for ``.npy``); an option set to None counts as
+    not given. ``allow_pickle=True`` is needed to load a pandas pickle, which runs code from the
+    file. For ROOT and DarkMachines files this is the main table of :func:`read_dataset`. Arrays may
+    be read-only views of the file's buffers: copy before changing them in place. Errors:
+    :class:`InputFileNotFoundError`, :class:`ColumnError`, :class:`InputError` (unreadable, corrupt
+    or unsupported content), :class:`ConfigError` (bad format name or options).
     """
     source = check_input(path)
     fmt = _detect(source, format, sniff=True)
-    _check_options(fmt, options, fmt.read_options, "reading")
+    opts = _read_options(fmt, options, allow_pickle)
     try:
-        table = fmt.reader.read(source, columns, **options)
+        table = fmt.reader.read(source, columns, **opts)
     except HepsqueezeError:
         raise
     except _library_errors() as exc:
@@ -240,6 +291,11 @@ def write_table(
     out = Path(path)
     fmt = _detect(out, format, sniff=False)
     if fmt.writer is None:
+        if fmt.dataset_writer is not None:
+            raise ConfigError(
+                f"format {fmt.name!r} holds more than one table and cannot be written from a table alone; "
+                "write a Dataset read from such a file with write_dataset"
+            )
         writable = ", ".join(f.name for f in _REGISTRY.values() if f.writer is not None)
         raise ConfigError(f"format {fmt.name!r} can be read but not written; writable formats: {writable}")
     _check_options(fmt, options, fmt.write_options, "writing")
@@ -255,4 +311,96 @@ def write_table(
             f"cannot write table from {table.source} to {str(out)!r} as {fmt.name}: {_describe(exc)}"
         ) from exc
     logger.debug("wrote %d rows x %d columns to %s as %s", table.num_rows, len(table.names), out, fmt.name)
+    return out
+
+
+def read_dataset(
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    allow_pickle: bool = False,
+    **options: Any,
+) -> Dataset:
+    """Read everything in ``path`` into a :class:`Dataset`: the main table plus auxiliary tables.
+
+    ``columns`` are the columns that will be compressed (ROOT branch names such as ``Jet_pt``): they
+    choose the main table (the jagged collection they belong to) and must exist; unlike in
+    :func:`read_table` every other column is read too. Format, options and ``allow_pickle`` as in
+    :func:`read_table` (ROOT takes ``tree=`` and ``branches=``). Plain formats give a dataset with
+    just the main table. Errors as :func:`read_table`.
+    """
+    source = check_input(path)
+    fmt = _detect(source, format, sniff=True)
+    opts = _read_options(fmt, options, allow_pickle)
+    if isinstance(columns, str):
+        raise ConfigError(f"columns must be a list of names, not the string {columns!r}")
+    try:
+        if fmt.dataset_reader is not None:
+            dataset = fmt.dataset_reader.read_dataset(source, columns, **opts)
+        else:
+            table = fmt.reader.read(source, None, **opts)
+            if columns is not None:
+                select_names(table.names, columns, str(source))
+            dataset = Dataset.from_table(table, fmt.name)
+    except HepsqueezeError:
+        raise
+    except _library_errors() as exc:
+        raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {_describe(exc)}") from exc
+    logger.debug("read %s from %s as %s", dataset.summary(), source, fmt.name)
+    return dataset
+
+
+def _dataset_output_format(out: Path, format: str | None, dataset: Dataset) -> Format:
+    if format is not None:
+        return get_format(format)
+    origin = _REGISTRY.get(dataset.format or "")
+    if origin is not None:
+        # A DarkMachines file decompressed to "x.csv" is DarkMachines again, not a plain CSV.
+        lowered = out.name.lower()
+        if any(lowered.endswith(ext) for ext in (*origin.extensions, *origin.shared_extensions)):
+            return origin
+    return _detect(out, None, sniff=False)
+
+
+def write_dataset(
+    dataset: Dataset,
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    force: bool = False,
+    **options: Any,
+) -> Path:
+    """Write ``dataset`` to ``path`` atomically and return the path.
+
+    Without ``format``, a name ending in an extension of the format the data came from (``.root``;
+    ``.csv`` for DarkMachines) writes that format back, with its original structure; otherwise the
+    extension decides. Formats holding one table get the main table only, and a warning names the
+    auxiliary tables left out. Overwriting and errors as :func:`write_table`.
+    """
+    out = Path(path)
+    fmt = _dataset_output_format(out, format, dataset)
+    if fmt.dataset_writer is None:
+        if dataset.aux:
+            logger.warning(
+                "%s holds one table: writing the main table of %s only, without its auxiliary table(s) %s; "
+                "write to the original format to keep them",
+                fmt.name,
+                dataset.source,
+                ", ".join(dataset.aux),
+            )
+        return write_table(dataset.table, out, fmt.name, force, **options)
+    _check_options(fmt, options, fmt.write_options, "writing")
+    check_writable(dataset.table, str(out))
+    for table in dataset.aux.values():
+        check_writable(table, str(out))
+    try:
+        with atomic_output(out, force) as tmp:
+            fmt.dataset_writer.write_dataset(dataset, tmp, **options)
+    except (HepsqueezeError, OSError):
+        raise
+    except _library_errors() as exc:
+        raise InputError(
+            f"cannot write data from {dataset.source} to {str(out)!r} as {fmt.name}: {_describe(exc)}"
+        ) from exc
+    logger.debug("wrote %s to %s as %s", dataset.summary(), out, fmt.name)
     return out

@@ -46,12 +46,12 @@ class Section:
 def fmt(value: object, digits: int = 4) -> str:
     """A table cell: floats to ``digits`` significant digits, None/NaN as a dash."""
     if value is None:
-        return "–"
+        return "\u2013"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         if not math.isfinite(value):
-            return "–"
+            return "\u2013"
         return f"{value:.{digits}g}"
     return str(value)
 
@@ -59,9 +59,7 @@ def fmt(value: object, digits: int = 4) -> str:
 def table_html(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """An HTML table; cells are escaped and formatted with :func:`fmt`."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(fmt(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -99,7 +97,9 @@ def page_html(title: str, sections: Sequence[Section], subtitle: str = "") -> st
     return "\n".join(parts)
 
 
-def write_page(path: str | os.PathLike[str], title: str, sections: Sequence[Section], subtitle: str = "") -> Path:
+def write_page(
+    path: str | os.PathLike[str], title: str, sections: Sequence[Section], subtitle: str = ""
+) -> Path:
     """Write the page atomically to ``path`` (replacing an existing one)."""
     with atomic_open(path, force=True) as fh:
         fh.write(page_html(title, sections, subtitle).encode("utf-8"))

@@ -19,6 +19,7 @@ from hepsqueeze.plotting.style import (
     CYCLE,
     SavedPlot,
     axis_label,
+    log_axis,
     new_figure,
     save_figure,
     symbol,
@@ -37,9 +38,7 @@ def _finite(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     return a[np.isfinite(a)]
 
 
-def choose_bins(
-    x_in: npt.NDArray[Any], variable: str, n: int = 60
-) -> tuple[npt.NDArray[np.float64], bool]:
+def choose_bins(x_in: npt.NDArray[Any], variable: str, n: int = 60) -> tuple[npt.NDArray[np.float64], bool]:
     """Bin edges for ``variable`` from the input's central 99.9%, and whether they are logarithmic.
 
     Energies, momenta and masses (and anything positive spanning more than a factor 30) get log bins;
@@ -74,16 +73,25 @@ def plot_overlay(
     caption: str,
     ks: float | None = None,
     title: str = "",
+    edges: npt.NDArray[np.float64] | None = None,
 ) -> SavedPlot:
-    """Input and output histograms of one variable, with an output/input ratio panel."""
+    """Input and output histograms of one variable, with an output/input ratio panel.
+
+    ``edges`` overrides :func:`choose_bins` (linear bins then).
+    """
     a, b = _finite(x_in), _finite(x_out)
-    edges, log_x = choose_bins(a, variable)
+    if edges is None:
+        edges, log_x = choose_bins(a, variable)
+    else:
+        log_x = False
     h_in, _ = np.histogram(a, edges)
     h_out, _ = np.histogram(b, edges)
     fig = new_figure((7.0, 6.2))
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
     top.stairs(h_in, edges, color=COLOR_IN, label=f"original (n={a.size})", linewidth=1.8)
-    top.stairs(h_out, edges, color=COLOR_OUT, label=f"reconstructed (n={b.size})", linewidth=1.8, linestyle="--")
+    top.stairs(
+        h_out, edges, color=COLOR_OUT, label=f"reconstructed (n={b.size})", linewidth=1.8, linestyle="--"
+    )
     extra = []
     if ks is not None and np.isfinite(ks):
         extra.append(f"KS = {ks:.3g}")
@@ -95,7 +103,7 @@ def plot_overlay(
     top.set_ylabel("jets / bin" if variable.lower() in {"e", "pt", "eta", "phi", "m"} else "entries / bin")
     if log_x or variable.lower() in LOG_VARIABLES:
         top.set_yscale("log")
-        top.set_ylim(bottom=0.5)
+        top.set_ylim(bottom=0.5, top=max(1, int(max(h_in.max(initial=0), h_out.max(initial=0)))) * 6)
     else:
         top.set_ylim(0, max(1, int(max(h_in.max(initial=0), h_out.max(initial=0)))) * 1.3)
     top.legend(loc="best")
@@ -107,11 +115,14 @@ def plot_overlay(
     centers = np.sqrt(edges[:-1] * edges[1:]) if log_x else 0.5 * (edges[:-1] + edges[1:])
     bottom.errorbar(centers, ratio, yerr=err, fmt="o", color=COLOR_OUT, markersize=3, elinewidth=1)
     bottom.axhline(1.0, color="0.4", linestyle=":", linewidth=1)
-    bottom.set_ylim(0.5, 1.5)
+    shown = ratio[np.isfinite(ratio)]
+    far = np.count_nonzero((shown < 0.5) | (shown > 1.5)) if shown.size else 0
+    # Keep the usual +-50% window unless it would hide much of the ratio.
+    bottom.set_ylim(*((0.0, 2.5) if far > 0.2 * max(shown.size, 1) else (0.5, 1.5)))
     bottom.set_ylabel("reco / orig")
     bottom.set_xlabel(axis_label(variable))
     if log_x:
-        bottom.set_xscale("log")
+        log_axis(bottom)
     bottom.set_xlim(edges[0], edges[-1])
     fig.align_ylabels([top, bottom])
     return save_figure(fig, directory, key, caption)
@@ -176,33 +187,42 @@ def plot_binned(
     reference: float,
     log_x: bool,
     caption: str,
+    min_count: int = 10,
 ) -> SavedPlot:
     """Binned mean (± its error, top) and spread (std and 68% half-width, bottom) of several series.
 
-    Each series is ``(label, binned)`` with ``binned`` from :func:`hepsqueeze.evaluation.metrics.binned_stats`.
+    Each series is ``(label, binned)`` with ``binned`` from :func:`hepsqueeze.evaluation.metrics.binned_stats`;
+    bins with fewer than ``min_count`` entries are not drawn.
     """
     fig = new_figure((7.0, 6.5))
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1.4, 1], "hspace": 0.06})
     for k, (label, b) in enumerate(series):
         edges = np.asarray(b["edges"], dtype=np.float64)
-        centers = np.sqrt(edges[:-1] * edges[1:]) if log_x and edges[0] > 0 else 0.5 * (edges[:-1] + edges[1:])
+        centers = (
+            np.sqrt(edges[:-1] * edges[1:]) if log_x and edges[0] > 0 else 0.5 * (edges[:-1] + edges[1:])
+        )
         xerr = np.vstack([centers - edges[:-1], edges[1:] - centers])
         color = CYCLE[k % len(CYCLE)]
-        mean = np.asarray(b["mean"], dtype=np.float64)
-        std = np.asarray(b["std"], dtype=np.float64)
-        top.errorbar(centers, mean, xerr=xerr, yerr=b["mean_err"], fmt="o", color=color, markersize=4, label=label)
+        few = np.asarray(b["count"], dtype=np.float64) < min_count
+        mean = np.where(few, np.nan, np.asarray(b["mean"], dtype=np.float64))
+        std = np.where(few, np.nan, np.asarray(b["std"], dtype=np.float64))
+        width = np.where(few, np.nan, np.asarray(b["width68"], dtype=np.float64))
+        mean_err = np.where(few, np.nan, np.asarray(b["mean_err"], dtype=np.float64))
+        top.errorbar(centers, mean, xerr=xerr, yerr=mean_err, fmt="o", color=color, markersize=4, label=label)
         top.fill_between(centers, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)
         bottom.plot(centers, std, "o-", color=color, markersize=3, label=f"{label} std")
-        bottom.plot(centers, b["width68"], "s--", color=color, markersize=3, label=f"{label} 68% half-width")
+        bottom.plot(centers, width, "s--", color=color, markersize=3, label=f"{label} 68% half-width")
     top.axhline(reference, color="0.4", linestyle=":", linewidth=1)
     top.set_ylabel(f"mean {ylabel}")
-    top.legend(loc="best", title="band: mean ± std", title_fontsize=10)
+    top.plot([], [], " ", label="bands: mean ± std")
+    top.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(series) + 1, fontsize=10)
     bottom.set_ylabel("spread")
     bottom.set_xlabel(xlabel)
-    bottom.set_ylim(bottom=0)
-    bottom.legend(loc="best", fontsize=9, ncols=2)
+    high = bottom.get_ylim()[1]
+    bottom.set_ylim(0, high * 1.45)
+    bottom.legend(loc="upper center", fontsize=9, ncols=2)
     if log_x:
-        bottom.set_xscale("log")
+        log_axis(bottom)
     fig.align_ylabels([top, bottom])
     return save_figure(fig, directory, key, caption)
 
@@ -223,16 +243,18 @@ def plot_matrix(
     fig = new_figure((size + 1.2, size))
     ax = fig.subplots()
     image = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="correlation coefficient")
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="correlation coefficient")
+    bar.ax.minorticks_off()
     ticks = [symbol(s) for s in labels]
     ax.set_xticks(range(n), ticks, rotation=45 if n > 6 else 0, ha="right" if n > 6 else "center")
     ax.set_yticks(range(n), ticks)
     ax.minorticks_off()
+    ax.tick_params(which="both", top=False, right=False)
     if n <= 16:
         for i in range(n):
             for j in range(n):
                 val = m[i, j]
-                text = "–" if not np.isfinite(val) else f"{val:.2f}"
+                text = "\u2013" if not np.isfinite(val) else f"{val:.2f}"
                 color = "white" if np.isfinite(val) and abs(val) > 0.6 else "black"
                 ax.text(j, i, text, ha="center", va="center", fontsize=10 if n <= 8 else 7, color=color)
     ax.set_title(title)
@@ -260,13 +282,25 @@ def plot_in_vs_out(
     ax = fig.subplots()
     masked = np.ma.masked_equal(h.T, 0)
     mesh = ax.pcolormesh(
-        edges, edges, masked, norm=LogNorm(vmin=1, vmax=max(2.0, float(h.max()))), cmap="viridis", rasterized=True
+        edges,
+        edges,
+        masked,
+        norm=LogNorm(vmin=1, vmax=max(2.0, float(h.max()))),
+        cmap="viridis",
+        rasterized=True,
     )
     fig.colorbar(mesh, ax=ax, label="jets")
-    ax.plot([edges[0], edges[-1]], [edges[0], edges[-1]], color="red", linestyle="--", linewidth=1, label="out = in")
+    ax.plot(
+        [edges[0], edges[-1]],
+        [edges[0], edges[-1]],
+        color="red",
+        linestyle="--",
+        linewidth=1,
+        label="out = in",
+    )
     if log_x:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        log_axis(ax, "x")
+        log_axis(ax, "y")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(edges[0], edges[-1])
     ax.set_xlabel(axis_label(variable, suffix=" original"))
@@ -304,7 +338,11 @@ def plot_latents(
             else:
                 h2, _, _ = np.histogram2d(codes[:, j], codes[:, i], bins=[edges[j], edges[i]])
                 ax.pcolormesh(
-                    edges[j], edges[i], np.ma.masked_equal(h2.T, 0), norm=LogNorm(vmin=1), cmap="viridis",
+                    edges[j],
+                    edges[i],
+                    np.ma.masked_equal(h2.T, 0),
+                    norm=LogNorm(vmin=1),
+                    cmap="viridis",
                     rasterized=True,
                 )
             if i == d - 1:
@@ -313,6 +351,8 @@ def plot_latents(
                 ax.set_xticklabels([])
             if j == 0 and i > 0:
                 ax.set_ylabel(f"$z_{{{i}}}$")
+            elif i != j:
+                ax.set_yticklabels([])
             ax.tick_params(labelsize=9)
     if codes.shape[1] > d:
         fig.suptitle(f"first {d} of {codes.shape[1]} latent dimensions", fontsize=12)
@@ -333,7 +373,9 @@ def plot_training(
     val = np.asarray(history.get("val_loss", []), dtype=np.float64)
     if val.size and np.isfinite(val).any():
         best = int(np.nanargmin(val))
-        ax.axvline(best + 1, color="0.5", linestyle=":", linewidth=1, label=f"best epoch {best + 1}: {val[best]:.3g}")
+        ax.axvline(
+            best + 1, color="0.5", linestyle=":", linewidth=1, label=f"best epoch {best + 1}: {val[best]:.3g}"
+        )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (MSE, normalised space)")
@@ -344,7 +386,8 @@ def plot_training(
         ax2.set_ylabel("learning rate", color="0.4")
         ax2.tick_params(axis="y", colors="0.4")
         ax2.set_ylim(bottom=0)
-    ax.legend(loc="upper right")
+        ax.plot([], [], color="0.6", linewidth=1, label="learning rate (right)")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize=10)
     return save_figure(fig, directory, key, caption)
 
 
@@ -375,7 +418,9 @@ def plot_groups(
             means.append(st.get("mean", np.nan))
             errs.append(st.get("mean_err", np.nan))
             stds.append(st.get("std", np.nan))
-        relative = bool(groups[names[0]]["variables"].get(var, {}).get("relative_residual")) if names else False
+        relative = (
+            bool(groups[names[0]]["variables"].get(var, {}).get("relative_residual")) if names else False
+        )
         unit = "" if relative else unit_of(var)
         what = "rel. residual" if relative else "residual"
         axes[0, j].errorbar(x, means, yerr=errs, fmt="o", color=CYCLE[j % len(CYCLE)])
@@ -420,7 +465,7 @@ def plot_counts(
         ax.set_title(title, fontsize=12)
         ax.set_xlabel(xlabel)
         ax.minorticks_off()
-        ax.set_xticks(np.arange(0, hi + 1, max(1, (hi + 1) // 8)))
+        ax.set_xticks(np.arange(0, hi + 1, max(1, -(-(hi + 1) // 8))))
     axes[0].set_ylabel("events")
     axes[0].legend(loc="upper right")
     return save_figure(fig, directory, key, caption)

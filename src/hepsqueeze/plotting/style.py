@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from hepsqueeze.errors import ConfigError
 
@@ -98,7 +98,7 @@ def hep_style() -> Iterator[None]:
     require_matplotlib()
     import matplotlib
 
-    with matplotlib.rc_context(_rc()):
+    with matplotlib.rc_context(cast(Any, _rc())):
         yield
 
 
@@ -142,3 +142,19 @@ def symbol(variable: str) -> str:
 def corner_label(ax: Axes, text: str) -> None:
     """Small experiment-style label in the upper left, above the axes."""
     ax.text(0.0, 1.01, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=11, style="italic")
+
+
+def log_axis(ax: Axes, which: str = "x") -> None:
+    """Log scale with plain-number ticks at 1, 2 and 5 times powers of ten (20, 50, 100 GeV ...)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis: Any
+    if which == "x":
+        ax.set_xscale("log")
+        axis = ax.xaxis
+    else:
+        ax.set_yscale("log")
+        axis = ax.yaxis
+    axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())

@@ -16,7 +16,8 @@ class TrainConfig:
     The split is a seeded permutation of the rows: ``val_fraction`` and ``test_fraction`` of them are
     held out, the rest train. Adam with decoupled weight decay (AdamW, betas as in the prior work) and a
     one-cycle schedule peaking at ``lr`` after 30% of the epochs; after that warm-up, training stops early
-    when the validation loss has not improved for ``patience`` epochs. The best-validation weights are kept.
+    when ``patience`` epochs pass without beating the best validation loss seen since the warm-up ended.
+    The weights with the best validation loss of the whole run are kept.
     """
 
     epochs: int = 100

@@ -96,6 +96,10 @@ def train_model(
     loss_fn = torch.nn.MSELoss()
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": [], "seconds": []}
     best_val, best_epoch, best_state = math.inf, -1, copy.deepcopy(net.state_dict())
+    # Early stopping compares against the best loss since the warm-up ended: during the warm-up the
+    # rising learning rate makes the loss noisy, and the annealing phase often only catches up with
+    # an early minimum near its end.
+    best_since_warmup, improved_epoch = math.inf, warmup_epochs
     start = time.perf_counter()
     stopped = "epochs"
     for epoch in range(train_config.epochs):
@@ -125,6 +129,8 @@ def train_model(
             ("seconds", elapsed),
         ):
             history[key].append(value)
+        if epoch >= warmup_epochs and val_loss < best_since_warmup:
+            best_since_warmup, improved_epoch = val_loss, epoch
         if val_loss < best_val:
             best_val, best_epoch = val_loss, epoch
             best_state = copy.deepcopy(net.state_dict())
@@ -133,9 +139,7 @@ def train_model(
         if not math.isfinite(train_loss):
             stopped = "diverged"
             break
-        # The one-cycle warm-up raises the learning rate and makes the validation loss noisy; only
-        # count epochs without improvement once it is over.
-        if epoch >= warmup_epochs and epoch - max(best_epoch, warmup_epochs) >= train_config.patience:
+        if epoch - improved_epoch >= train_config.patience:
             stopped = "early-stopping"
             break
         if train_config.max_seconds is not None and elapsed > train_config.max_seconds:

@@ -2,6 +2,8 @@
 
 Members are read with ``allow_pickle=False`` straight from the zip file (not through ``np.load``), so
 only the requested columns are decompressed and column names such as ``file`` or ``x.npy`` survive.
+An archive holding one 2D array (``np.savez(path, data)``) is read with ``names=``, one name per
+column, as for ``.npy`` files.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import ConfigError, InputError
+from hepsqueeze.io.formats.npy import names_option, split_columns
 from hepsqueeze.io.interpret import build_table, select_names
 from hepsqueeze.io.registry import Format, get_option
 from hepsqueeze.io.table import Table
@@ -59,6 +62,18 @@ class Npz:
                 name = info.filename[: -len(".npy")]
                 names.append(name)
                 members[name] = info.filename
+            given = names_option(options, "npz")
+            if given is not None:
+                if len(names) != 1:
+                    raise InputError(
+                        f"names= needs {where!r} to hold one 2D array, but it holds {len(names)} arrays "
+                        f"({', '.join(names)}), which are named already"
+                    )
+                array = _read_member(archive, members[names[0]], names[0], where)
+                pairs = dict(split_columns(array, given, f"{where!r} (array {names[0]!r})"))
+                if len(pairs) != len(given):
+                    raise InputError(f"column names given for {where!r} repeat: {given}")
+                return build_table(((n, pairs[n]) for n in select_names(list(pairs), columns, where)), where)
             selected = select_names(names, columns, where)
             return build_table(((n, _read_member(archive, members[n], n, where)) for n in selected), where)
 
@@ -85,6 +100,7 @@ FORMAT = Format(
     extensions=(".npz",),
     reader=Npz(),
     writer=Npz(),
+    read_options=frozenset({"names"}),
     write_options=frozenset({"compression"}),
     description="numpy .npz archive, one array per column; exact round trip",
 )
