@@ -152,7 +152,9 @@ def test_bad_input_is_one_line(
     assert not (tmp_path / "out.hsqz").exists()
 
 
-def test_demo_runs_every_step(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_runs_every_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HEPSQUEEZE_CACHE_DIR", str(tmp_path / "cache"))
     work = tmp_path / "demo"
     code, stdout, err = run(
@@ -179,3 +181,60 @@ def test_usage_error_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["compress"], capsys)
     assert code == 2
     assert "Missing" in err
+
+
+def test_benchmark_cli(
+    jets_file: Path, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench"
+    code, stdout, err = run(
+        [
+            "benchmark",
+            str(jets_file),
+            "--model",
+            str(model_file),
+            "--errors",
+            "1e-2",
+            "--repeats",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    result = json.loads((out / "benchmark.json").read_text())
+    assert result["targets"][0]["results"]
+    assert (out / "benchmark.md").exists()
+    assert list(out.glob("rate_distortion_*.png"))
+    assert "sz3" in stdout.lower()
+
+
+def test_evaluate_and_inspect_cli(
+    jets_file: Path, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    packed, back = tmp_path / "e.hsqz", tmp_path / "e.parquet"
+    assert main(["compress", str(jets_file), "-m", str(model_file), "-o", str(packed)]) == 0
+    assert main(["decompress", str(packed), "-o", str(back)]) == 0
+    capsys.readouterr()
+    report = tmp_path / "report"
+    code, stdout, err = run(
+        [
+            "evaluate",
+            str(jets_file),
+            str(back),
+            "--container",
+            str(packed),
+            "--no-plots",
+            "--report",
+            str(report),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert set(metrics["metrics"]) == {"E", "pt", "eta", "phi"}
+    assert "KS" in stdout
+    code, _, err = run(["inspect", str(jets_file), "--no-plots", "--report", str(tmp_path / "insp")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "insp" / "summary.json").exists()

@@ -298,6 +298,109 @@ def info(
 
 
 @app.command()
+def benchmark(
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table to measure on.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for benchmark.json, benchmark.md and plots.")],
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model to include at its own error.")
+    ] = None,
+    errors: Annotated[
+        str, typer.Option(help="Maximum-error targets (relative for E/pt/m).")
+    ] = "1e-2,3e-3,1e-3,3e-4",
+    columns: Annotated[
+        str | None, typer.Option(help="Columns (default: the model's, or E,pt,eta,phi).")
+    ] = None,
+    variables: Annotated[
+        str | None, typer.Option(help="Variable names of the columns (default: the model's).")
+    ] = None,
+    repeats: Annotated[int, typer.Option(help="Timing runs per method (the median is kept).")] = 3,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the rate-distortion plots.")] = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Every standard compressor (zstd, lzma, float16, bit rounding, quantisation, SZ3, ZFP, fpzip) and the model."""
+    from hepsqueeze.evaluation.benchmark import run_benchmark, write_benchmark
+    from hepsqueeze.io import read_table
+    from hepsqueeze.models import load_model
+
+    targets = [float(e) for e in _split(errors) or []]
+    m = load_model(model) if model is not None else None
+    cols = _split(columns) or (list(m.columns) if m is not None else ["E", "pt", "eta", "phi"])
+    var = _split(variables) or (list(m.variables) if m is not None and not columns else None)
+    table = read_table(input_file, format=fmt)
+    result = run_benchmark(table, cols, var, errors=targets, model=m, repeats=repeats)
+    json_path, md_path = write_benchmark(result, out)
+    written = [json_path, md_path]
+    if not no_plots:
+        from hepsqueeze.plotting.rate_distortion import plot_benchmark
+
+        written += plot_benchmark(json_path, out)
+    console.print(md_path.read_text(), markup=False, highlight=False)
+    console.print(f"wrote {len(written)} files to {out}/")
+
+
+@app.command()
+def evaluate(
+    original: Annotated[Path, typer.Argument(help="The original table.")],
+    reconstructed: Annotated[Path, typer.Argument(help="The decompressed table (rows in the same order).")],
+    report: Annotated[
+        Path, typer.Option("--report", help="Report directory (metrics.json, plots, index.html).")
+    ],
+    container: Annotated[
+        Path | None, typer.Option(help="The compressed file: ratio, latents, embedded model.")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model file: latent space, loss curves.")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Columns to compare (default: the compressed ones).")
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option(help="Grouping column for breakdowns (e.g. process).")
+    ] = None,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only metrics.json.")] = False,
+    force: ForceOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Metrics (JSON), plots and an HTML page comparing a decompressed table with its original."""
+    from hepsqueeze.evaluation.report import evaluate as run_evaluate
+    from hepsqueeze.io import read_table
+
+    result = run_evaluate(
+        read_table(original, format=fmt),
+        read_table(reconstructed, format=fmt),
+        report,
+        container=container,
+        model=model,
+        columns=_split(columns),
+        group_by=group_by,
+        plots=not no_plots,
+        force=force,
+    )
+    _print_metrics(result)
+    console.print(f"report in {report}/ (metrics.json, index.html)")
+
+
+@app.command()
+def inspect(
+    data: Annotated[Path, typer.Argument(help="Table to analyse.")],
+    report: Annotated[
+        Path, typer.Option("--report", help="Report directory (summary.json, plots, index.html).")
+    ],
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only summary.json.")] = False,
+    force: ForceOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Distributions, correlations, statistics and warnings about what will trouble a model."""
+    from hepsqueeze.evaluation.inspect import inspect as run_inspect
+    from hepsqueeze.io import read_table
+
+    summary = run_inspect(read_table(data, format=fmt), report, plots=not no_plots, force=force)
+    for w in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w.get('column', '')}: {w.get('message', w)}", highlight=False)
+    console.print(f"report in {report}/ (summary.json, index.html)")
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Directory for the demo's files (overwritten).")] = Path(
         "hepsqueeze-demo"
@@ -344,6 +447,24 @@ def demo(
         f"parquet input; validation MSE {res.val_mse:.3g} after {res.epochs} epochs ({res.seconds_train:.0f} s); "
         f"passthrough columns bit-identical: {res.passthrough_identical}; files in {res.workdir}/"
     )
+    console.print(
+        f"best standard compressor at the autoencoder's own max error per variable: {res.best_baseline}, "
+        f"ratio {res.best_baseline_ratio:.2f} (on the compressed columns alone, no decoder to store)"
+    )
+
+
+def _print_metrics(result: dict[str, Any]) -> None:
+    t = RichTable(title="evaluation (residual: relative for E/pt/m, absolute otherwise)")
+    for col in ("column", "mean", "std", "width68", "max |.|", "KS"):
+        t.add_column(col, justify="left" if col == "column" else "right")
+    for col, m in result.get("metrics", {}).items():
+        r = m.get("relative_residual") or m.get("residual") or {}
+        t.add_row(
+            col,
+            *(f"{r.get(k, float('nan')):.2e}" for k in ("mean", "std", "width68", "max_abs")),
+            f"{m.get('ks', float('nan')):.3g}",
+        )
+    console.print(t)
 
 
 def _print_residuals(residuals: dict[str, dict[str, Any]], title: str) -> None:

@@ -267,7 +267,7 @@ class DarkMachines:
         event_columns: list[tuple[str, npt.NDArray[Any]]] = [("event", events), ("process", process_codes)]
         for key, what, mev in _EVENT_NUMBERS:
             tokens = parsed.event_numbers[key]
-            value = _numbers(tokens, mev, _to_floats(tokens, parsed, what, where, per_object=False))
+            value = _in_table_units(_to_floats(tokens, parsed, what, where, per_object=False), mev)
             formats[key], ok = _find_format(tokens, _in_file_units(value, mev))
             if not ok:
                 reasons.append(f"{key} values are not written in one number format")
@@ -280,7 +280,7 @@ class DarkMachines:
         ]
         for key, what, mev in _OBJECT_NUMBERS:
             tokens = parsed.object_numbers[key]
-            value = _numbers(tokens, mev, _to_floats(tokens, parsed, what, where, per_object=True))
+            value = _in_table_units(_to_floats(tokens, parsed, what, where, per_object=True), mev)
             formats[key], ok = _find_format(tokens, _in_file_units(value, mev))
             if not ok:
                 reasons.append(f"object {key} values are not written in one number format")
@@ -354,7 +354,7 @@ class DarkMachines:
             fh.write(body)
 
 
-def _numbers(tokens: Sequence[str], mev: bool, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _in_table_units(values: npt.NDArray[np.float64], mev: bool) -> npt.NDArray[np.float64]:
     """Values as the table holds them: GeV for fields the file gives in MeV."""
     return values / MEV_PER_GEV if mev else values
 
