@@ -405,8 +405,8 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Directory for the demo's files (overwritten).")] = Path(
         "hepsqueeze-demo"
     ),
-    events: Annotated[int, typer.Option(help="Events per process (ttbar and QCD).")] = 1500,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 150,
+    events: Annotated[int, typer.Option(help="Events per process (ttbar and QCD).")] = 4000,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 300,
     workers: Annotated[int, typer.Option(help="Generator worker processes.")] = 2,
 ) -> None:
     """Generate, train briefly, compress, decompress, and show what was lost (a few minutes on 2 cores)."""

@@ -44,8 +44,8 @@ class DemoResult:
 def run_demo(
     workdir: Path,
     *,
-    events_per_process: int = 1500,
-    epochs: int = 150,
+    events_per_process: int = 4000,
+    epochs: int = 300,
     seed: int = 1,
     workers: int = 2,
     max_seconds: float = 150.0,
@@ -60,7 +60,14 @@ def run_demo(
     data_path = write_table(jets, workdir / "jets.parquet", force=True)
     stage(f"training ae4d-3 on {jets.num_rows} jets")
     model = train(
-        jets, "ae4d-3", epochs=epochs, batch_size=256, seed=seed, max_seconds=max_seconds, progress=progress
+        jets,
+        "ae4d-3",
+        epochs=epochs,
+        batch_size=512,
+        patience=60,
+        seed=seed,
+        max_seconds=max_seconds,
+        progress=progress,
     )
     model_path = save_model(model, workdir / "ae4d-3.hsqm", force=True)
     stage("compressing, decompressing")

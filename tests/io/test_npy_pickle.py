@@ -110,5 +110,8 @@ def test_pickle_with_missing_values_and_other_formats(tmp_path: Path) -> None:
     assert read_table(path, allow_pickle=True, tree=None, names=None).names == ("a",)
     with pytest.raises(ConfigError, match=r"unknown option 'tree' for reading parquet"):
         read_table(path, tree="Events")
+    write_table(Table({"a": np.zeros(2)}), tmp_path / "b.parquet", tree=None)
+    with pytest.raises(ConfigError, match=r"unknown option 'tree' for writing parquet"):
+        write_table(Table({"a": np.zeros(2)}), tmp_path / "c.parquet", tree="Events")
     with pytest.raises(ConfigError, match=r"'pickle' can be read but not written"):
         write_table(Table({"a": np.zeros(2)}), tmp_path / "a.pkl")

@@ -284,9 +284,10 @@ def write_table(
 ) -> Path:
     """Write ``table`` to ``path`` atomically and return the path.
 
-    The format comes from ``format`` or the extension. An existing file is only replaced with
-    ``force`` (else :class:`OutputExistsError`); a failed write leaves no file behind. Tables
-    without columns, or with non-numeric columns, raise :class:`InputError`.
+    The format comes from ``format`` or the extension; ``options`` go to its writer (None counts as
+    not given). An existing file is only replaced with ``force`` (else :class:`OutputExistsError`);
+    a failed write leaves no file behind. Tables without columns, or with non-numeric columns,
+    raise :class:`InputError`.
     """
     out = Path(path)
     fmt = _detect(out, format, sniff=False)
@@ -298,6 +299,7 @@ def write_table(
             )
         writable = ", ".join(f.name for f in _REGISTRY.values() if f.writer is not None)
         raise ConfigError(f"format {fmt.name!r} can be read but not written; writable formats: {writable}")
+    options = {k: v for k, v in options.items() if v is not None}  # None: not given, as for reading
     _check_options(fmt, options, fmt.write_options, "writing")
     check_writable(table, str(out))
     try:
@@ -389,6 +391,7 @@ def write_dataset(
                 ", ".join(dataset.aux),
             )
         return write_table(dataset.table, out, fmt.name, force, **options)
+    options = {k: v for k, v in options.items() if v is not None}  # None: not given, as for reading
     _check_options(fmt, options, fmt.write_options, "writing")
     check_writable(dataset.table, str(out))
     for table in dataset.aux.values():
