@@ -66,13 +66,22 @@ def main() -> None:
                 "compress_seconds_median": statistics.median(t_c),
                 "decompress_seconds_median": statistics.median(t_d),
                 "equals_model_reconstruction": bool(np.array_equal(y, model.reconstruct(x, dtype))),
-                "passthrough_identical": all(np.array_equal(jets[c], back[c]) for c in rep.passthrough_columns),
+                "passthrough_identical": all(
+                    np.array_equal(jets[c], back[c]) for c in rep.passthrough_columns
+                ),
                 "test_residuals": residual_summary(x[test_rows], y[test_rows], model.variables),
             }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
-    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "test_residuals"} if isinstance(v, dict) else v
-                      for k, v in results.items()}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: {kk: vv for kk, vv in v.items() if kk != "test_residuals"} if isinstance(v, dict) else v
+                for k, v in results.items()
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

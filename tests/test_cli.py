@@ -238,3 +238,54 @@ def test_evaluate_and_inspect_cli(
     code, _, err = run(["inspect", str(jets_file), "--no-plots", "--report", str(tmp_path / "insp")], capsys)
     assert code == 0, err
     assert (tmp_path / "insp" / "summary.json").exists()
+
+
+def test_root_round_trip_cli(
+    jets: Table, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A jagged NanoAOD-style tree through compress and decompress keeps its structure."""
+    import awkward as ak
+    import uproot
+
+    counts = np.bincount(jets["event"])
+    src = tmp_path / "nano.root"
+    with uproot.recreate(src) as f:
+        tree = f.mktree(
+            "Events",
+            {
+                "run": np.uint32,
+                **{f"Jet_{c}": ak.Array([[1.0]]).type.content for c in ("E", "pt", "eta", "phi")},
+            },
+            counter_name=lambda _: "nJet",
+        )
+        tree.extend(
+            {
+                "run": np.full(counts.size, 7, np.uint32),
+                **{
+                    f"Jet_{c}": ak.unflatten(jets[c].astype(np.float64), counts)
+                    for c in ("E", "pt", "eta", "phi")
+                },
+            }
+        )
+    packed, back = tmp_path / "nano.hsqz", tmp_path / "back.root"
+    code, _, err = run(
+        [
+            "compress",
+            str(src),
+            "-m",
+            str(model_file),
+            "--columns",
+            "Jet_E,Jet_pt,Jet_eta,Jet_phi",
+            "-o",
+            str(packed),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    code, _, err = run(["decompress", str(packed), "-o", str(back)], capsys)
+    assert code == 0, err
+    with uproot.open(src) as a, uproot.open(back) as b:
+        ta, tb = a["Events"], b["Events"]
+        assert list(tb.keys()) == list(ta.keys())
+        assert np.array_equal(tb["nJet"].array(library="np"), ta["nJet"].array(library="np"))
+        assert np.array_equal(tb["run"].array(library="np"), ta["run"].array(library="np"))

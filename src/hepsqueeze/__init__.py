@@ -18,6 +18,10 @@ _LAZY = {
     "generate": "hepsqueeze.datasets",
     "generate_mixture": "hepsqueeze.datasets",
     "Table": "hepsqueeze.io.table",
+    "Dataset": "hepsqueeze.io",
+    "read_dataset": "hepsqueeze.io",
+    "write_dataset": "hepsqueeze.io",
+    "decompress_to_dataset": "hepsqueeze.api",
     "read_table": "hepsqueeze.io",
     "write_table": "hepsqueeze.io",
     "CompressionModel": "hepsqueeze.models",
@@ -27,9 +31,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from hepsqueeze.api import compress, decompress, train
+    from hepsqueeze.api import compress, decompress, decompress_to_dataset, train
     from hepsqueeze.datasets import generate, generate_mixture
-    from hepsqueeze.io import read_table, write_table
+    from hepsqueeze.io import Dataset, read_dataset, read_table, write_dataset, write_table
     from hepsqueeze.io.table import Table
     from hepsqueeze.models import CompressionModel, load_model, save_model
     from hepsqueeze.training import TrainConfig
@@ -43,16 +47,20 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CompressionModel",
+    "Dataset",
     "Table",
     "TrainConfig",
     "__version__",
     "compress",
     "decompress",
+    "decompress_to_dataset",
     "generate",
     "generate_mixture",
     "load_model",
+    "read_dataset",
     "read_table",
     "save_model",
     "train",
+    "write_dataset",
     "write_table",
 ]

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.codec.compress import CompressionReport, compress_table, decompress_file
+from hepsqueeze.codec.compress import CompressionReport, compress_dataset, decompress_dataset, decompress_file
 from hepsqueeze.errors import ColumnError, ConfigError, InputError
+from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.autoencoder import AutoencoderConfig
 from hepsqueeze.models.io import load_model
@@ -101,19 +102,39 @@ def _model(model: CompressionModel | str | os.PathLike[str]) -> CompressionModel
 
 
 def compress(
-    data: TableLike,
+    data: TableLike | Dataset,
     model: CompressionModel | str | os.PathLike[str],
     out: str | os.PathLike[str],
     columns: Sequence[str] | None = None,
+    *,
+    read_options: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> CompressionReport:
-    """Compress ``data`` into the file ``out``; options as :func:`hepsqueeze.codec.compress.compress_table`."""
-    table = as_table(data)
+    """Compress ``data`` (a table, dict of arrays, :class:`Dataset` or file path) into the file ``out``.
+
+    A path is read with :func:`hepsqueeze.io.read_dataset` (``read_options``: ``tree``, ``names``, ...), so
+    ROOT and DarkMachines files keep their structure; ``options`` as
+    :func:`hepsqueeze.codec.compress.compress_dataset` (``latent_dtype``, ``embed_model``, ``force``).
+    """
     info = dict(options.pop("input_info", {}) or {})
-    if isinstance(data, str | os.PathLike):
+    if isinstance(data, Dataset):
+        dataset = data
+    elif isinstance(data, str | os.PathLike):
+        from hepsqueeze.io import read_dataset
+
+        dataset = read_dataset(data, columns=columns, **dict(read_options or {}))
         info.setdefault("path", Path(data).name)
         info.setdefault("size_bytes", Path(data).stat().st_size)
-    return compress_table(table, _model(model), out, columns, input_info=info, **options)
+    else:
+        dataset = Dataset.from_table(as_table(data))
+    return compress_dataset(dataset, _model(model), out, columns, input_info=info, **options)
+
+
+def decompress_to_dataset(
+    path: str | os.PathLike[str], model: CompressionModel | str | os.PathLike[str] | None = None
+) -> Dataset:
+    """Everything stored in ``path``: the table plus auxiliary tables and the layout of the original file."""
+    return decompress_dataset(path, None if model is None else _model(model))
 
 
 def decompress(

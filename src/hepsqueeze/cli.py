@@ -37,6 +37,28 @@ err_console = Console(stderr=True)
 OutOpt = Annotated[Path, typer.Option("--output", "-o", help="Output file.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
 FormatOpt = Annotated[str | None, typer.Option("--format", help="File format (default: from the extension).")]
+TreeOpt = Annotated[
+    str | None, typer.Option("--tree", help="ROOT: the TTree to read (default: the only one).")
+]
+BranchesOpt = Annotated[
+    str | None, typer.Option("--branches", help="ROOT: only these branches (comma-separated).")
+]
+NamesOpt = Annotated[
+    str | None, typer.Option("--names", help=".npy/.npz arrays: column names (comma-separated).")
+]
+PickleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-pickle", help="Read pandas pickles. Loading a pickle runs code: trusted files only."
+    ),
+]
+
+
+def _read_options(
+    tree: str | None, branches: str | None, names: str | None, allow_pickle: bool
+) -> dict[str, Any]:
+    """Reader options shared by every command that reads a table (None means not given)."""
+    return {"tree": tree, "branches": _split(branches), "names": _split(names), "allow_pickle": allow_pickle}
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -160,6 +182,10 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     force: ForceOpt = False,
     fmt: FormatOpt = None,
+    tree: TreeOpt = None,
+    branches: BranchesOpt = None,
+    names: NamesOpt = None,
+    allow_pickle: PickleOpt = False,
 ) -> None:
     """Train an autoencoder on a table of jets and save the model file."""
     import dataclasses
@@ -187,7 +213,9 @@ def train(
         device=device,
         max_seconds=None if max_minutes is None else 60 * max_minutes,
     )
-    table = read_table(input_file, format=fmt)
+    table = read_table(
+        input_file, format=fmt, columns=_split(columns), **_read_options(tree, branches, names, allow_pickle)
+    )
     with _progress() as bar:
         task = bar.add_task("training", total=epochs, info="")
 
@@ -225,19 +253,25 @@ def compress(
     ] = False,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
+    tree: TreeOpt = None,
+    branches: BranchesOpt = None,
+    names: NamesOpt = None,
+    allow_pickle: PickleOpt = False,
 ) -> None:
     """Compress a table into one container file."""
     from hepsqueeze._atomic import check_output
-    from hepsqueeze.codec.compress import compress_table
-    from hepsqueeze.io import input_size_bytes, read_table
+    from hepsqueeze.codec.compress import compress_dataset
+    from hepsqueeze.io import input_size_bytes, read_dataset
     from hepsqueeze.models import load_model
 
     check_output(output, force)
     m = load_model(model)
-    table = read_table(input_file, format=fmt)
+    dataset = read_dataset(
+        input_file, format=fmt, columns=_split(columns), **_read_options(tree, branches, names, allow_pickle)
+    )
     in_bytes = input_size_bytes(input_file)
-    rep = compress_table(
-        table,
+    rep = compress_dataset(
+        dataset,
         m,
         output,
         _split(columns),
@@ -262,16 +296,20 @@ def decompress(
     ] = None,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
+    tree: Annotated[
+        str | None, typer.Option("--tree", help="ROOT output: tree name (default: the original's).")
+    ] = None,
 ) -> None:
     """Decompress a container into a table with the input's columns, order and dtypes."""
     from hepsqueeze._atomic import check_output
-    from hepsqueeze.codec.compress import decompress_file
-    from hepsqueeze.io import write_table
+    from hepsqueeze.codec.compress import decompress_dataset
+    from hepsqueeze.io import write_dataset
     from hepsqueeze.models import load_model
 
     check_output(output, force)
-    table = decompress_file(input_file, None if model is None else load_model(model))
-    path = write_table(table, output, format=fmt, force=force)
+    dataset = decompress_dataset(input_file, None if model is None else load_model(model))
+    path = write_dataset(dataset, output, format=fmt, force=force, tree=tree)
+    table = dataset.table
     console.print(f"wrote {table.num_rows} rows, columns {', '.join(table.names)}, to {path}")
 
 
@@ -316,6 +354,10 @@ def benchmark(
     repeats: Annotated[int, typer.Option(help="Timing runs per method (the median is kept).")] = 3,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the rate-distortion plots.")] = False,
     fmt: FormatOpt = None,
+    tree: TreeOpt = None,
+    branches: BranchesOpt = None,
+    names: NamesOpt = None,
+    allow_pickle: PickleOpt = False,
 ) -> None:
     """Every standard compressor (zstd, lzma, float16, bit rounding, quantisation, SZ3, ZFP, fpzip) and the model."""
     from hepsqueeze.evaluation.benchmark import run_benchmark, write_benchmark
@@ -326,7 +368,9 @@ def benchmark(
     m = load_model(model) if model is not None else None
     cols = _split(columns) or (list(m.columns) if m is not None else ["E", "pt", "eta", "phi"])
     var = _split(variables) or (list(m.variables) if m is not None and not columns else None)
-    table = read_table(input_file, format=fmt)
+    table = read_table(
+        input_file, format=fmt, columns=cols, **_read_options(tree, branches, names, allow_pickle)
+    )
     result = run_benchmark(table, cols, var, errors=targets, model=m, repeats=repeats)
     json_path, md_path = write_benchmark(result, out)
     written = [json_path, md_path]
@@ -360,14 +404,18 @@ def evaluate(
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Only metrics.json.")] = False,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
+    tree: TreeOpt = None,
+    branches: BranchesOpt = None,
+    names: NamesOpt = None,
+    allow_pickle: PickleOpt = False,
 ) -> None:
     """Metrics (JSON), plots and an HTML page comparing a decompressed table with its original."""
     from hepsqueeze.evaluation.report import evaluate as run_evaluate
     from hepsqueeze.io import read_table
 
     result = run_evaluate(
-        read_table(original, format=fmt),
-        read_table(reconstructed, format=fmt),
+        read_table(original, format=fmt, **_read_options(tree, branches, names, allow_pickle)),
+        read_table(reconstructed, format=fmt, **_read_options(tree, branches, names, allow_pickle)),
         report,
         container=container,
         model=model,
@@ -389,12 +437,17 @@ def inspect(
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Only summary.json.")] = False,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
+    tree: TreeOpt = None,
+    branches: BranchesOpt = None,
+    names: NamesOpt = None,
+    allow_pickle: PickleOpt = False,
 ) -> None:
     """Distributions, correlations, statistics and warnings about what will trouble a model."""
     from hepsqueeze.evaluation.inspect import inspect as run_inspect
     from hepsqueeze.io import read_table
 
-    summary = run_inspect(read_table(data, format=fmt), report, plots=not no_plots, force=force)
+    table = read_table(data, format=fmt, **_read_options(tree, branches, names, allow_pickle))
+    summary = run_inspect(table, report, plots=not no_plots, force=force)
     for w in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w.get('column', '')}: {w.get('message', w)}", highlight=False)
     console.print(f"report in {report}/ (summary.json, index.html)")
