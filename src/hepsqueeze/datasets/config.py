@@ -17,7 +17,7 @@ from hepsqueeze.errors import ConfigError, nearest_names
 from .processes import PROCESSES
 
 #: Bump whenever a code change alters generated output, so stale cache files are not reused.
-GENERATOR_CODE_VERSION = "1"
+GENERATOR_CODE_VERSION = "2"  # 2: isolated e/mu/photons removed before jet clustering
 
 #: Largest accepted user seed (exclusive); Pythia's own seed is derived from it by hashing.
 SEED_LIMIT = 2**63
@@ -31,6 +31,54 @@ JET_COLUMNS: dict[str, np.dtype[Any]] = {
     "phi": np.dtype(np.float32),
 }
 
+#: Output kinds: 4D jets (a table), DarkMachines event lines (a dataset), 27-variable jets (a table).
+KINDS: tuple[str, ...] = ("jets", "events", "jets27d")
+
+_F32 = np.dtype(np.float32)
+_I32 = np.dtype(np.int32)
+
+#: Columns of the ``jets27d`` table (definitions and units in docs/generator.md): GeV for energies,
+#: momenta, masses and widths in momentum; radians or plain numbers (eta-phi distances) otherwise.
+JETS27D_COLUMNS: dict[str, np.dtype[Any]] = {
+    "event": np.dtype(np.int64),
+    "E": _F32,
+    "pt": _F32,
+    "eta": _F32,
+    "phi": _F32,
+    "m": _F32,
+    "n_constituents": _I32,
+    "n_charged": _I32,
+    "n90": _I32,
+    "charged_fraction": _F32,
+    "photon_fraction": _F32,
+    "neutral_hadron_fraction": _F32,
+    "width": _F32,
+    "width_eta": _F32,
+    "width_phi": _F32,
+    "axis_major": _F32,
+    "axis_minor": _F32,
+    "ptD": _F32,
+    "lead_pt": _F32,
+    "lead_fraction": _F32,
+    "tau1": _F32,
+    "tau2": _F32,
+    "tau3": _F32,
+    "tau21": _F32,
+    "tau32": _F32,
+    "C2": _F32,
+    "area": _F32,
+    "b_label": _I32,
+}
+
+
+def table_columns(kind: str) -> dict[str, np.dtype[Any]]:
+    """Columns and dtypes of the table of a table kind (``jets`` or ``jets27d``)."""
+    if kind == "jets":
+        return JET_COLUMNS
+    if kind == "jets27d":
+        return JETS27D_COLUMNS
+    raise ConfigError(f"kind {kind!r} does not produce a table (table kinds: jets, jets27d)")
+
 
 @dataclass(frozen=True)
 class GeneratorConfig:
@@ -38,9 +86,13 @@ class GeneratorConfig:
 
     ``process`` names an entry of :data:`~hepsqueeze.datasets.PROCESSES`; ``events`` is the number of
     pp collisions at ``ecm_gev`` (GeV, centre of mass); ``pthat_min`` (GeV) is the minimum hard-process
-    transverse momentum for processes that use it (``qcd``). Jets are anti-kt with radius ``jet_r``,
-    kept if pt > ``jet_pt_min`` (GeV) and |eta| < ``jet_eta_max``. Events are generated in blocks of
-    ``block_events``, each with its own seed, so output does not depend on the number of workers.
+    transverse momentum for processes that use it (``qcd``, ``wjets``, ``zjets``); ``mass`` (GeV) is
+    the resonance mass of the new-physics signals (``zprime``, ``excitedq``). ``kind`` is the output:
+    ``jets`` (4D jets), ``events`` (DarkMachines lines) or ``jets27d`` (27 variables per jet). Jets
+    are anti-kt with radius ``jet_r`` of the visible final-state particles minus isolated electrons,
+    muons and photons, kept if pt > ``jet_pt_min`` (GeV) and |eta| < ``jet_eta_max``. Events are
+    generated in blocks of ``block_events``, each with its own seed, so output does not depend on
+    the number of workers.
     """
 
     process: str
@@ -52,6 +104,8 @@ class GeneratorConfig:
     jet_pt_min: float = 20.0
     jet_eta_max: float = 4.5
     block_events: int = 250
+    kind: str = "jets"
+    mass: float = 2000.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.process, str) or self.process not in PROCESSES:
@@ -60,6 +114,8 @@ class GeneratorConfig:
             raise ConfigError(
                 f"unknown process {self.process!r} (known: {', '.join(sorted(PROCESSES))}){hint}"
             )
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
+            raise ConfigError(f"unknown kind {self.kind!r} (known: {', '.join(KINDS)})")
         for name, low, high in (("events", 0, None), ("seed", 0, SEED_LIMIT - 1), ("block_events", 1, None)):
             object.__setattr__(self, name, _check_int(name, getattr(self, name), low, high))
         # Stored as float so that 50 and 50.0 give the same cache key and Pythia setting string.
@@ -69,6 +125,7 @@ class GeneratorConfig:
             ("jet_r", 0.0, False),
             ("jet_pt_min", 0.0, True),
             ("jet_eta_max", 0.0, False),
+            ("mass", 0.0, False),
         ):
             object.__setattr__(self, fname, _check_float(fname, getattr(self, fname), fmin, min_inclusive))
 
@@ -79,14 +136,15 @@ class GeneratorConfig:
     def cache_key(self) -> str:
         """Hex digest identifying the output: every setting that affects it, plus code versions.
 
-        Process parameters enter through the Pythia settings they produce (``pthat_min`` does not
-        change a ``ttbar`` key), so a registry change also invalidates old cache files.
+        Process parameters enter through the Pythia settings they produce (``pthat_min`` and ``mass``
+        do not change a ``ttbar`` key), so a registry change also invalidates old cache files.
         """
         payload = {
             "code_version": GENERATOR_CODE_VERSION,
             "pythia8mc": _version("pythia8mc"),
             "fastjet": _version("fastjet"),
             "process": self.process,
+            "kind": self.kind,
             "process_settings": list(self.pythia_settings()),
             "events": self.events,
             "seed": self.seed,
