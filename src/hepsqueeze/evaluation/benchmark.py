@@ -21,7 +21,6 @@ import datetime as dt
 import importlib.metadata
 import json
 import logging
-import math
 import os
 import platform
 import statistics
@@ -44,6 +43,7 @@ from hepsqueeze.baselines import (
     read_payload,
 )
 from hepsqueeze.errors import ConfigError, HepsqueezeError
+from hepsqueeze.evaluation._json import json_safe
 from hepsqueeze.io.table import Table
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def run_benchmark(
                     table, cols, names, model, latent_dtype=latent_dtype, repeats=repeats, x=x
                 )
             )
-    return _jsonable(result)  # type: ignore[no-any-return]
+    return json_safe(result)  # type: ignore[no-any-return]
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> tuple[Any, float]:
@@ -287,19 +287,6 @@ def _measure_autoencoder(
     return row
 
 
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON types; non-finite floats become ``None`` (strict JSON has no inf/NaN)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 # --- output -------------------------------------------------------------------------------------
 
 
@@ -309,7 +296,7 @@ def write_benchmark(result: Mapping[str, Any], out_dir: str | os.PathLike[str]) 
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "benchmark.json"
     md_path = out / "benchmark.md"
-    json_path.write_text(json.dumps(_jsonable(result), indent=1, allow_nan=False) + "\n")
+    json_path.write_text(json.dumps(json_safe(result), indent=1, allow_nan=False) + "\n")
     md_path.write_text(benchmark_markdown(result))
     return json_path, md_path
 

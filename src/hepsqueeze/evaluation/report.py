@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ import numpy.typing as npt
 from hepsqueeze import __version__
 from hepsqueeze._atomic import atomic_open
 from hepsqueeze.errors import ColumnError, InputError, ModelError, OutputExistsError, missing_column_message
+from hepsqueeze.evaluation._json import json_safe
 from hepsqueeze.evaluation.metrics import (
     absolute_residuals,
     binned_stats,
@@ -486,7 +486,7 @@ def evaluate(
     log.info("metrics written to %s in %.1f s", metrics_path, metrics["timing_s"]["metrics"])
     written = draw_report(metrics_path, original, reconstructed, out_dir, plots=plots)
     log.info("report written to %s in %.1f s", out_dir, time.perf_counter() - t0)
-    return {**_json_clean(metrics), "plots": written}
+    return {**json_safe(metrics), "plots": written}
 
 
 def _group_columns(original: Table, group_by: str | Sequence[str] | None) -> list[str]:
@@ -557,24 +557,9 @@ def _latents(
     return None, ""
 
 
-def _json_clean(value: Any) -> Any:
-    """JSON-safe copy: NaN/inf -> None, numpy scalars/arrays -> Python, tuples -> lists."""
-    if isinstance(value, dict):
-        return {str(k): _json_clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_clean(value.tolist())
-    if isinstance(value, np.generic):
-        return _json_clean(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_json(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:
     """Write ``data`` as indented strict JSON (NaN/inf as null) atomically."""
-    text = json.dumps(_json_clean(dict(data)), indent=1, allow_nan=False)
+    text = json.dumps(json_safe(dict(data)), indent=1, allow_nan=False)
     with atomic_open(path, force=True) as fh:
         fh.write(text.encode("utf-8") + b"\n")
     return Path(path)
