@@ -36,6 +36,10 @@ def atomic_output(path: str | os.PathLike[str], force: bool = False) -> Iterator
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates the file private (0600); the output should get the usual permissions.
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

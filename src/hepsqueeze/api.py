@@ -24,7 +24,6 @@ from hepsqueeze.errors import ColumnError, ConfigError, InputError
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.autoencoder import AutoencoderConfig
-from hepsqueeze.models.io import load_model
 from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.models.presets import get_preset
 from hepsqueeze.training.config import TrainConfig
@@ -98,7 +97,9 @@ def train(
 
 
 def _model(model: CompressionModel | str | os.PathLike[str]) -> CompressionModel:
-    return model if isinstance(model, CompressionModel) else load_model(model)
+    from hepsqueeze.zoo import resolve_model
+
+    return resolve_model(model)
 
 
 def compress(

@@ -244,7 +244,9 @@ def train(
 @app.command()
 def compress(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table to compress.")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model file.")],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="Model file, or zoo:NAME for a shipped model.")
+    ],
     output: OutOpt,
     columns: Annotated[str | None, typer.Option(help="Columns to compress (default: the model's).")] = None,
     latent_dtype: Annotated[str, typer.Option(help="float32 or float16.")] = "float32",
@@ -262,10 +264,10 @@ def compress(
     from hepsqueeze._atomic import check_output
     from hepsqueeze.codec.compress import compress_dataset
     from hepsqueeze.io import input_size_bytes, read_dataset
-    from hepsqueeze.models import load_model
+    from hepsqueeze.zoo import resolve_model
 
     check_output(output, force)
-    m = load_model(model)
+    m = resolve_model(str(model))
     dataset = read_dataset(
         input_file, format=fmt, columns=_split(columns), **_read_options(tree, branches, names, allow_pickle)
     )
@@ -304,10 +306,10 @@ def decompress(
     from hepsqueeze._atomic import check_output
     from hepsqueeze.codec.compress import decompress_dataset
     from hepsqueeze.io import write_dataset
-    from hepsqueeze.models import load_model
+    from hepsqueeze.zoo import resolve_model
 
     check_output(output, force)
-    dataset = decompress_dataset(input_file, None if model is None else load_model(model))
+    dataset = decompress_dataset(input_file, None if model is None else resolve_model(str(model)))
     path = write_dataset(dataset, output, format=fmt, force=force, tree=tree)
     table = dataset.table
     console.print(f"wrote {table.num_rows} rows, columns {', '.join(table.names)}, to {path}")
@@ -362,10 +364,10 @@ def benchmark(
     """Every standard compressor (zstd, lzma, float16, bit rounding, quantisation, SZ3, ZFP, fpzip) and the model."""
     from hepsqueeze.evaluation.benchmark import run_benchmark, write_benchmark
     from hepsqueeze.io import read_table
-    from hepsqueeze.models import load_model
+    from hepsqueeze.zoo import resolve_model
 
     targets = [float(e) for e in _split(errors) or []]
-    m = load_model(model) if model is not None else None
+    m = resolve_model(str(model)) if model is not None else None
     cols = _split(columns) or (list(m.columns) if m is not None else ["E", "pt", "eta", "phi"])
     var = _split(variables) or (list(m.variables) if m is not None and not columns else None)
     table = read_table(
@@ -451,6 +453,64 @@ def inspect(
     for w in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w.get('column', '')}: {w.get('message', w)}", highlight=False)
     console.print(f"report in {report}/ (summary.json, index.html)")
+
+
+zoo_app = typer.Typer(
+    help="Pre-trained models shipped with hepsqueeze (use them as --model zoo:NAME).", no_args_is_help=True
+)
+app.add_typer(zoo_app, name="zoo")
+
+
+@zoo_app.command("list")
+def zoo_list() -> None:
+    """The shipped models with their training data and test-split residuals."""
+    from hepsqueeze.zoo import list_models, model_path
+
+    t = RichTable(title="hepsqueeze model zoo (use --model zoo:NAME)")
+    for col in ("name", "description", "trained on", "test residual std", "size"):
+        t.add_column(col)
+    for c in list_models():
+        data = c.training.get("data", {})
+        rows = data.get("rows", {}).get("total", "?")
+        trained = f"{' + '.join(data.get('processes', []))}: {rows} jets, seed {data.get('seed')}"
+        stds = ", ".join(f"{v} {m['std']:.2g}" for v, m in c.test_metrics.items())
+        t.add_row(c.name, c.description, trained, stds, f"{model_path(c.name).stat().st_size / 1024:.0f} kB")
+    console.print(t)
+
+
+@zoo_app.command("validate")
+def zoo_validate(
+    name: Annotated[str, typer.Argument(help="Zoo model name.")],
+    events: Annotated[int | None, typer.Option(help="Events per process (default: the card's).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Generator seed (default: the card's, not the training seed).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Generator worker processes.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Generate a fresh sample, apply the shipped model and compare its residuals with the model card."""
+    from hepsqueeze.zoo import validate
+
+    res = validate(name, events_per_process=events, seed=seed, workers=workers)
+    if as_json:
+        console.print_json(json.dumps(res.to_dict()))
+    else:
+        t = RichTable(title=f"zoo:{res.name} on a fresh sample ({res.rows} jets, seed {res.sample['seed']})")
+        for col in ("variable", "residual", "card std", "measured std", "allowed", "ok"):
+            t.add_column(col)
+        for var, v in res.variables.items():
+            t.add_row(
+                var,
+                "(out-in)/in" if v["kind"] == "relative" else "out-in",
+                f"{v['card_std']:.3g}",
+                f"{v['measured_std']:.3g}",
+                f"{v['low']:.3g} .. {v['high']:.3g}",
+                "yes" if v["ok"] else "NO",
+            )
+        console.print(t)
+        console.print("validation " + ("passed" if res.passed else "FAILED"))
+    if not res.passed:
+        raise typer.Exit(3)
 
 
 @app.command()

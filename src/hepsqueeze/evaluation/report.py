@@ -104,9 +104,9 @@ def read_container(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _load_model(model: ModelLike | None) -> CompressionModel | None:
     if model is None or isinstance(model, CompressionModel):
         return model
-    from hepsqueeze.models.io import load_model
+    from hepsqueeze.zoo import resolve_model
 
-    return load_model(model)
+    return resolve_model(model)
 
 
 def resolve_columns(

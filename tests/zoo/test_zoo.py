@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hepsqueeze.cli import main
+from hepsqueeze.codec.compress import compress_table, decompress_file
+from hepsqueeze.errors import ConfigError
+from hepsqueeze.io.table import Table
+from hepsqueeze.models import decoder_hash
+from hepsqueeze.zoo import card, list_models, load, resolve_model, validate
+
+
+def test_every_card_matches_its_model() -> None:
+    cards = list_models()
+    assert "ae4d-3" in [c.name for c in cards]
+    for c in cards:
+        model = load(c.name)
+        assert decoder_hash(model) == c.decoder_hash
+        assert model.variables == c.variables
+        assert 0 < c.tolerance < 1
+
+
+def test_zoo_model_compresses_without_training(jets: Table, tmp_path: Path) -> None:
+    model = resolve_model("zoo:ae4d-3")
+    out = tmp_path / "z.hsqz"
+    compress_table(jets, model, out)
+    back = decompress_file(out)
+    x = jets.stack(model.columns)
+    assert np.array_equal(back.stack(model.columns), model.reconstruct(x))
+    # A well-trained model: residuals at the per-mille level on fresh jets.
+    rel_pt = np.abs(back["pt"] / jets["pt"] - 1)
+    assert np.median(rel_pt) < 0.01
+
+
+def test_unknown_name() -> None:
+    with pytest.raises(ConfigError, match="did you mean ae4d-3"):
+        card("ae4d-2")
+
+
+def test_cli_zoo(jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["zoo", "list"]) == 0
+    assert "ae4d-3" in capsys.readouterr().out
+    out = tmp_path / "c.hsqz"
+    assert main(["compress", str(jets_file), "--model", "zoo:ae4d-3", "-o", str(out)]) == 0
+    assert out.exists()
+
+
+def test_validation_refuses_the_training_seed() -> None:
+    with pytest.raises(ConfigError, match="training seed"):
+        validate("ae4d-3", events_per_process=5, seed=card("ae4d-3").training["data"]["seed"])
+
+
+def test_validation_mechanics(tmp_path: Path) -> None:
+    res = validate("ae4d-3", events_per_process=40, seed=11, cache_dir=tmp_path)
+    assert set(res.variables) == {"E", "pt", "eta", "phi"}
+    for v in res.variables.values():
+        assert v["low"] < v["card_std"] < v["high"]
+        assert v["ok"] == (v["low"] <= v["measured_std"] <= v["high"])
+
+
+@pytest.mark.slow
+def test_validation_passes_on_the_cards_sample(tmp_path: Path) -> None:
+    """The seeds' 'test the pre-trained model and compare with published results'."""
+    for c in list_models():
+        assert validate(c.name, workers=2, cache_dir=tmp_path).passed
