@@ -513,6 +513,63 @@ def zoo_validate(
         raise typer.Exit(3)
 
 
+study_app = typer.Typer(
+    help="The seeds' studies, each writing JSON and a markdown table.", no_args_is_help=True
+)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("normalisation")
+def study_normalisation(
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table of jets.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for normalisation.json and .md.")],
+    preset: Annotated[str, typer.Option(help="Model preset.")] = "ae4d-3",
+    schemes: Annotated[
+        str, typer.Option(help="Normalisations to compare.")
+    ] = "none,minmax,standard,custom,custom+minmax",
+    columns: Annotated[str | None, typer.Option(help="Input columns (default: the variables).")] = None,
+    variables: Annotated[str | None, typer.Option(help="Variable names (default E,pt,eta,phi).")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs per model.")] = 150,
+    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 1024,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-3,
+    seed: Annotated[int, typer.Option(help="Seed of split, initialisation and shuffling.")] = 0,
+    fmt: FormatOpt = None,
+) -> None:
+    """Train the same model with each normalisation; compare residuals and a common-space MSE."""
+    from hepsqueeze.api import default_variables
+    from hepsqueeze.io import read_table
+    from hepsqueeze.studies.normalisation import run_normalisation_study, study_markdown, write_study
+
+    table = read_table(input_file, format=fmt)
+    var = _split(variables) or list(default_variables(table.names, 4))
+    cols = _split(columns) or var
+    with _progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(scheme: str, r: Any) -> None:
+            if scheme not in tasks:
+                tasks[scheme] = bar.add_task(scheme, total=r.epochs, info="")
+            bar.update(tasks[scheme], completed=r.epoch, info=f"val {r.val_loss:.3g}")
+
+        result = run_normalisation_study(
+            table,
+            cols,
+            var,
+            preset=preset,
+            schemes=_split(schemes) or [],
+            train_options={
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "seed": seed,
+                "patience": epochs,
+            },
+            progress=report,
+        )
+    write_study(result, out)
+    console.print(study_markdown(result), markup=False, highlight=False)
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Directory for the demo's files (overwritten).")] = Path(
