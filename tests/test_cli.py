@@ -289,3 +289,17 @@ def test_root_round_trip_cli(
         assert list(tb.keys()) == list(ta.keys())
         assert np.array_equal(tb["nJet"].array(library="np"), ta["nJet"].array(library="np"))
         assert np.array_equal(tb["run"].array(library="np"), ta["run"].array(library="np"))
+
+
+@pytest.mark.parametrize(("kind", "suffix"), [("events", ".csv"), ("jets27d", ".parquet")])
+def test_generate_kinds(
+    kind: str, suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEPSQUEEZE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / f"x{suffix}"
+    code, _, err = run(["generate", "zjets", "--kind", kind, "--events", "4", "--seed", "2", "-o", str(out)], capsys)
+    assert code == 0, err
+    if kind == "events":
+        assert read_table(out).names[:3] == ("event", "process", "object")
+    else:
+        assert len(read_table(out).names) > 20

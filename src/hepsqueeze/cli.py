@@ -110,9 +110,14 @@ def generate(
     events: Annotated[int, typer.Option(help="Number of events.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    kind: Annotated[
+        str, typer.Option(help="jets (E, pt, eta, phi), jets27d (27 variables) or events (DarkMachines CSV).")
+    ] = "jets",
     pthat_min: Annotated[
-        float, typer.Option("--pthat-min", help="QCD: minimum hard-process pT [GeV].")
+        float,
+        typer.Option("--pthat-min", help="Minimum hard-process pT [GeV] (qcd, wjets, zjets, ttbar_boosted)."),
     ] = 50.0,
+    mass: Annotated[float, typer.Option(help="Resonance mass [GeV] (zprime, excitedq).")] = 2000.0,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the sample cache.")
     ] = False,
@@ -120,34 +125,37 @@ def generate(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Generate jets with Pythia 8 (pp, 13 TeV) and FastJet anti-kt R=0.4: event, E, pt, eta, phi (GeV)."""
+    """Generate pp collisions at 13 TeV with Pythia 8; anti-kt R=0.4 jets (FastJet), or whole events."""
     from hepsqueeze._atomic import check_output
-    from hepsqueeze.datasets import PROCESSES, GeneratorConfig
-    from hepsqueeze.datasets import generate as run_generate
-    from hepsqueeze.io import write_table
+    from hepsqueeze.datasets import GeneratorConfig, generate_dataset
+    from hepsqueeze.datasets import list_processes as all_processes
+    from hepsqueeze.io import write_dataset
 
     if list_processes:
         t = RichTable(title="processes (pp, 13 TeV, Pythia 8; anti-kt R=0.4 jets, pt > 20 GeV, |eta| < 4.5)")
-        for col in ("name", "description", "Pythia settings"):
+        for col in ("name", "description", "uses", "Pythia settings"):
             t.add_column(col)
-        for name in sorted(PROCESSES):
-            proc = PROCESSES[name]
-            t.add_row(name, proc.description, "\n".join(proc.settings))
+        for proc in all_processes():
+            uses = ", ".join("--" + p.replace("_", "-") for p in proc["parameters"])
+            t.add_row(proc["name"], proc["description"], uses, "\n".join(proc["settings"]))
         console.print(t)
         return
     if output is None:
         raise ConfigError("give an output file with -o FILE")
     check_output(output, force)
-    config = GeneratorConfig(process=process, events=events, seed=seed, pthat_min=pthat_min)
+    config = GeneratorConfig(
+        process=process, events=events, seed=seed, pthat_min=pthat_min, kind=kind, mass=mass
+    )
     with _progress() as bar:
-        task = bar.add_task(f"generating {process}", total=events, info="")
+        task = bar.add_task(f"generating {process} ({kind})", total=events, info="")
 
         def report(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        table = run_generate(config, workers=workers, use_cache=not no_cache, progress=report)
-    path = write_table(table, output, format=fmt, force=force)
-    console.print(f"wrote {table.num_rows} jets from {events} {process} events to {path}")
+        dataset = generate_dataset(config, workers=workers, use_cache=not no_cache, progress=report)
+    path = write_dataset(dataset, output, format=fmt, force=force)
+    what = "objects" if kind == "events" else "jets"
+    console.print(f"wrote {dataset.table.num_rows} {what} from {events} {process} events to {path}")
 
 
 @app.command()

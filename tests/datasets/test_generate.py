@@ -180,7 +180,7 @@ def test_mixture_event_numbers(cache_dir: Path, qcd: Table) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"process": "tbar"}, "unknown process 'tbar'.*qcd, ttbar.*did you mean 'ttbar'"),
+        ({"process": "tbar"}, "unknown process 'tbar'.*qcd, singletop, ttbar.*did you mean 'ttbar'"),
         ({"events": -1}, "events must be >= 0"),
         ({"events": 1.5}, "events must be an integer"),
         ({"events": True}, "events must be an integer"),
@@ -238,7 +238,7 @@ def test_registry_and_seeds() -> None:
     assert [name for name, _ in describe_processes()] == sorted(PROCESSES)
     assert "PhaseSpace:pTHatMin = 80.0" in GeneratorConfig("qcd", 1, 1, pthat_min=80).pythia_settings()
     seeds = {worker.pythia_seed(s, p, b) for s in (0, 2**63 - 1) for p in PROCESSES for b in (0, 250)}
-    assert len(seeds) == 8
+    assert len(seeds) == 4 * len(PROCESSES)
     assert all(1 <= s <= worker.PYTHIA_SEED_MAX for s in seeds)
 
 

@@ -1,22 +1,44 @@
-"""Jet samples from Pythia 8 + FastJet: pp collisions, anti-kt jets, one row per jet.
+"""Samples from Pythia 8 + FastJet: pp collisions as 4D jets, 27-variable jets or DarkMachines events.
 
 Generation needs the optional ``generate`` extra (pythia8mc, fastjet); they are imported only when
 events are actually generated, so cached samples load without them.
 """
 
-from .config import GENERATOR_CODE_VERSION, JET_COLUMNS, GeneratorConfig
-from .generate import cache_path, default_cache_dir, generate, generate_mixture
-from .processes import PROCESSES, Process, describe_processes
+from .config import (
+    GENERATOR_CODE_VERSION,
+    JET_COLUMNS,
+    JETS27D_COLUMNS,
+    KINDS,
+    GeneratorConfig,
+    table_columns,
+)
+from .generate import (
+    cache_path,
+    default_cache_dir,
+    events_text,
+    generate,
+    generate_dataset,
+    generate_events,
+    generate_mixture,
+)
+from .processes import PROCESSES, Process, describe_processes, list_processes
 
 __all__ = [
     "GENERATOR_CODE_VERSION",
+    "JETS27D_COLUMNS",
     "JET_COLUMNS",
+    "KINDS",
     "PROCESSES",
     "GeneratorConfig",
     "Process",
     "cache_path",
     "default_cache_dir",
     "describe_processes",
+    "events_text",
     "generate",
+    "generate_dataset",
+    "generate_events",
     "generate_mixture",
+    "list_processes",
+    "table_columns",
 ]

@@ -1,4 +1,9 @@
-"""Generate jet samples: blocks of events spread over worker processes, cached as Parquet files."""
+"""Generate samples: blocks of events spread over worker processes, cached on disk.
+
+Table kinds (``jets``, ``jets27d``) are cached as Parquet; ``events`` (DarkMachines lines) as the
+CSV text itself, which is also what the returned :class:`~hepsqueeze.io.dataset.Dataset` is read
+from, so fresh and cached samples are identical.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ import json
 import logging
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,11 +26,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepsqueeze._atomic import atomic_output
-from hepsqueeze.errors import ConfigError, GeneratorError
+from hepsqueeze.errors import ConfigError, GeneratorError, HepsqueezeError
+from hepsqueeze.io.dataset import Dataset
+from hepsqueeze.io.formats.darkmachines import EVENTS_TABLE, DarkMachines
 from hepsqueeze.io.table import Table
 
 from . import pythia as _worker
-from .config import JET_COLUMNS, GeneratorConfig
+from .config import GeneratorConfig, table_columns
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 
 Columns = dict[str, npt.NDArray[Any]]
+_Block = TypeVar("_Block")
 
 _CACHE_ENV = "HEPSQUEEZE_CACHE_DIR"
 _KEY_METADATA = b"hepsqueeze.cache_key"
@@ -44,9 +53,15 @@ def default_cache_dir() -> Path:
 
 
 def cache_path(config: GeneratorConfig, cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where the sample for ``config`` is cached: ``<cache_dir>/<process>-<cache_key>.parquet``."""
+    """Where the sample for ``config`` is cached.
+
+    ``<cache_dir>/<process>-<cache_key>.parquet`` for ``jets``, ``<process>-jets27d-<key>.parquet``
+    and ``<process>-events-<key>.csv`` for the other kinds.
+    """
     directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return directory / f"{config.process}-{config.cache_key()}.parquet"
+    kind = "" if config.kind == "jets" else f"{config.kind}-"
+    ext = "csv" if config.kind == "events" else "parquet"
+    return directory / f"{config.process}-{kind}{config.cache_key()}.{ext}"
 
 
 def generate(
@@ -56,15 +71,19 @@ def generate(
     use_cache: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Table:
-    """Generate (or load from cache) the jet table for ``config``.
+    """Generate (or load from cache) the jet table for ``config`` (kind ``jets`` or ``jets27d``).
 
-    One row per jet: ``event`` (int64), ``E``, ``pt`` (GeV), ``eta``, ``phi`` (radians, [-pi, pi))
-    as float32, events in order and jets by descending pt. The result is identical for any
+    One row per jet, events in order and jets by descending pt. ``jets``: ``event`` (int64), ``E``,
+    ``pt`` (GeV), ``eta``, ``phi`` (radians, [-pi, pi)) as float32; ``jets27d``: ``event`` and the 27
+    columns of :data:`~hepsqueeze.datasets.JETS27D_COLUMNS`. Kind ``events`` raises
+    :class:`ConfigError` (use :func:`generate_events`). The result is identical for any
     ``workers`` (spawned OS processes, so scripts need an ``if __name__ == "__main__":`` guard; 1 runs
     in this process). With ``use_cache`` the table is read from, or written to, :func:`cache_path`;
     an unreadable cache file is regenerated. ``progress(done, total)`` is called per block of events.
     """
     _check_workers(workers)
+    if config.kind == "events":
+        raise ConfigError("kind 'events' gives DarkMachines lines, not a table: use generate_events()")
     path = cache_path(config, cache_dir) if use_cache else None
     if path is not None:
         cached = _read_cache(path, config)
@@ -80,11 +99,99 @@ def generate(
                 progress(config.events, config.events)
             return cached
 
-    columns = _run_blocks(config, workers, progress)
-    table = Table(columns, source=_source(config))
+    blocks = _run_blocks(config, workers, progress, _worker.generate_block)
+    table = Table(_concat_columns(config, blocks), source=_source(config))
     if path is not None:
         _write_cache(path, config, table)
     return table
+
+
+def generate_events(
+    config: GeneratorConfig,
+    workers: int = 1,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+    progress: ProgressCallback | None = None,
+) -> Dataset:
+    """Generate (or load from cache) DarkMachines events for ``config`` (kind ``events``).
+
+    The result is what :mod:`hepsqueeze.io`'s DarkMachines reader gives for the CSV text: main table
+    one row per object (``event``, ``process``, ``object`` codes, ``E``, ``pt`` in GeV, ``eta``,
+    ``phi``), the ``events`` table (``event``, ``process``, ``weight``, ``MET`` in GeV, ``METphi``,
+    ``n_objects``) and the layout, so ``hepsqueeze.io.write_dataset(ds, "x.csv")`` writes the
+    text back byte for byte (one line per event, MeV, ``%.6g``). Workers, cache and progress as in
+    :func:`generate`; :func:`events_text` gives the text itself.
+    """
+    _check_workers(workers)
+    if config.kind != "events":
+        raise ConfigError(f"generate_events needs kind 'events', not {config.kind!r}")
+    path = cache_path(config, cache_dir) if use_cache else None
+    if path is not None and path.is_file():
+        try:
+            dataset = _read_events(path, config)
+        except (OSError, HepsqueezeError) as exc:
+            log.warning("ignoring unreadable cache file %s (%s); regenerating", path, exc)
+        else:
+            log.info("loaded %d %s events from cache %s", config.events, config.process, path)
+            if progress is not None:
+                progress(config.events, config.events)
+            return dataset
+
+    blocks = _run_blocks(config, workers, progress, _worker.generate_event_lines)
+    text = "".join(line + "\n" for block in blocks for line in block)
+    if path is not None:
+        try:
+            with atomic_output(path, force=True) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            log.warning("could not write cache file %s (%s)", path, exc)
+        else:
+            log.info("cached %s events in %s", config.process, path)
+            return _read_events(path, config)
+    with tempfile.TemporaryDirectory(prefix="hepsqueeze-events-") as tmpdir:
+        tmp_path = Path(tmpdir) / "events.csv"
+        tmp_path.write_text(text, encoding="utf-8")
+        return _read_events(tmp_path, config)
+
+
+def generate_dataset(
+    config: GeneratorConfig,
+    workers: int = 1,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+    progress: ProgressCallback | None = None,
+) -> Dataset:
+    """Any kind as a :class:`Dataset`: :func:`generate_events`, or the table of :func:`generate`.
+
+    Write it with ``hepsqueeze.io.write_dataset(ds, path)``: events become DarkMachines text for a
+    ``.csv`` name, tables go to the format of the extension.
+    """
+    if config.kind == "events":
+        return generate_events(config, workers, cache_dir, use_cache, progress)
+    return Dataset.from_table(generate(config, workers, cache_dir, use_cache, progress))
+
+
+def events_text(dataset: Dataset) -> str:
+    """The DarkMachines text of a dataset from :func:`generate_events` (a temporary file round trip)."""
+    with tempfile.TemporaryDirectory(prefix="hepsqueeze-events-") as tmpdir:
+        path = Path(tmpdir) / "events.csv"
+        DarkMachines().write_dataset(dataset, path)
+        return path.read_text(encoding="utf-8")
+
+
+def _read_events(path: Path, config: GeneratorConfig) -> Dataset:
+    dataset = DarkMachines().read_dataset(path, None)
+    if not dataset.layout.get("exact", False):
+        raise GeneratorError(f"{path} does not hold text as the generator writes it")
+    events = dataset.aux[EVENTS_TABLE]
+    if events.num_rows != config.events:
+        raise GeneratorError(f"{path} holds {events.num_rows} events, expected {config.events}")
+    source = _source(config)
+    return Dataset(
+        Table(dict(dataset.table.columns), source=source),
+        {EVENTS_TABLE: Table(dict(events.columns), source=source)},
+        dataset.layout,
+    )
 
 
 def generate_mixture(
@@ -156,7 +263,7 @@ def _check_workers(workers: int) -> None:
 
 
 def _source(config: GeneratorConfig) -> str:
-    return f"<{config.process} sample, {config.events} events, seed {config.seed}>"
+    return f"<{config.process} {config.kind} sample, {config.events} events, seed {config.seed}>"
 
 
 def _blocks(config: GeneratorConfig) -> list[tuple[int, int]]:
@@ -165,9 +272,15 @@ def _blocks(config: GeneratorConfig) -> list[tuple[int, int]]:
     return [(start, min(start + step, config.events)) for start in range(0, config.events, step)]
 
 
-def _run_blocks(config: GeneratorConfig, workers: int, progress: ProgressCallback | None) -> Columns:
+def _run_blocks(
+    config: GeneratorConfig,
+    workers: int,
+    progress: ProgressCallback | None,
+    worker: Callable[[GeneratorConfig, int, int], _Block],
+) -> list[_Block]:
+    """``worker(config, start, stop)`` of every block, in block order."""
     blocks = _blocks(config)
-    results: list[Columns | None] = [None] * len(blocks)
+    results: list[_Block | None] = [None] * len(blocks)
     done = 0
     started = time.perf_counter()
     if progress is not None:
@@ -176,7 +289,7 @@ def _run_blocks(config: GeneratorConfig, workers: int, progress: ProgressCallbac
     n_proc = min(workers, len(blocks))
     if n_proc <= 1:
         for i, (start, stop) in enumerate(blocks):
-            results[i] = _worker.generate_block(config, start, stop)
+            results[i] = worker(config, start, stop)
             done += stop - start
             if progress is not None:
                 progress(done, config.events)
@@ -187,8 +300,7 @@ def _run_blocks(config: GeneratorConfig, workers: int, progress: ProgressCallbac
         executor = concurrent.futures.ProcessPoolExecutor(max_workers=n_proc, mp_context=context)
         try:
             futures = {
-                executor.submit(_worker.generate_block, config, start, stop): i
-                for i, (start, stop) in enumerate(blocks)
+                executor.submit(worker, config, start, stop): i for i, (start, stop) in enumerate(blocks)
             }
             for future in concurrent.futures.as_completed(futures):
                 i = futures[future]
@@ -209,20 +321,24 @@ def _run_blocks(config: GeneratorConfig, workers: int, progress: ProgressCallbac
     elapsed = time.perf_counter() - started
     rate = config.events / elapsed if elapsed > 0 else float("inf")
     log.info(
-        "generated %d %s events in %.2f s (%.1f events/s, %d worker%s)",
+        "generated %d %s events (%s) in %.2f s (%.1f events/s, %d worker%s)",
         config.events,
         config.process,
+        config.kind,
         elapsed,
         rate,
         max(n_proc, 1),
         "" if n_proc <= 1 else "s",
     )
-    parts = [r for r in results if r is not None]
+    return [r for r in results if r is not None]
+
+
+def _concat_columns(config: GeneratorConfig, parts: list[Columns]) -> Columns:
     if not parts:
-        return _worker.empty_columns()
+        return _worker.empty_columns(config.kind)
     return {
         name: np.concatenate([p[name] for p in parts]).astype(dtype, copy=False)
-        for name, dtype in JET_COLUMNS.items()
+        for name, dtype in table_columns(config.kind).items()
     }
 
 
@@ -231,23 +347,23 @@ def _read_cache(path: Path, config: GeneratorConfig) -> Table | None:
     if not path.is_file():
         return None
     try:
-        columns = _load_cache_columns(path, config.cache_key())
+        columns = _load_cache_columns(path, config.cache_key(), table_columns(config.kind))
     except (OSError, ValueError, pa.ArrowException) as exc:
         log.warning("ignoring unreadable cache file %s (%s); regenerating", path, exc)
         return None
     return Table(columns, source=_source(config))
 
 
-def _load_cache_columns(path: Path, key: str) -> Columns:
+def _load_cache_columns(path: Path, key: str, expected: dict[str, np.dtype[Any]]) -> Columns:
     """Columns of a cache file; ValueError if it is not a complete sample for ``key``."""
     arrow = pq.read_table(path)
     metadata = arrow.schema.metadata or {}
     if metadata.get(_KEY_METADATA) != key.encode():
         raise ValueError("the cache key stored in the file does not match its name")
-    if tuple(arrow.column_names) != tuple(JET_COLUMNS):
+    if tuple(arrow.column_names) != tuple(expected):
         raise ValueError(f"unexpected columns {arrow.column_names}")
     columns: Columns = {}
-    for name, dtype in JET_COLUMNS.items():
+    for name, dtype in expected.items():
         # A copy: zero-copy Arrow buffers are read-only, unlike freshly generated columns.
         values = np.array(arrow.column(name).to_numpy())
         if values.dtype != dtype:
@@ -261,7 +377,8 @@ def _write_cache(path: Path, config: GeneratorConfig, table: Table) -> None:
         _KEY_METADATA: config.cache_key().encode(),
         _CONFIG_METADATA: json.dumps(dataclasses.asdict(config), sort_keys=True).encode(),
     }
-    arrow = pa.table({name: table[name] for name in JET_COLUMNS}).replace_schema_metadata(metadata)
+    names = table_columns(config.kind)
+    arrow = pa.table({name: table[name] for name in names}).replace_schema_metadata(metadata)
     try:
         with atomic_output(path, force=True) as tmp:
             pq.write_table(arrow, tmp, compression="zstd")

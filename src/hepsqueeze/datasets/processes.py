@@ -30,10 +30,7 @@ class Process:
     def parameters(self) -> tuple[str, ...]:
         """Configuration fields the settings use (``pthat_min``, ``mass``), sorted."""
         found = {
-            name
-            for setting in self.settings
-            for _, name, _, _ in string.Formatter().parse(setting)
-            if name
+            name for setting in self.settings for _, name, _, _ in string.Formatter().parse(setting) if name
         }
         return tuple(sorted(found))
 
@@ -45,6 +42,11 @@ _REGISTRY: dict[str, Process] = {
             name="ttbar",
             description="top-quark pair production (gg -> ttbar, qqbar -> ttbar), all decays",
             settings=("Top:gg2ttbar = on", "Top:qqbar2ttbar = on"),
+        ),
+        Process(
+            name="ttbar_boosted",
+            description="top-quark pairs as ttbar, with hard-process pT > pthat_min (boosted tops for top tagging)",
+            settings=("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "PhaseSpace:pTHatMin = {pthat_min}"),
         ),
         Process(
             name="qcd",
