@@ -106,9 +106,8 @@ def test_no_embed_model_cli(
             ["compress", "{data}", "-m", "{model}", "--columns", "E,pt,eta,phii", "-o", "{out}"],
             "did you mean 'phi'",
         ),
-        (["compress", "{nan}", "-m", "{model}", "-o", "{out}"], "NaN/inf"),
+        (["compress", "{nan}", "-m", "{model}", "--strict", "-o", "{out}"], "NaN/inf"),
         (["compress", "{other}", "-m", "{model}", "-o", "{out}"], "trained on columns"),
-        (["compress", "{empty}", "-m", "{model}", "-o", "{out}"], "no rows"),
         (["compress", "{data}", "-m", "{model}", "-o", "{data}"], "already exists"),
         (["train", "{data}", "--preset", "ae4d", "-o", "{out}"], "did you mean"),
         (["decompress", "{data}", "-o", "{out}"], "not a hepsqueeze"),
@@ -293,13 +292,50 @@ def test_root_round_trip_cli(
 
 @pytest.mark.parametrize(("kind", "suffix"), [("events", ".csv"), ("jets27d", ".parquet")])
 def test_generate_kinds(
-    kind: str, suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    kind: str,
+    suffix: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HEPSQUEEZE_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / f"x{suffix}"
-    code, _, err = run(["generate", "zjets", "--kind", kind, "--events", "4", "--seed", "2", "-o", str(out)], capsys)
+    code, _, err = run(
+        ["generate", "zjets", "--kind", kind, "--events", "4", "--seed", "2", "-o", str(out)], capsys
+    )
     assert code == 0, err
     if kind == "events":
         assert read_table(out).names[:3] == ("event", "process", "object")
     else:
         assert len(read_table(out).names) > 20
+
+
+def test_exceptions_streaming_and_empty(
+    jets: Table, jets_file: Path, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hepsqueeze.io import write_table
+
+    cols = {n: jets[n].copy() for n in jets.names}
+    cols["pt"][0] = np.nan
+    cols["eta"][1] = np.inf
+    bad = write_table(Table(cols), tmp_path / "bad.parquet")
+    packed, back = tmp_path / "bad.hsqz", tmp_path / "bad-back.parquet"
+    code, stdout, err = run(
+        ["compress", str(bad), "-m", str(model_file), "--stream", "-o", str(packed)], capsys
+    )
+    assert code == 0, err
+    assert "exceptions" in " ".join(stdout.split())
+    code, _, err = run(["decompress", str(packed), "--stream", "-o", str(back)], capsys)
+    assert code == 0, err
+    restored = read_table(back)
+    assert np.isnan(restored["pt"][0])
+    assert restored["eta"][1] == np.inf
+    assert np.array_equal(restored["event"], jets["event"])
+    empty = write_table(jets.slice(0, 0), tmp_path / "empty.parquet")
+    code, _, err = run(
+        ["compress", str(empty), "-m", str(model_file), "-o", str(tmp_path / "e.hsqz")], capsys
+    )
+    assert code == 0, err
+    code, _, err = run(["decompress", str(tmp_path / "e.hsqz"), "-o", str(tmp_path / "e.parquet")], capsys)
+    assert code == 0, err
+    assert read_table(tmp_path / "e.parquet").names == jets.names

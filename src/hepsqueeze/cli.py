@@ -261,6 +261,14 @@ def compress(
     no_embed_model: Annotated[
         bool, typer.Option("--no-embed-model", help="Store only the model's name and hash.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Reject NaN/inf/out-of-range values instead of storing them exactly."),
+    ] = False,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="Parquet input: read and compress chunk by chunk in bounded memory."),
+    ] = False,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
     tree: TreeOpt = None,
@@ -276,20 +284,45 @@ def compress(
 
     check_output(output, force)
     m = resolve_model(str(model))
-    dataset = read_dataset(
-        input_file, format=fmt, columns=_split(columns), **_read_options(tree, branches, names, allow_pickle)
-    )
     in_bytes = input_size_bytes(input_file)
-    rep = compress_dataset(
-        dataset,
-        m,
-        output,
-        _split(columns),
-        latent_dtype=latent_dtype,
-        embed_model=not no_embed_model,
-        force=force,
-        input_info={"path": input_file.name, "size_bytes": in_bytes},
-    )
+    info = {"path": input_file.name, "size_bytes": in_bytes}
+    if stream:
+        from hepsqueeze.codec.compress import compress_parquet
+
+        rep = compress_parquet(
+            input_file,
+            m,
+            output,
+            _split(columns),
+            latent_dtype=latent_dtype,
+            embed_model=not no_embed_model,
+            force=force,
+            strict=strict,
+            input_info=info,
+        )
+    else:
+        dataset = read_dataset(
+            input_file,
+            format=fmt,
+            columns=_split(columns),
+            **_read_options(tree, branches, names, allow_pickle),
+        )
+        rep = compress_dataset(
+            dataset,
+            m,
+            output,
+            _split(columns),
+            latent_dtype=latent_dtype,
+            embed_model=not no_embed_model,
+            force=force,
+            strict=strict,
+            input_info=info,
+        )
+    if rep.exception_count:
+        console.print(
+            f"stored {rep.exception_count} values exactly as exceptions (NaN/inf/denormal/outside the training "
+            f"range): {rep.exceptions}"
+        )
     console.print(
         f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}) to {output}: {rep.file_bytes} bytes, "
         f"ratio {rep.ratio:.2f} (float32 values / file), {in_bytes / rep.file_bytes:.2f} vs the input file "
@@ -304,6 +337,10 @@ def decompress(
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model, for files written with --no-embed-model.")
     ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="Write Parquet chunk by chunk in bounded memory (main table only)."),
+    ] = False,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
     tree: Annotated[
@@ -317,7 +354,14 @@ def decompress(
     from hepsqueeze.zoo import resolve_model
 
     check_output(output, force)
-    dataset = decompress_dataset(input_file, None if model is None else resolve_model(str(model)))
+    decoder = None if model is None else resolve_model(str(model))
+    if stream:
+        from hepsqueeze.codec.compress import decompress_to_parquet
+
+        rows = decompress_to_parquet(input_file, output, decoder, force=force)
+        console.print(f"wrote {rows} rows to {output} chunk by chunk")
+        return
+    dataset = decompress_dataset(input_file, decoder)
     path = write_dataset(dataset, output, format=fmt, force=force, tree=tree)
     table = dataset.table
     console.print(f"wrote {table.num_rows} rows, columns {', '.join(table.names)}, to {path}")

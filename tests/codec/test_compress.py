@@ -13,6 +13,7 @@ from hepsqueeze.codec.compress import (
     file_info,
 )
 from hepsqueeze.codec.container import ContainerReader, write_container
+from hepsqueeze.codec.exceptions import codec_reconstruct
 from hepsqueeze.errors import (
     ColumnError,
     ContainerError,
@@ -26,14 +27,28 @@ from hepsqueeze.io.table import Table
 from hepsqueeze.models import load_model, save_model
 
 
+def in_range(model, table: Table) -> Table:  # type: ignore[no-untyped-def]
+    """The rows of ``table`` without exceptions."""
+    from hepsqueeze.codec.exceptions import ExceptionFinder
+
+    finder = ExceptionFinder(model)
+    x = table.stack(model.columns)
+    bad = np.zeros(table.num_rows, bool)
+    for j, name in enumerate(model.columns):
+        bad |= finder.mask(j, table[name], x[:, j])
+    return Table({n: table[n][~bad] for n in table.names})
+
+
 def test_round_trip_equals_model_reconstruction(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "j.hsqz"
     rep = compress_table(jets, model, out)
     back = decompress_file(out)
     assert back.names == jets.names
     assert all(back[n].dtype == jets[n].dtype for n in jets.names)
-    recon = model.reconstruct(jets.stack(model.columns))
+    recon = codec_reconstruct(model, jets.stack(model.columns))
     assert np.array_equal(back.stack(model.columns), recon)
+    # The sample's few values outside the training split's range are stored exactly.
+    assert rep.exception_count == sum(file_info(out)["exceptions"].values()) > 0
     assert np.array_equal(back["event"], jets["event"])
     assert rep.ratio == pytest.approx(4 * jets.num_rows * 4 / out.stat().st_size)
     assert rep.passthrough_columns == ("event",)
@@ -45,7 +60,9 @@ def test_float16_latents(model, jets: Table, tmp_path: Path) -> None:  # type: i
     r16 = compress_table(jets, model, b, latent_dtype="float16")
     assert r16.section_bytes["latent"] < r32.section_bytes["latent"]
     back = decompress_file(b)
-    assert np.array_equal(back.stack(model.columns), model.reconstruct(jets.stack(model.columns), "float16"))
+    assert np.array_equal(
+        back.stack(model.columns), codec_reconstruct(model, jets.stack(model.columns), "float16")
+    )
 
 
 def test_small_chunks(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -56,7 +73,7 @@ def test_small_chunks(model, jets: Table, tmp_path: Path) -> None:  # type: igno
     assert file_info(out)["header"]["num_rows"] == big.num_rows
     back = decompress_file(out)
     assert np.array_equal(back["event"], big["event"])
-    assert np.array_equal(back.stack(model.columns), model.reconstruct(big.stack(model.columns)))
+    assert np.array_equal(back.stack(model.columns), codec_reconstruct(model, big.stack(model.columns)))
 
 
 def test_no_embed_model(model, model_file: Path, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -88,14 +105,12 @@ def test_decompresses_after_model_deleted(model, jets: Table, tmp_path: Path) ->
 
 def test_errors(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "e.hsqz"
-    with pytest.raises(InputError, match="no rows"):
-        compress_table(jets.slice(0, 0), model, out)
     with pytest.raises(ColumnError, match="did you mean 'phi'"):
         compress_table(jets, model, out, columns=["E", "pt", "eta", "ph"])
     cols = {n: jets[n].copy() for n in jets.names}
     cols["eta"][3] = np.inf
     with pytest.raises(InputError, match="NaN/inf"):
-        compress_table(Table(cols), model, out)
+        compress_table(Table(cols), model, out, strict=True)
     assert not out.exists()
     compress_table(jets, model, out)
     with pytest.raises(OutputExistsError):
@@ -137,7 +152,7 @@ def test_dataset_round_trip_keeps_aux_tables_and_layout(model, jets: Table, tmp_
     rep = compress_dataset(ds, model, out)
     assert rep.auxiliary_rows == {"events": 80, "x": 5}
     header = file_info(out)["header"]
-    assert header["data_format"] == 2
+    assert header["data_format"] == 3  # the sample holds exceptions
     assert [t["name"] for t in header["tables"]] == ["events", "x"]
     back = decompress_dataset(out)
     assert dict(back.layout) == dict(ds.layout)
@@ -167,8 +182,16 @@ def test_aux_tables_longer_than_a_chunk(model, jets: Table, tmp_path: Path) -> N
 def test_data_format_versions(model, jets: Table, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # One plain table is still data format 1, which older hepsqueeze versions read.
     plain = tmp_path / "p.hsqz"
-    compress_dataset(Dataset.from_table(jets, "parquet"), model, plain)
+    clean = in_range(model, jets)
+    compress_dataset(Dataset.from_table(clean, "parquet"), model, plain)
     assert file_info(plain)["header"]["data_format"] == 1
+    with_aux = tmp_path / "a.hsqz"
+    compress_dataset(Dataset(clean, {"t": Table({"a": np.arange(3)})}, {"format": "x"}), model, with_aux)
+    assert file_info(with_aux)["header"]["data_format"] == 2
+    # Exceptions need data format 3, which older readers refuse instead of dropping them.
+    exc = tmp_path / "e.hsqz"
+    compress_dataset(Dataset.from_table(jets, "parquet"), model, exc)
+    assert file_info(exc)["header"]["data_format"] == 3
     assert decompress_dataset(plain).format == "parquet"
     # A file from a newer data format fails with a version error, not wrong data.
     newer = tmp_path / "n.hsqz"
@@ -177,7 +200,7 @@ def test_data_format_versions(model, jets: Table, tmp_path: Path) -> None:  # ty
     with write_container(newer, header):
         pass
     with pytest.raises(
-        ContainerVersionError, match=r"data format 99; this hepsqueeze reads up to 2: upgrade"
+        ContainerVersionError, match=r"data format 99; this hepsqueeze reads up to 3: upgrade"
     ):
         decompress_dataset(newer)
     with pytest.raises(ContainerVersionError):

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hepsqueeze.codec.exceptions import codec_inputs
 from hepsqueeze.errors import ColumnError, InputError, OutputExistsError
 from hepsqueeze.evaluation.metrics import ks_statistic
 from hepsqueeze.evaluation.report import compute_metrics, draw_report, evaluate, resolve_columns
@@ -184,7 +185,9 @@ def test_full_report(jets: Table, model, model_file: Path, tmp_path: Path) -> No
     assert m["model"]["source"] == "model file"
     assert len(m["training"]["history"]["train_loss"]) >= 1
     assert m["latents"]["source"].startswith("latent codes stored")
-    np.testing.assert_allclose(np.load(out / "latents.npy"), model.encode(jets.stack(model.columns)))
+    np.testing.assert_allclose(
+        np.load(out / "latents.npy"), model.encode(codec_inputs(model, jets.stack(model.columns))[0])
+    )
     assert m["physics"]["quantities"]["mjj"]["n"] > 0
     assert {"mjj", "ht", "njets_pt30"} <= set(m["physics"]["quantities"])
 

@@ -779,6 +779,18 @@ class ContainerReader:
         """Size accounting of every section (the end section excluded), in file order."""
         return _details(self.sections)
 
+    def error(self, section: Section | None, problem: str) -> ContainerError:
+        """A :class:`ContainerError` for ``problem`` in ``section`` (``None``: the header).
+
+        For callers that validate a section's content; the message names the file, the section and
+        its byte offset, like the reader's own errors.
+        """
+        if section is None:
+            return ContainerError(f"{self.name}: header at byte {_PREAMBLE.size}: {problem}")
+        return ContainerError(
+            f"{self.name}: {_label(section.index, section.desc)} at byte {section.start}: {problem}"
+        )
+
     # -- payloads -----------------------------------------------------------------------------------
 
     def read_payload(self, section: Section) -> bytes:

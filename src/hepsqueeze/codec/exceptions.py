@@ -40,6 +40,8 @@ __all__ = [
     "EXCEPTION_VALUES",
     "ExceptionFinder",
     "bits_dtype",
+    "codec_inputs",
+    "codec_reconstruct",
 ]
 
 EXCEPTION_ROWS: Final = "rows"
@@ -114,7 +116,9 @@ class ExceptionFinder:
                 mid = 0.5 * (bounds[0] + bounds[1])
             if not np.isfinite(np.float32(mid)):
                 mid = 1.0 - t.log_offset if t.log else 0.0
-            self.variables.append(_Variable(var, t.log, t.log_offset, bounds, unit, clip, float(np.float32(mid))))
+            self.variables.append(
+                _Variable(var, t.log, t.log_offset, bounds, unit, clip, float(np.float32(mid)))
+            )
 
     def mask(self, j: int, original: npt.NDArray[Any], x32: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
         """Exceptional entries of variable ``j``: ``original`` in its own dtype, ``x32`` as the model sees it."""
@@ -143,7 +147,8 @@ class ExceptionFinder:
         out = np.full(values.shape, v.fill, dtype=np.float32)
         if v.clip is not None:
             lo, hi = np.float32(v.clip[0]), np.float32(v.clip[1])
-            clipped = np.clip(np.nan_to_num(values, nan=v.fill, posinf=hi, neginf=lo), lo, hi)
+            finite = np.nan_to_num(values, nan=v.fill, posinf=float(hi), neginf=float(lo))
+            clipped = np.clip(finite, lo, hi).astype(np.float32)
             ok = ~self.mask(j, clipped, clipped)
             out[ok] = clipped[ok]
         return out
@@ -181,7 +186,7 @@ class ExceptionFinder:
             what = "values outside the model's training range"
         raise InputError(
             f"column {column!r} has {idx.size} {what} (first at row {start + int(first)}: "
-            f"{original[first]!r}); compress without --strict to store such values exactly"
+            f"{original[first].item()!r}); compress without --strict to store such values exactly"
         )
 
     @staticmethod
@@ -191,3 +196,34 @@ class ExceptionFinder:
         if original.dtype.kind == "f":
             return bool(original[0] != 0 and abs(original[0]) < np.finfo(original.dtype).tiny)
         return False
+
+
+def codec_inputs(
+    model: CompressionModel, x: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.float32], list[npt.NDArray[np.int64]]]:
+    """The float32 values the encoder sees for ``x`` (rows, vars), and the exception rows of each variable.
+
+    The stored latent codes are ``model.encode`` of the first: exceptions replaced by stand-ins.
+    """
+    with np.errstate(over="ignore"):
+        data = np.array(x, dtype=np.float32, copy=True)
+    rows = ExceptionFinder(model).find(data, [data[:, j].copy() for j in range(data.shape[1])])
+    return data, rows
+
+
+def codec_reconstruct(
+    model: CompressionModel, x: npt.NDArray[Any], latent_dtype: str = "float32"
+) -> npt.NDArray[np.float32]:
+    """What compressing and decompressing ``x`` (rows, vars) gives back, as float32.
+
+    :meth:`CompressionModel.reconstruct` of ``x`` with every exception replaced by its stand-in, then
+    the exceptions put back exactly: the compressed columns of a decompressed float32 table equal
+    this bit for bit (wider input dtypes get their exceptions back in their own dtype).
+    """
+    data, rows = codec_inputs(model, x)
+    out = model.reconstruct(data, latent_dtype)
+    with np.errstate(over="ignore"):
+        original = np.asarray(x, dtype=np.float32)
+    for j, idx in enumerate(rows):
+        out[idx, j] = original[idx, j]
+    return out

@@ -1,7 +1,7 @@
 """Model files: architecture, normalisation, history and weights in a hepsqueeze container.
 
 A model file is a container (see ``docs/container-format.md``) whose JSON header describes the model
-and whose ``weight`` sections hold every tensor as a plain little-endian array. Nothing is unpickled:
+and whose ``weight`` sections hold every tensor as a plain little-endian array. No code is loaded:
 the network is rebuilt from the header's layer sizes (checked against limits first) and the arrays
 are copied in after their names, dtypes and shapes are checked.
 """
@@ -123,7 +123,7 @@ def _from_reader(reader: ContainerReader, source: str) -> CompressionModel:
         variables = tuple(str(v) for v in header["variables"])
         columns = tuple(str(c) for c in header["columns"])
         name = str(header["name"])
-    except (KeyError, TypeError, ConfigError) as exc:
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise ModelError(f"{source}: invalid model header: {exc}") from None
 
     # Check the stored weights against the architecture before building it, so that a header
@@ -156,14 +156,34 @@ def _from_reader(reader: ContainerReader, source: str) -> CompressionModel:
         variables,
         columns,
         name=name,
-        history={k: [float(x) for x in v] for k, v in dict(header.get("history") or {}).items()},
-        training=dict(header.get("training") or {}),
+        history=_history(header.get("history"), source),
+        training=_training(header.get("training"), source),
         has_encoder="encoder" in parts,
     )
     stored = header.get("decoder_hash")
     if stored != decoder_hash(model):
         raise ModelError(f"{source}: decoder hash {stored!r} does not match its weights; the file is corrupt")
     return model
+
+
+def _history(value: object, source: str) -> dict[str, list[float]]:
+    """The stored loss history: a JSON object of number lists (ModelError otherwise)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        for v in value.values()
+    ):
+        raise ModelError(f"{source}: invalid model header: history must map names to lists of numbers")
+    return {str(k): [float(x) for x in v] for k, v in value.items()}
+
+
+def _training(value: object, source: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ModelError(f"{source}: invalid model header: training must be a JSON object")
+    return dict(value)
 
 
 def _expected_shapes(config: AutoencoderConfig, parts: tuple[str, ...]) -> dict[str, tuple[int, ...]]:

@@ -1,0 +1,114 @@
+"""Truncated and corrupted compressed files: every fault is a ContainerError, never wrong data."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from reliability_helpers import ROOT, boundaries, fuzz_module, run_campaign, sample_dataset
+
+from hepsqueeze.codec.compress import compress_dataset, decompress_dataset
+from hepsqueeze.io.dataset import Dataset
+from hepsqueeze.io.table import Table
+
+log = logging.getLogger(__name__)
+TinyFile = tuple[Path, bytes, Dataset]
+
+
+def truncations(path: Path, data: bytes, randoms: int, seed: int) -> Iterator[tuple[str, bytes]]:
+    cuts = {c + d for c in boundaries(path) for d in (-1, 0, 1)}
+    cuts |= {int(c) for c in np.random.default_rng(seed).integers(0, len(data), randoms)}
+    for cut in sorted(c for c in cuts if 0 <= c < len(data)):
+        yield f"truncated at {cut}", data[:cut]
+
+
+def flips(data: bytes, count: int, seed: int) -> Iterator[tuple[str, bytes]]:
+    rng = np.random.default_rng(seed)
+    for pos, xor in zip(rng.integers(0, len(data), count), rng.integers(1, 256, count), strict=True):
+        mutant = bytearray(data)
+        mutant[pos] ^= int(xor)
+        yield f"byte {pos} ^ {xor:#04x}", bytes(mutant)
+
+
+def test_truncation_at_every_section_boundary(tiny_file: TinyFile, tmp_path: Path) -> None:
+    path, data, reference = tiny_file
+    result = run_campaign(lambda: truncations(path, data, 300, 1), reference, tmp_path / "t.hsqz")
+    log.info(result.line("truncation (tiny file)"))
+    assert result.failures == []
+    assert result.detected == result.executions > 300
+
+
+def test_random_byte_flips(tiny_file: TinyFile, tmp_path: Path) -> None:
+    _, data, reference = tiny_file
+    result = run_campaign(lambda: flips(data, 2500, 2), reference, tmp_path / "f.hsqz")
+    log.info(result.line(f"byte flips ({len(data)}-byte tiny file)"))
+    assert result.failures == []
+    assert result.executions == 2500
+
+
+def test_fuzz_target_on_seeds_and_repaired_mutants(tmp_path: Path) -> None:
+    """The fuzz target without atheris: seeds, then mutants with checksums recomputed."""
+    fuzz = fuzz_module()
+    seeds = [p.read_bytes() for p in fuzz.make_corpus(tmp_path / "corpus")]
+    rng = np.random.default_rng(3)
+    runs = 0
+    for seed in seeds:
+        fuzz.check(seed)
+        for _ in range(150):
+            mutant = bytearray(seed)
+            for pos in rng.integers(1, len(mutant), int(rng.integers(1, 4))):
+                mutant[pos] = int(rng.integers(0, 256))
+            mutant[0] = 1  # repair the checksums so that the mutation reaches the parsers behind them
+            fuzz.check(bytes(mutant))  # raises anything but ContainerError/ModelError
+            runs += 1
+    assert runs == 150 * len(seeds)
+
+
+@pytest.fixture(scope="module")
+def real_file(model, jets: Table, tmp_path_factory: pytest.TempPathFactory) -> TinyFile:  # type: ignore[no-untyped-def]
+    """The session's trained ae4d-3 model on generated jets: decoder embedded, exceptions, aux table."""
+    path = tmp_path_factory.mktemp("real") / "jets.hsqz"
+    compress_dataset(sample_dataset(jets), model, path)
+    return path, path.read_bytes(), decompress_dataset(path)
+
+
+@pytest.mark.slow
+def test_real_file_truncations_and_10000_flips(real_file: TinyFile, tmp_path: Path) -> None:
+    path, data, reference = real_file
+    cut = run_campaign(lambda: truncations(path, data, 1000, 4), reference, tmp_path / "t.hsqz")
+    log.warning(cut.line(f"truncation ({len(data)}-byte ae4d-3 file)"))
+    flip = run_campaign(lambda: flips(data, 12000, 5), reference, tmp_path / "f.hsqz")
+    log.warning(flip.line(f"byte flips ({len(data)}-byte ae4d-3 file)"))
+    assert cut.failures == []
+    assert flip.failures == []
+    assert cut.detected == cut.executions
+    assert flip.executions >= 10_000
+
+
+@pytest.mark.slow
+def test_atheris_short_run(tmp_path: Path) -> None:
+    pytest.importorskip("atheris")
+    corpus = tmp_path / "corpus"
+    script = ROOT / "fuzz" / "fuzz_container.py"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    subprocess.run([sys.executable, str(script), "--make-corpus", str(corpus)], check=True, env=env)
+    runs = int(os.environ.get("HEPSQUEEZE_FUZZ_RUNS", "20000"))
+    proc = subprocess.run(
+        [sys.executable, str(script), str(corpus), f"-atheris_runs={runs}", "-max_len=8192",
+         f"-artifact_prefix={tmp_path}/", "-print_final_stats=1"],
+        check=False, capture_output=True, text=True, env=env, timeout=1800,
+    )  # fmt: skip
+    tail = proc.stderr[-3000:]
+    stats = [line for line in proc.stderr.splitlines() if line.startswith(("stat::", "Done"))]
+    log.warning("atheris: %s", "; ".join(stats))
+    assert proc.returncode == 0, tail
+    assert "Done" in proc.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(("crash-", "timeout-", "oom-"))]
+    shutil.rmtree(corpus)
