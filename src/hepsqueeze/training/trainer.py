@@ -74,6 +74,8 @@ def train_model(
             f"too few rows to train on ({data.shape[0]}): need at least 2 for training and 1 for validation"
         )
     normaliser = Normaliser.fit(train_config.normalisation, variables, data[split.train])
+    train_min = data[split.train].min(axis=0)
+    train_max = data[split.train].max(axis=0)
     probe = CompressionModel(Autoencoder(config), normaliser, tuple(variables), tuple(columns), name=name)
     probe.validate_input(data, columns)
 
@@ -174,6 +176,8 @@ def train_model(
         "stopped": stopped,
         "seconds": seconds,
         "best_val_mse_normalised": best_val,
+        # Physical min-max of the training split: the codec stores values outside it exactly.
+        "input_range": [[float(lo), float(hi)] for lo, hi in zip(train_min, train_max, strict=True)],
         "metrics": _split_metrics(model, data, split.val, split.test),
     }
     return model
