@@ -67,3 +67,13 @@ def test_validation_passes_on_the_cards_sample(tmp_path: Path) -> None:
     """The seeds' 'test the pre-trained model and compare with published results'."""
     for c in list_models():
         assert validate(c.name, workers=2, cache_dir=tmp_path).passed
+
+
+def test_no_embed_zoo_model_decompresses_alone(jets: Table, tmp_path: Path) -> None:
+    """A file referencing a zoo model by name and hash needs no --model to decompress."""
+    model = resolve_model("zoo:ae4d-3")
+    out = tmp_path / "ref.hsqz"
+    small = compress_table(jets, model, out, embed_model=False)
+    embedded = compress_table(jets, model, tmp_path / "emb.hsqz")
+    assert small.file_bytes < embedded.file_bytes - 100_000  # the decoder is not stored
+    assert np.array_equal(decompress_file(out)["pt"], decompress_file(tmp_path / "emb.hsqz")["pt"])

@@ -876,6 +876,12 @@ def _decoder_for(reader: ContainerReader, spec: _Spec, model: CompressionModel |
         decoder = model
     else:
         embedded = reader.find("model")
+        name = info.get("name")
+        if not embedded and isinstance(name, str) and name.startswith("zoo:"):
+            # A model shipped with hepsqueeze need not travel with the file: take it from the zoo.
+            from hepsqueeze.zoo import load as load_zoo_model
+
+            return _decoder_for(reader, spec, load_zoo_model(name))
         if not embedded:
             raise ModelError(
                 f"{reader.name} was written with --no-embed-model; pass --model with the model "
