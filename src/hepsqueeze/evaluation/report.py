@@ -1010,48 +1010,28 @@ def _physics_table(phys: Mapping[str, Any]) -> str:
         "per-event rel. std",
         "changed",
     ]
-    rows = []
-    for key, q in phys["quantities"].items():
-        if not q.get("n"):
-            continue
-        rows.append(
-            [
-                key,
-                q["n"],
-                q["mean_in"],
-                q["mean_out"],
-                q["mean_shift"],
-                q["mean_shift_err"],
-                q["rel_mean_shift"],
-                q["rel_median_shift"],
-                q["std_in"],
-                q["std_out"],
-                q["ks"],
-                q["per_event_relative"]["std"],
-                q["changed_fraction"],
-            ]
-        )
+    rows = [_shift_row(key, q) for key, q in phys["quantities"].items() if q.get("n")]
     jets = phys.get("jets")
     if jets and jets["mass"].get("n"):
-        q = jets["mass"]
-        rows.append(
-            [
-                "jet mass (per jet)",
-                q["n"],
-                q["mean_in"],
-                q["mean_out"],
-                q["mean_shift"],
-                q["mean_shift_err"],
-                q["rel_mean_shift"],
-                q["rel_median_shift"],
-                q["std_in"],
-                q["std_out"],
-                q["ks"],
-                q["per_event_relative"]["std"],
-                q["changed_fraction"],
-            ]
-        )
+        rows.append(_shift_row("jet mass (per jet)", jets["mass"]))
     return table_html(header, rows)
+
+
+def _shift_row(label: str, q: Mapping[str, Any]) -> list[Any]:
+    """One row of the physics table: a quantity's distributions before and after, and their shift."""
+    keys = (
+        "n",
+        "mean_in",
+        "mean_out",
+        "mean_shift",
+        "mean_shift_err",
+        "rel_mean_shift",
+        "rel_median_shift",
+        "std_in",
+        "std_out",
+        "ks",
+    )
+    return [label, *(q[k] for k in keys), q["per_event_relative"]["std"], q["changed_fraction"]]
 
 
 def _groups_table(cols: Sequence[str], groups: Mapping[str, Any]) -> str:
