@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.codec.compress import CompressionReport, compress_dataset, decompress_dataset, decompress_file
+from hepsqueeze.datasets.config import JETS27D_COLUMNS
 from hepsqueeze.errors import ColumnError, ConfigError, InputError
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
@@ -54,6 +55,9 @@ def default_variables(names: Sequence[str], n_features: int) -> tuple[str, ...]:
         return ("m", "pt", "eta", "phi")
     if n_features == 4:
         return DEFAULT_VARIABLES
+    jets27d = tuple(c for c in JETS27D_COLUMNS if c != "event")
+    if n_features == len(jets27d) and all(v in names for v in jets27d):
+        return jets27d
     raise ConfigError(f"a model with {n_features} inputs needs its variable names (--variables)")
 
 
@@ -93,7 +97,8 @@ def train(
             f"and columns {', '.join(cols)}"
         )
     x = table.select(cols).stack(cols, dtype=np.float32)
-    return train_model(x, var, cols, arch, tc, name=name, progress=progress)
+    integer = [v for v, c in zip(var, cols, strict=True) if table[c].dtype.kind in "iub"]
+    return train_model(x, var, cols, arch, tc, name=name, progress=progress, integer_variables=integer)
 
 
 def _model(model: CompressionModel | str | os.PathLike[str]) -> CompressionModel:

@@ -622,6 +622,66 @@ def study_normalisation(
     console.print(study_markdown(result), markup=False, highlight=False)
 
 
+@study_app.command("generalisation")
+def study_generalisation(
+    out: Annotated[Path, typer.Option("--out", help="Directory for generalisation.json, .md and the plot.")],
+    train_processes: Annotated[str, typer.Option(help="Processes whose jets the model is trained on.")] = (
+        "ttbar,qcd"
+    ),
+    test_processes: Annotated[str, typer.Option(help="Held-out processes.")] = (
+        "wjets,zjets,singletop,diboson,zprime,excitedq"
+    ),
+    train_events: Annotated[int, typer.Option(help="Training events per training process.")] = 12000,
+    test_events: Annotated[int, typer.Option(help="Test events per process (next seed).")] = 3000,
+    preset: Annotated[str, typer.Option(help="Model preset (4 variables).")] = "ae4d-3",
+    epochs: Annotated[int, typer.Option(help="Epochs per model.")] = 200,
+    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 1024,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-3,
+    seed: Annotated[int, typer.Option(help="Seed of the training sample (test: seed + 1) and training.")] = 1,
+    per_type: Annotated[
+        bool, typer.Option("--per-type/--no-per-type", help="Also train one model per object type.")
+    ] = True,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Further model (file or zoo:NAME) to apply as is.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Generator worker processes.")] = 2,
+) -> None:
+    """Train on jets of some processes; evaluate on other processes and on b-jets, electrons, muons, photons."""
+    from hepsqueeze.studies.generalisation import (
+        GeneralisationConfig,
+        run_generalisation_study,
+        study_markdown,
+        write_study,
+    )
+    from hepsqueeze.zoo import resolve_model
+
+    config = GeneralisationConfig(
+        train_processes=tuple(_split(train_processes) or []),
+        test_processes=tuple(_split(test_processes) or []),
+        train_events=train_events,
+        test_events=test_events,
+        seed=seed,
+        preset=preset,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        per_type=per_type,
+        workers=workers,
+    )
+    extra = {m: resolve_model(m) for m in model or []}
+    with _progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(label: str, r: Any) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=r.epochs, info="")
+            bar.update(tasks[label], completed=r.epoch, info=f"val {r.val_loss:.3g}")
+
+        result = run_generalisation_study(config, extra_models=extra, progress=report)
+    write_study(result, out)
+    console.print(study_markdown(result), markup=False, highlight=False)
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Directory for the demo's files (overwritten).")] = Path(

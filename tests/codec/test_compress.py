@@ -223,3 +223,15 @@ def test_corrupt_aux_sections(model, jets: Table, tmp_path: Path) -> None:  # ty
         ContainerError, match=r"column 'event' of table 'events' holds 80 rows, the header says 7"
     ):
         decompress_dataset(bad)
+
+
+def test_decoded_values_in_integer_and_bool_dtypes() -> None:
+    from hepsqueeze.codec.compress import as_column_dtype
+
+    v = np.array([-0.6, -0.4, 0.49, 0.51, 2.5, 3e12, -3e12, np.nan], dtype=np.float32)
+    out = as_column_dtype(v, np.dtype(np.int32))
+    assert out.dtype == np.int32
+    # rounded to nearest (ties to even), clipped to the dtype's range, not truncated or wrapped
+    assert out.tolist() == [-1, 0, 0, 1, 2, 2**31 - 1, -(2**31), 0]
+    assert as_column_dtype(v[:4], np.dtype(np.uint8)).tolist() == [0, 0, 0, 1]
+    assert as_column_dtype(v[:4], np.dtype(np.bool_)).tolist() == [False, False, False, True]

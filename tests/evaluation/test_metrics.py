@@ -23,3 +23,26 @@ def test_summary_fields() -> None:
     assert s["pt"]["kind"] == "relative"
     assert s["pt"]["mean"] == pytest.approx(0.0)
     assert s["eta"]["max_abs"] == pytest.approx(0.1)
+
+
+def test_zero_valued_relative_variable_gets_absolute_residuals() -> None:
+    from hepsqueeze.evaluation.metrics import residual_kind
+
+    m = np.array([0.0, 2.0, 10.0])
+    assert residual_kind("m") == "relative"
+    assert residual_kind("m", m) == "absolute"
+    assert residual_kind("m", m + 1) == "relative"
+    summary = residual_summary(m[:, None], (m + 0.5)[:, None], ["m"])
+    assert summary["m"]["kind"] == "absolute"
+    assert summary["m"]["mean"] == pytest.approx(0.5)
+
+
+def test_exact_match_rate_of_integer_variables() -> None:
+    from hepsqueeze.evaluation.metrics import exact_match_rate
+
+    x = np.array([[1.0, 3.0], [2.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
+    y = x + np.array([[0.4, 0.0], [0.6, 0.0], [-0.49, 0.0], [-0.51, 0.0]])
+    assert exact_match_rate(x[:, 0], y[:, 0]) == pytest.approx(0.5)
+    summary = residual_summary(x, y, ["n90", "eta"], integer=["n90"])
+    assert summary["n90"]["exact_match"] == pytest.approx(0.5)
+    assert "exact_match" not in summary["eta"]

@@ -75,3 +75,27 @@ def test_unknown_variable_is_standardised(rng: np.random.Generator) -> None:
     x = rng.normal(3, 2, size=(500, 1))
     y = Normaliser.fit("custom", ("width",), x).forward(x)
     assert abs(float(y.mean())) < 1e-5
+
+
+def test_custom_rules_by_variable_type_for_jets27d() -> None:
+    rng = np.random.default_rng(3)
+    names = ["lead_pt", "tau21", "charged_fraction", "b_label", "n_constituents", "width"]
+    x = np.column_stack(
+        [
+            rng.uniform(5, 300, 500),
+            rng.uniform(0, 1.2, 500),
+            rng.uniform(0, 1, 500),
+            rng.integers(0, 2, 500),
+            rng.integers(1, 80, 500),
+            rng.uniform(0, 0.4, 500),
+        ]
+    )
+    norm = Normaliser.fit("custom", names, x)
+    t = dict(zip(names, norm.transforms, strict=True))
+    assert t["lead_pt"].log  # momenta in log space like pt
+    for name in ("tau21", "charged_fraction", "b_label"):  # already in [0, 1]: kept
+        assert (t[name].shift, t[name].scale, t[name].log) == (0.0, 1.0, False)
+    for j, name in enumerate(("n_constituents", "width"), start=4):  # counts and shapes: standardised
+        assert t[name].shift == pytest.approx(x[:, j].mean())
+    y = norm.forward(x)
+    np.testing.assert_allclose(norm.inverse(y), x, rtol=1e-5, atol=1e-5)

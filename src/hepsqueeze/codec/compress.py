@@ -718,7 +718,7 @@ def _iter_chunks(
         out: dict[str, npt.NDArray[Any]] = {}
         for name, dtype, role in spec.columns:
             if role == "compressed":
-                out[name] = np.ascontiguousarray(x[:, spec.compressed.index(name)].astype(dtype))
+                out[name] = as_column_dtype(x[:, spec.compressed.index(name)], dtype)
             else:
                 out[name] = reader.read_array(columns[name])
         for name, (rows_sec, values_sec) in exceptions.items():
@@ -733,6 +733,21 @@ def _iter_chunks(
             target = out[name]
             target.view(bits.dtype.newbyteorder("="))[idx] = bits
         yield out
+
+
+def as_column_dtype(values: npt.NDArray[np.float32], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """Decoded float values in the column's stored dtype: integers rounded to nearest and clipped
+    to the dtype's range (a plain cast would truncate toward zero and wrap), booleans by > 0.5."""
+    if dtype.kind == "b":
+        return np.ascontiguousarray(values > 0.5)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        lo, hi = float(info.min), float(info.max)
+        if int(hi) > info.max:  # 64-bit maxima round up in float64: clip just inside
+            hi = float(np.nextafter(hi, 0.0))
+        rounded = np.clip(np.rint(values.astype(np.float64)), lo, hi)
+        return np.ascontiguousarray(np.nan_to_num(rounded, nan=0.0).astype(dtype))
+    return np.ascontiguousarray(values.astype(dtype))
 
 
 _ChunkPlan = tuple[Section, dict[str, Section], dict[str, tuple[Section, Section]]]

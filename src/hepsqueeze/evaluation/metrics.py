@@ -2,56 +2,82 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 # Variables whose residual is relative, (out - in) / in, as in the prior work; others are absolute.
-RELATIVE_VARIABLES: Final = frozenset({"e", "pt", "m"})
+# A relative residual needs a non-zero input: where a variable of this set has zeros in the data
+# (a jet's mass can be 0), its residuals are absolute instead (see `residual_kind`).
+RELATIVE_VARIABLES: Final = frozenset({"e", "pt", "m", "lead_pt"})
 # Variables compared with wrap-around at +-pi.
 ANGULAR_VARIABLES: Final = frozenset({"phi"})
 
 
-def residual_kind(variable: str) -> str:
-    """``"relative"`` for energies, momenta and masses, ``"absolute"`` otherwise."""
-    return "relative" if variable.lower() in RELATIVE_VARIABLES else "absolute"
+def residual_kind(variable: str, original: npt.NDArray[Any] | None = None) -> str:
+    """``"relative"`` for energies, momenta and masses, ``"absolute"`` otherwise.
+
+    With ``original`` given, a variable that takes the value 0 there gets ``"absolute"`` residuals.
+    """
+    if variable.lower() not in RELATIVE_VARIABLES:
+        return "absolute"
+    if original is not None and bool(np.any(np.asarray(original) == 0)):
+        return "absolute"
+    return "relative"
 
 
 def residuals(
     original: npt.NDArray[Any], reconstructed: npt.NDArray[Any], variable: str
 ) -> npt.NDArray[np.float64]:
-    """Per-value residual of one variable: relative for E/pt/m, absolute otherwise (phi wrapped)."""
+    """Per-value residual of one variable: relative for E/pt/m without zeros, absolute otherwise (phi wrapped)."""
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(reconstructed, dtype=np.float64)
     diff = y - x
     if variable.lower() in ANGULAR_VARIABLES:
         diff = (diff + np.pi) % (2 * np.pi) - np.pi
-    if residual_kind(variable) == "relative":
+    if residual_kind(variable, x) == "relative":
         with np.errstate(divide="ignore", invalid="ignore"):
             diff = diff / x
     return diff
 
 
 def residual_summary(
-    original: npt.NDArray[Any], reconstructed: npt.NDArray[Any], variables: Sequence[str]
+    original: npt.NDArray[Any],
+    reconstructed: npt.NDArray[Any],
+    variables: Sequence[str],
+    integer: Collection[str] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Mean, std, RMS and max |.| of each variable's residual; arrays are ``(rows, len(variables))``."""
+    """Mean, std, RMS and max |.| of each variable's residual; arrays are ``(rows, len(variables))``.
+
+    Variables named in ``integer`` also get ``exact_match``: the fraction of rows whose reconstruction
+    rounded to the nearest integer equals the original.
+    """
     out: dict[str, dict[str, Any]] = {}
     for j, var in enumerate(variables):
         r = residuals(original[:, j], reconstructed[:, j], var)
         r = r[np.isfinite(r)]
         n = int(r.size)
         out[var] = {
-            "kind": residual_kind(var),
+            "kind": residual_kind(var, original[:, j]),
             "n": n,
             "mean": float(r.mean()) if n else float("nan"),
             "std": float(r.std()) if n else float("nan"),
             "rms": float(np.sqrt(np.mean(r**2))) if n else float("nan"),
             "max_abs": float(np.abs(r).max()) if n else float("nan"),
         }
+        if var in integer:
+            out[var]["exact_match"] = exact_match_rate(original[:, j], reconstructed[:, j])
     return out
+
+
+def exact_match_rate(original: npt.NDArray[Any], reconstructed: npt.NDArray[Any]) -> float:
+    """Fraction of values whose reconstruction, rounded to the nearest integer, equals the original."""
+    x = np.asarray(original, dtype=np.float64)
+    if x.size == 0:
+        return float("nan")
+    return float(np.mean(np.rint(np.asarray(reconstructed, dtype=np.float64)) == x))
 
 
 def mse(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
@@ -165,6 +191,7 @@ def variable_metrics(
     variable: str,
     *,
     normalised: tuple[npt.NDArray[Any], npt.NDArray[Any]] | None = None,
+    integer: bool = False,
 ) -> dict[str, Any]:
     """Every metric of one variable, JSON-able.
 
@@ -172,14 +199,15 @@ def variable_metrics(
     of ``(out - in) / in`` and ``out / in`` where ``in != 0``, only for E/pt/m-like variables (else
     None); ``mse``: mean squared ``out - in``; ``mse_normalised``: the same on ``normalised`` (the pair
     of arrays in the model's normalised space, or standardised), None without it; ``ks``: two-sample KS
-    statistic between the input and output distributions; ``input``/``output``: their mean and std.
+    statistic between the input and output distributions; ``input``/``output``: their mean and std;
+    ``exact_match`` (only with ``integer``): the fraction of rounded outputs equal to the input.
     """
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(reconstructed, dtype=np.float64)
     res = absolute_residuals(x, y, variable)
     finite = res[np.isfinite(res)]
     out: dict[str, Any] = {
-        "kind": residual_kind(variable),
+        "kind": residual_kind(variable, x),
         "n": int(x.size),
         "residual": distribution_stats(res),
         "relative_residual": None,
@@ -202,6 +230,8 @@ def variable_metrics(
         d = np.asarray(normalised[1], dtype=np.float64) - np.asarray(normalised[0], dtype=np.float64)
         d = d[np.isfinite(d)]
         out["mse_normalised"] = float(np.mean(d**2)) if d.size else float("nan")
+    if integer:
+        out["exact_match"] = exact_match_rate(x, y)
     return out
 
 

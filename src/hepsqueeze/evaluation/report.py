@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,7 +32,6 @@ from hepsqueeze.evaluation.metrics import (
     absolute_residuals,
     binned_stats,
     has_relative,
-    residual_kind,
     residuals,
     responses,
     variable_metrics,
@@ -190,14 +189,16 @@ def per_variable_metrics(
     *,
     nx: npt.NDArray[np.float64],
     ny: npt.NDArray[np.float64],
+    integer: Collection[str] = (),
 ) -> dict[str, dict[str, Any]]:
     """:func:`variable_metrics` of each column, keyed by column name.
 
-    ``x``/``y``: original/reconstructed ``(rows, columns)``; ``nx``/``ny``: the same normalised.
+    ``x``/``y``: original/reconstructed ``(rows, columns)``; ``nx``/``ny``: the same normalised;
+    ``integer``: the integer-typed columns (they also get an exact-match rate).
     """
     out: dict[str, dict[str, Any]] = {}
     for j, (col, var) in enumerate(zip(columns, variables, strict=True)):
-        m = variable_metrics(x[:, j], y[:, j], var, normalised=(nx[:, j], ny[:, j]))
+        m = variable_metrics(x[:, j], y[:, j], var, normalised=(nx[:, j], ny[:, j]), integer=col in integer)
         out[col] = {"variable": var, **m}
     return out
 
@@ -341,13 +342,14 @@ def compute_metrics(
     x = original.stack(columns, dtype=np.float64)
     y = reconstructed.stack(columns, dtype=np.float64)
     nx, ny, norm_label = _normalised(x, y, model)
-    per = per_variable_metrics(x, y, columns, variables, nx=nx, ny=ny)
+    integer = [c for c in columns if original[c].dtype.kind in "iub"]
+    per = per_variable_metrics(x, y, columns, variables, nx=nx, ny=ny, integer=integer)
     with np.errstate(invalid="ignore"):
         d = (ny - nx)[np.isfinite(ny - nx)]
     metrics: dict[str, Any] = {
         "columns": list(columns),
         "variables": list(variables),
-        "residual_kinds": {c: residual_kind(v) for c, v in zip(columns, variables, strict=True)},
+        "residual_kinds": {c: per[c]["kind"] for c in columns},
         "normalisation": norm_label,
         "metrics": per,
         "mse_normalised_total": float(np.mean(d**2)) if d.size else float("nan"),

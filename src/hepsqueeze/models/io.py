@@ -41,6 +41,8 @@ def decoder_hash(model: CompressionModel) -> str:
         "normaliser": model.normaliser.to_dict(),
         "variables": list(model.variables),
     }
+    if model.integer_variables:  # only when present, so hashes of earlier models stay valid
+        desc["integer_variables"] = list(model.integer_variables)
     h.update(json.dumps(desc, sort_keys=True).encode())
     for key, tensor in sorted(_part_state(model, ("decoder",)).items()):
         h.update(key.encode())
@@ -58,6 +60,7 @@ def _header(model: CompressionModel, parts: tuple[str, ...]) -> dict[str, Any]:
         "normaliser": model.normaliser.to_dict(),
         "variables": list(model.variables),
         "columns": list(model.columns),
+        "integer_variables": list(model.integer_variables),
         "decoder_hash": decoder_hash(model),
         "history": model.history if "encoder" in parts else {},
         "training": model.training if "encoder" in parts else {},
@@ -122,6 +125,9 @@ def _from_reader(reader: ContainerReader, source: str) -> CompressionModel:
         normaliser = Normaliser.from_dict(header["normaliser"])
         variables = tuple(str(v) for v in header["variables"])
         columns = tuple(str(c) for c in header["columns"])
+        integer = header.get("integer_variables", [])
+        if not isinstance(integer, list) or not all(isinstance(v, str) for v in integer):
+            raise ModelError(f"{source}: integer_variables must be a list of variable names")
         name = str(header["name"])
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise ModelError(f"{source}: invalid model header: {exc}") from None
@@ -159,6 +165,7 @@ def _from_reader(reader: ContainerReader, source: str) -> CompressionModel:
         history=_history(header.get("history"), source),
         training=_training(header.get("training"), source),
         has_encoder="encoder" in parts,
+        integer_variables=tuple(integer),
     )
     stored = header.get("decoder_hash")
     if stored != decoder_hash(model):

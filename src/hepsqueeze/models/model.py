@@ -26,7 +26,8 @@ class CompressionModel:
 
     ``variables`` are the model's variable names (e.g. ``E, pt, eta, phi``), ``columns`` the input
     column names it was trained on, mapped in order onto ``variables``. ``has_encoder`` is false for
-    the decoder-only copy embedded in a compressed file.
+    the decoder-only copy embedded in a compressed file. ``integer_variables`` (counts, labels,
+    trained from integer columns) are rounded to the nearest integer when decoding.
     """
 
     network: Autoencoder
@@ -37,8 +38,13 @@ class CompressionModel:
     history: dict[str, list[float]] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     has_encoder: bool = True
+    integer_variables: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        self.integer_variables = tuple(self.integer_variables)
+        unknown = [v for v in self.integer_variables if v not in self.variables]
+        if unknown:
+            raise ModelError(f"model {self.name!r}: integer variables {unknown} are not among its variables")
         n = self.network.config.n_features
         if len(self.variables) != n or len(self.columns) != n or len(self.normaliser.variables) != n:
             raise ModelError(
@@ -85,14 +91,21 @@ class CompressionModel:
 
     @torch.no_grad()
     def decode(self, z: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
-        """Latent codes ``(N, latent)`` -> physical values float32 ``(N, F)``."""
+        """Latent codes ``(N, latent)`` -> physical values float32 ``(N, F)``.
+
+        :attr:`integer_variables` come out rounded to the nearest integer.
+        """
         codes = np.asarray(z, dtype=np.float32)
         if codes.ndim != 2 or codes.shape[1] != self.latent_dim:
             raise InputError(
                 f"model {self.name!r} expects latents of shape (rows, {self.latent_dim}), got {codes.shape}"
             )
         y = self._batched(self.network.decode, codes, len(self.variables))
-        return self.normaliser.inverse(y)
+        x = self.normaliser.inverse(y)
+        for name in self.integer_variables:
+            j = self.variables.index(name)
+            x[:, j] = np.rint(x[:, j])
+        return x
 
     def reconstruct(self, x: npt.NDArray[Any], latent_dtype: str = "float32") -> npt.NDArray[np.float32]:
         """``decode(encode(x))``, with latents rounded to ``latent_dtype`` as the container stores them."""

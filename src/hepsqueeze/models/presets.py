@@ -12,11 +12,21 @@ PRESETS: Final[dict[str, AutoencoderConfig]] = {
     "ae4d-3": AutoencoderConfig(nodes=(4, 200, 200, 20, 3, 20, 200, 200, 4), activation="leaky_relu"),
     # The prior work's AE_3D_200: 4-200-100-50-3-50-100-200-4, Tanh.
     "ae3d-200": AutoencoderConfig(nodes=(4, 200, 100, 50, 3, 50, 100, 200, 4), activation="tanh"),
+    # Seed 000's 27D jet models, AE_bn_LeakyReLU: Linear -> LeakyReLU -> BatchNorm1d on every hidden
+    # layer, the latent one included.
+    "ae27d-14": AutoencoderConfig(
+        nodes=(27, 200, 200, 200, 14, 200, 200, 200, 27), batchnorm=True, latent_activation=True
+    ),
+    "ae27d-20": AutoencoderConfig(
+        nodes=(27, 400, 400, 200, 20, 200, 400, 400, 27), batchnorm=True, latent_activation=True
+    ),
 }
 
 PRESET_DESCRIPTIONS: Final[dict[str, str]] = {
     "ae4d-3": "4-200-200-20-3-20-200-200-4 LeakyReLU (seed 002, GSoC 2021)",
     "ae3d-200": "4-200-100-50-3-50-100-200-4 Tanh (prior work AE_3D_200)",
+    "ae27d-14": "27-200-200-200-14-200-200-200-27 LeakyReLU + BatchNorm (seed 000, jets27d variables)",
+    "ae27d-20": "27-400-400-200-20-200-400-400-27 LeakyReLU + BatchNorm (seed 000, jets27d variables)",
 }
 
 

@@ -4,8 +4,9 @@ Every scheme is stored in one form per variable, ``y = (g(x) - shift) / scale`` 
 identity or ``log10(x + log_offset)``, so a saved normaliser is a few numbers in JSON and its inverse
 is exact up to float rounding. Schemes:
 
-- ``custom``: the prior work's fixed transforms by variable name (see ``CUSTOM_RULES``): logs for
-  energies, momenta and masses, plain scaling for eta and phi. Unknown names are standardised.
+- ``custom``: the prior work's fixed transforms by variable name and type (see ``CUSTOM_RULES``):
+  logs for energies, momenta and masses, plain scaling for eta and phi, fractions and labels kept in
+  [0, 1]. Names without a rule (counts, widths, N-subjettiness, ...) are standardised.
 - ``custom+minmax``: the custom ``g`` followed by a min-max fit, as in the 2021 evaluation task
   (log E, log pt, then min-max for all four).
 - ``minmax``: ``(x - min) / (max - min)``; ``standard``: ``(x - mean) / std``; ``none``: identity.
@@ -68,6 +69,23 @@ CUSTOM_RULES: Final[Mapping[str, VariableTransform]] = {
     "m": VariableTransform(log=True, log_offset=1.0, shift=0.0, scale=1.8),
     "eta": VariableTransform(scale=5.0),
     "phi": VariableTransform(scale=3.0),
+    # jets27d (docs/generator.md), by variable type: the leading constituent's pt like pt; fractions,
+    # ratios and the b-label already lie in [0, 1] (tau ratios up to ~1.2) and are kept as they are.
+    # Counts, widths, axes, tau_N, C2 and the area have no fixed rule: they are standardised.
+    "lead_pt": VariableTransform(log=True, shift=1.3, scale=1.2),
+    **{
+        name: VariableTransform()
+        for name in (
+            "charged_fraction",
+            "photon_fraction",
+            "neutral_hadron_fraction",
+            "lead_fraction",
+            "ptd",
+            "tau21",
+            "tau32",
+            "b_label",
+        )
+    },
 }
 
 

@@ -55,8 +55,11 @@ def train_model(
     *,
     name: str = "model",
     progress: Callable[[EpochReport], None] | None = None,
+    integer_variables: Sequence[str] = (),
 ) -> CompressionModel:
     """Train an autoencoder on physical values ``x`` of shape ``(rows, len(variables))``.
+
+    ``integer_variables`` (counts, labels) are rounded to integers when the model decodes.
 
     Returns the model with the best validation loss; its ``history`` holds per-epoch losses and its
     ``training`` dict the settings, split sizes, timing and test-split metrics.
@@ -159,7 +162,15 @@ def train_model(
 
     net.load_state_dict(best_state)
     net = net.cpu().eval()
-    model = CompressionModel(net, normaliser, tuple(variables), tuple(columns), name=name, history=history)
+    model = CompressionModel(
+        net,
+        normaliser,
+        tuple(variables),
+        tuple(columns),
+        name=name,
+        history=history,
+        integer_variables=tuple(v for v in variables if v in integer_variables),
+    )
     model.training = {
         "hepsqueeze_version": __version__,
         "torch_version": torch.__version__,
@@ -204,6 +215,6 @@ def _split_metrics(
         recon = model.reconstruct(original)
         out[part] = {
             "mse_normalised": mse(model.normaliser.forward(original), model.normaliser.forward(recon)),
-            "residuals": residual_summary(original, recon, model.variables),
+            "residuals": residual_summary(original, recon, model.variables, model.integer_variables),
         }
     return out

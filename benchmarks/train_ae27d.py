@@ -1,0 +1,202 @@
+"""27D jet models of issue 7: ae27d-14, ae27d-20 and the latent-size scan on >= 100,000 jets27d jets.
+
+    .venv/bin/python benchmarks/train_ae27d.py --model ae27d-20 --model-out out/ae27d-20.hsqm
+    .venv/bin/python benchmarks/train_ae27d.py --model ae27d-14
+    .venv/bin/python benchmarks/train_ae27d.py --model 27,400,400,200,8,200,400,400,27
+    .venv/bin/python benchmarks/train_ae27d.py --summary      # docs/results/ae27d/summary.md
+
+Generates (or reads from the cache) equal numbers of ttbar and QCD events of kind ``jets27d``,
+trains the model on the 27 jet variables (``custom`` normalisation by variable type, integer columns
+rounded on decoding) and writes its test-split metrics and timing as JSON to ``docs/results/ae27d/``.
+``--summary`` collects every JSON there into one table (validation MSE and residuals vs latent size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hepsqueeze.api import train
+from hepsqueeze.datasets import JETS27D_COLUMNS, generate_mixture
+from hepsqueeze.models import AutoencoderConfig, save_model
+from hepsqueeze.training import EpochReport
+
+OUT = Path("docs/results/ae27d")
+VARIABLES = tuple(c for c in JETS27D_COLUMNS if c != "event")
+
+
+def _architecture(spec: str) -> str | AutoencoderConfig:
+    if "," not in spec:
+        return spec
+    nodes = tuple(int(n) for n in spec.split(","))
+    return AutoencoderConfig(nodes=nodes, batchnorm=True, latent_activation=True)
+
+
+def _label(spec: str) -> str:
+    if "," not in spec:
+        return spec
+    nodes = [int(n) for n in spec.split(",")]
+    return f"ae27d-w{nodes[1]}-z{min(nodes[1:-1])}"
+
+
+def run(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    jets = generate_mixture(events_per_process=args.events, seed=args.seed, workers=2, kind="jets27d")
+    arch = _architecture(args.model)
+    t0 = time.perf_counter()
+
+    def progress(r: EpochReport) -> None:
+        if r.epoch % 10 == 0 or r.epoch == 1:
+            logging.info(
+                "epoch %d train %.3g val %.3g best %.3g lr %.2g %.0fs",
+                r.epoch,
+                r.train_loss,
+                r.val_loss,
+                r.best_val_loss,
+                r.lr,
+                r.seconds,
+            )
+
+    model = train(
+        jets,
+        arch,
+        variables=VARIABLES,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        normalisation=args.normalisation,
+        patience=args.patience,
+        seed=args.seed,
+        max_seconds=60 * args.max_minutes,
+        progress=progress,
+        device="cpu",
+    )
+    model.name = _label(args.model)
+    wall = time.perf_counter() - t0
+    if args.model_out:
+        save_model(model, args.model_out, force=True)
+    label = _label(args.model)
+    result: dict[str, Any] = {
+        "label": label,
+        "command": "benchmarks/train_ae27d.py "
+        + " ".join(
+            f"--{k.replace('_', '-')} {v}"
+            for k, v in vars(args).items()
+            if v is not None and v is not False and k not in ("out", "model_out", "summary")
+        ),
+        "machine": {
+            "cpu_threads": torch.get_num_threads(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "torch": torch.__version__,
+        },
+        "nodes": list(model.config.nodes),
+        "parameters": sum(p.numel() for p in model.network.parameters()),
+        "jets": jets.num_rows,
+        "events_per_process": args.events,
+        "wall_seconds_training": wall,
+        "training": model.training,
+        "history": model.history,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{label}.json").write_text(json.dumps(result, indent=1))
+    test = model.training["metrics"]["test"]
+    logging.info(
+        "%s: val MSE %.3g, test MSE %.3g, pt std %.4f, %.0f s",
+        label,
+        model.training["best_val_mse_normalised"],
+        test["mse_normalised"],
+        test["residuals"]["pt"]["std"],
+        wall,
+    )
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def summary() -> None:
+    """docs/results/ae27d/summary.md: one row per trained model, one column block per variable."""
+    results = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))]
+    results.sort(key=lambda r: (min(r["nodes"][1:-1]), r["nodes"][1]))
+    lines = [
+        "| model | nodes | latent | parameters | epochs | minutes | val MSE | test MSE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        t = r["training"]
+        lines.append(
+            f"| {r['label']} | {'-'.join(map(str, r['nodes']))} | {min(r['nodes'][1:-1])} | "
+            f"{r['parameters']:,} | {t['epochs_run']} | {r['wall_seconds_training'] / 60:.1f} | "
+            f"{_fmt(t['best_val_mse_normalised'])} | {_fmt(t['metrics']['test']['mse_normalised'])} |"
+        )
+    lines += [
+        "",
+        "Test-split residual std per variable (relative for E, pt, lead_pt; absolute otherwise, "
+        "in the variable's unit; exact-match rate for integer variables):",
+        "",
+    ]
+    labels = [r["label"] for r in results]
+    lines.append("| variable | kind | " + " | ".join(labels) + " |")
+    lines.append("|---|---|" + "---|" * len(labels))
+    for var in VARIABLES:
+        cells = []
+        kind = ""
+        for r in results:
+            m = r["training"]["metrics"]["test"]["residuals"][var]
+            kind = m["kind"]
+            cell = _fmt(m["std"])
+            if "exact_match" in m:
+                kind = "integer"
+                cell += f" ({100 * m['exact_match']:.1f}% exact)"
+            cells.append(cell)
+        lines.append(f"| {var} | {kind} | " + " | ".join(cells) + " |")
+    first = results[0] if results else None
+    header = [
+        "# 27D jet models (issue 7)",
+        "",
+        f"Data: {first['jets']:,} jets27d jets (ttbar + QCD, {first['events_per_process']:,} events each, "
+        "generator v2); split 80/10/10; MSE in the model's normalised space (`custom`)."
+        if first
+        else "",
+        "",
+        "Commands: " + "; ".join(f"`.venv/bin/python {r['command']}`" for r in results),
+        "",
+    ]
+    (OUT / "summary.md").write_text("\n".join(header + lines) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="ae27d-20", help="preset name or comma-separated layer sizes")
+    p.add_argument("--events", type=int, default=12500, help="events per process")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--normalisation", default="custom")
+    p.add_argument("--patience", type=int, default=40)
+    p.add_argument("--max-minutes", type=float, default=15.0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--model-out", type=Path, default=None)
+    p.add_argument("--summary", action="store_true", help="only rebuild summary.md from the JSON files")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.summary:
+        summary()
+        return
+    run(args)
+    summary()
+
+
+if __name__ == "__main__":
+    main()
