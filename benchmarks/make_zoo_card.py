@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--validation-events", type=int, default=2000)
     p.add_argument("--validation-seed", type=int, default=2)
     p.add_argument("--tolerance", type=float, default=0.2)
+    p.add_argument("--kind", default="jets", help="generator kind of the data (jets, jets27d)")
     args = p.parse_args()
 
     model = load_model(args.model)
@@ -47,10 +48,13 @@ def main() -> None:
                 "processes": processes,
                 "events_per_process": args.data_events,
                 "seed": args.data_seed,
+                "kind": args.kind,
                 "rows": t["rows"],
             },
             "nodes": list(model.config.nodes),
             "activation": model.config.activation,
+            "batchnorm": model.config.batchnorm,
+            "integer_variables": list(model.integer_variables),
             "normalisation": model.normaliser.scheme,
             "config": t["config"],
             "epochs_run": t["epochs_run"],
@@ -61,7 +65,7 @@ def main() -> None:
             "command": args.training_command,
         },
         "test_metrics": {
-            v: {k: r[k] for k in ("mean", "std", "max_abs", "kind")}
+            v: {k: r[k] for k in ("mean", "std", "max_abs", "kind", "exact_match") if k in r}
             for v, r in t["metrics"]["test"]["residuals"].items()
         },
         "validation": {
@@ -69,6 +73,7 @@ def main() -> None:
                 "processes": processes,
                 "events_per_process": args.validation_events,
                 "seed": args.validation_seed,
+                **({"overrides": {"kind": args.kind}} if args.kind != "jets" else {}),
             },
         },
         "tolerance": args.tolerance,

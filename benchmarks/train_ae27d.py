@@ -156,7 +156,7 @@ def summary() -> None:
             cell = _fmt(m["std"])
             if "exact_match" in m:
                 kind = "integer"
-                cell += f" ({100 * m['exact_match']:.1f}% exact)"
+                cell += f" ({100 * m['exact_match']:.2f}% exact)"
             cells.append(cell)
         lines.append(f"| {var} | {kind} | " + " | ".join(cells) + " |")
     first = results[0] if results else None

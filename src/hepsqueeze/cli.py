@@ -525,7 +525,10 @@ def zoo_list() -> None:
         data = c.training.get("data", {})
         rows = data.get("rows", {}).get("total", "?")
         trained = f"{' + '.join(data.get('processes', []))}: {rows} jets, seed {data.get('seed')}"
-        stds = ", ".join(f"{v} {m['std']:.2g}" for v, m in c.test_metrics.items())
+        items = list(c.test_metrics.items())
+        stds = ", ".join(f"{v} {m['std']:.2g}" for v, m in items[:4]) + (
+            f", ... ({len(items)} variables)" if len(items) > 4 else ""
+        )
         t.add_row(c.name, c.description, trained, stds, f"{model_path(c.name).stat().st_size / 1024:.0f} kB")
     console.print(t)
 
@@ -551,11 +554,19 @@ def zoo_validate(
         for col in ("variable", "residual", "card std", "measured std", "allowed", "ok"):
             t.add_column(col)
         for var, v in res.variables.items():
+            if v["kind"] == "integer":  # integers are judged by their rate of wrongly rounded values
+                cells = ("mismatch rate", v["card_mismatch"], v["measured_mismatch"])
+            else:
+                cells = (
+                    "(out-in)/in" if v["kind"] == "relative" else "out-in",
+                    v["card_std"],
+                    v["measured_std"],
+                )
             t.add_row(
                 var,
-                "(out-in)/in" if v["kind"] == "relative" else "out-in",
-                f"{v['card_std']:.3g}",
-                f"{v['measured_std']:.3g}",
+                cells[0],
+                f"{cells[1]:.3g}",
+                f"{cells[2]:.3g}",
                 f"{v['low']:.3g} .. {v['high']:.3g}",
                 "yes" if v["ok"] else "NO",
             )

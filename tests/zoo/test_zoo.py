@@ -77,3 +77,16 @@ def test_no_embed_zoo_model_decompresses_alone(jets: Table, tmp_path: Path) -> N
     embedded = compress_table(jets, model, tmp_path / "emb.hsqz")
     assert small.file_bytes < embedded.file_bytes - 100_000  # the decoder is not stored
     assert np.array_equal(decompress_file(out)["pt"], decompress_file(tmp_path / "emb.hsqz")["pt"])
+
+
+def test_27d_zoo_model_rounds_integers_and_validates_them(tmp_path: Path) -> None:
+    """ae27d-20: integer columns come back as integers; validation judges them by mismatch rate."""
+    c = card("ae27d-20")
+    assert c.validation["sample"]["overrides"] == {"kind": "jets27d"}
+    res = validate("ae27d-20", events_per_process=6, seed=11, cache_dir=tmp_path)
+    assert len(res.variables) == 27
+    for name in ("n_constituents", "n_charged", "n90", "b_label"):
+        v = res.variables[name]
+        assert v["kind"] == "integer"
+        assert v["ok"] == (v["measured_mismatch"] <= v["high"])
+    assert res.variables["pt"]["kind"] == "relative"

@@ -187,10 +187,15 @@ def validate(
         **dict(sample.get("overrides", {})),
     )
     x = jets.stack(model.columns)
-    measured = residual_summary(x, model.reconstruct(x), model.variables)
+    measured = residual_summary(x, model.reconstruct(x), model.variables, model.integer_variables)
     out: dict[str, dict[str, Any]] = {}
     for var in model.variables:
-        ref = float(c.test_metrics[var]["std"])
+        card_metrics = c.test_metrics[var]
+        if "exact_match" in card_metrics and "exact_match" in measured[var]:
+            card_rows = int(c.training.get("data", {}).get("rows", {}).get("test", 0))
+            out[var] = _check_mismatch(card_metrics, measured[var], c.tolerance, card_rows)
+            continue
+        ref = float(card_metrics["std"])
         got = float(measured[var]["std"])
         lo, hi = ref * (1 - c.tolerance), ref * (1 + c.tolerance)
         out[var] = {
@@ -203,3 +208,31 @@ def validate(
             "measured_mean": measured[var]["mean"],
         }
     return ValidationResult(c.name, jets.num_rows, sample, out)
+
+
+def _check_mismatch(
+    card_metrics: Mapping[str, Any], measured: Mapping[str, Any], tolerance: float, card_rows: int
+) -> dict[str, Any]:
+    """An integer variable passes when its rate of wrongly rounded values stays below the card's.
+
+    Mismatches are rare (a few in 10^4), so both rates are counts with Poisson errors: the card's
+    rate is taken at its upper 3-sigma value (k + 3 sqrt(k) + 3 mismatches in ``card_rows``; the
+    + 3 covers a card with none), times ``1 + tolerance``, plus three sigma of the new sample.
+    """
+    ref = 1.0 - float(card_metrics["exact_match"])
+    got = 1.0 - float(measured["exact_match"])
+    n = max(int(measured["n"]), 1)
+    k = ref * max(card_rows, 1)
+    ref_up = (k + 3.0 * float(np.sqrt(k)) + 3.0) / max(card_rows, 1)
+    hi = ref_up * (1 + tolerance) + 3.0 * float(np.sqrt(ref_up / n))
+    return {
+        "card_std": 0.0,
+        "measured_std": float(measured["std"]),
+        "card_mismatch": ref,
+        "measured_mismatch": got,
+        "low": 0.0,
+        "high": hi,
+        "ok": bool(np.isfinite(got) and got <= hi),
+        "kind": "integer",
+        "measured_mean": measured["mean"],
+    }
