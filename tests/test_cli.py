@@ -11,6 +11,7 @@ import pytest
 from hepsqueeze.cli import main
 from hepsqueeze.io import read_table
 from hepsqueeze.io.table import Table
+from hepsqueeze.models import load_model
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -339,3 +340,21 @@ def test_exceptions_streaming_and_empty(
     code, _, err = run(["decompress", str(tmp_path / "e.hsqz"), "-o", str(tmp_path / "e.parquet")], capsys)
     assert code == 0, err
     assert read_table(tmp_path / "e.parquet").names == jets.names
+
+
+def test_train_on_object_types_of_an_event_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hepsqueeze.datasets import GeneratorConfig, generate_events
+    from hepsqueeze.io import write_dataset
+
+    events = generate_events(GeneratorConfig("ttbar", 30, seed=4, kind="events"), cache_dir=tmp_path / "c")
+    csv = write_dataset(events, tmp_path / "ttbar.csv")
+    model = tmp_path / "jets.hsqm"
+    code, _, err = run(
+        ["train", str(csv), "--objects", "j,b", "--epochs", "1", "--device", "cpu", "-o", str(model)], capsys
+    )
+    assert code == 0, err
+    trained = load_model(model).training["rows"]["total"]
+    assert trained == int(np.isin(events.labels("object"), ["j", "b"]).sum())
+    code, _, err = run(["train", str(csv), "--objects", "jet", "-o", str(tmp_path / "x.hsqm")], capsys)
+    assert code == 1
+    assert "types: j, b" in err

@@ -194,8 +194,12 @@ def train(
     branches: BranchesOpt = None,
     names: NamesOpt = None,
     allow_pickle: PickleOpt = False,
+    objects: Annotated[
+        str | None,
+        typer.Option(help="Event files: train on these object types only, e.g. j,b (default: all objects)."),
+    ] = None,
 ) -> None:
-    """Train an autoencoder on a table of jets and save the model file."""
+    """Train an autoencoder on a table of jets (or the objects of an event file) and save the model file."""
     import dataclasses
 
     from hepsqueeze._atomic import check_output
@@ -221,9 +225,14 @@ def train(
         device=device,
         max_seconds=None if max_minutes is None else 60 * max_minutes,
     )
-    table = read_table(
-        input_file, format=fmt, columns=_split(columns), **_read_options(tree, branches, names, allow_pickle)
-    )
+    read_opts = _read_options(tree, branches, names, allow_pickle)
+    if objects is not None:
+        from hepsqueeze.io import read_dataset
+
+        ds = read_dataset(input_file, format=fmt, columns=_split(columns), **read_opts)
+        table = ds.objects(_split(objects) or [])
+    else:
+        table = read_table(input_file, format=fmt, columns=_split(columns), **read_opts)
     with _progress() as bar:
         task = bar.add_task("training", total=epochs, info="")
 

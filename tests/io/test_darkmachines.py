@@ -199,3 +199,15 @@ def test_round_trip_property(events: list[tuple[object, ...]], blank: bool, crlf
         ds = read_dataset(path)
         assert ds.layout["exact"]
         assert write_dataset(ds, Path(tmp) / "back.csv").read_bytes() == text.encode()
+
+
+def test_objects_picks_types_and_names_the_known_ones(tmp_path: Path) -> None:
+    from hepsqueeze.errors import ColumnError
+
+    ds = read_dataset(write(tmp_path, SAMPLE))
+    labels = ds.labels("object")
+    jets = ds.objects(["j", "b"])
+    assert jets.num_rows == int(np.isin(labels, ["j", "b"]).sum())
+    assert jets.names == ds.table.names
+    with pytest.raises(ColumnError, match="types: j, b, e-"):
+        ds.objects(["jet"])

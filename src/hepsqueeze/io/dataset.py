@@ -19,7 +19,7 @@ Plain formats (Parquet, CSV, npz, HDF5, ...) give a dataset with just ``table`` 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -109,6 +109,27 @@ class Dataset:
             raise InputError(f"column {column!r} of {self.source} holds codes outside 0..{len(cats) - 1}")
         labels: npt.NDArray[np.str_] = np.asarray(cats, dtype=np.str_)[codes]
         return labels
+
+    def objects(self, types: Sequence[str], column: str = "object") -> Table:
+        """The main table's rows whose coded ``column`` has one of the labels ``types`` (e.g. ``j``, ``b``).
+
+        For event files with several object types (DarkMachines: ``j b e- e+ m- m+ g``): train on
+        some types, or one model per type. Raises :class:`ColumnError` naming the labels present.
+        """
+        cats = self.categories(column)
+        if cats is None:
+            raise ColumnError(
+                f"{self.source} has no coded {column!r} column to pick object types from "
+                f"(columns: {', '.join(self.table.names)})"
+            )
+        unknown = [t for t in types if t not in cats]
+        if unknown:
+            raise ColumnError(
+                f"object type(s) {', '.join(map(repr, unknown))} not in {self.source} "
+                f"(types: {', '.join(cats)})"
+            )
+        keep = np.isin(self.labels(column), list(types))
+        return Table({n: self.table[n][keep] for n in self.table.names}, source=self.table.source)
 
     def summary(self) -> str:
         """One line: rows and columns of every table."""
