@@ -105,7 +105,7 @@ def column_errors(
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(reconstructed, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        err = np.abs(residuals(x, y, variable))
+        err = np.abs(residuals(x, y, variable, kind=residual_kind(variable)))
     if residual_kind(variable) == "relative":
         zero = x == 0
         err[zero] = np.where(y[zero] == 0, 0.0, np.inf)
@@ -120,7 +120,7 @@ def error_summary(
     for j, var in enumerate(variables):
         err = column_errors(original[:, j], reconstructed[:, j], var)
         with np.errstate(divide="ignore", invalid="ignore"):
-            signed = residuals(original[:, j], reconstructed[:, j], var)
+            signed = residuals(original[:, j], reconstructed[:, j], var, kind=residual_kind(var))
         signed = signed[np.isfinite(signed)]
         out[var] = {
             "max": float(err.max()) if err.size else 0.0,

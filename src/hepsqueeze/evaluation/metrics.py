@@ -29,15 +29,16 @@ def residual_kind(variable: str, original: npt.NDArray[Any] | None = None) -> st
 
 
 def residuals(
-    original: npt.NDArray[Any], reconstructed: npt.NDArray[Any], variable: str
+    original: npt.NDArray[Any], reconstructed: npt.NDArray[Any], variable: str, kind: str | None = None
 ) -> npt.NDArray[np.float64]:
-    """Per-value residual of one variable: relative for E/pt/m without zeros, absolute otherwise (phi wrapped)."""
+    """Per-value residual of one variable (phi wrapped): ``kind`` ``"relative"`` or ``"absolute"``,
+    by default :func:`residual_kind` of the variable and these values (relative for E/pt/m without zeros)."""
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(reconstructed, dtype=np.float64)
     diff = y - x
     if variable.lower() in ANGULAR_VARIABLES:
         diff = (diff + np.pi) % (2 * np.pi) - np.pi
-    if residual_kind(variable, x) == "relative":
+    if (kind or residual_kind(variable, x)) == "relative":
         with np.errstate(divide="ignore", invalid="ignore"):
             diff = diff / x
     return diff
