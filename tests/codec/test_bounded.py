@@ -1,0 +1,141 @@
+"""The error-bounded jet codec: every value within its bound, bit-exact decoding, edge cases."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hepsqueeze.baselines.bounds import ErrorBound
+from hepsqueeze.codec.bounded import JetBounds, decode_jets, encode_jets, payload_stats
+from hepsqueeze.errors import ConfigError, ContainerError, InputError
+from hepsqueeze.io.table import Table
+
+
+def _errors(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN/inf/0 inputs: checked separately
+        rel = np.abs(y64[:, :2] - x64[:, :2]) / np.abs(x64[:, :2])
+        d = y64[:, 2:] - x64[:, 2:]
+        d[:, 1] = (d[:, 1] + math.pi) % (2 * math.pi) - math.pi
+    return np.column_stack([rel, np.abs(d)])
+
+
+@pytest.mark.parametrize("eps", [1e-2, 1e-3, 1e-4])
+def test_generated_jets_within_bound_and_smaller_than_float32(jets: Table, eps: float) -> None:
+    x = jets.stack(("E", "pt", "eta", "phi"))
+    payload = encode_jets(jets["event"], x, JetBounds.uniform(eps))
+    y = decode_jets(jets["event"], payload)
+    assert y.dtype == np.float32
+    assert y.shape == x.shape
+    assert (_errors(x, y) <= eps).all()
+    assert payload_stats(payload)["total"] == len(payload)
+    if eps >= 1e-3:  # static tables cost much on ~300 jets; large samples: see docs/benchmarks.md
+        assert len(payload) < x.nbytes
+
+
+def test_per_variable_bounds(jets: Table) -> None:
+    x = jets.stack(("E", "pt", "eta", "phi"))
+    bounds = JetBounds(
+        ErrorBound("relative", 1e-2),
+        ErrorBound("relative", 1e-3),
+        ErrorBound("absolute", 1e-4),
+        ErrorBound("absolute", 3e-3),
+    )
+    err = _errors(x, decode_jets(jets["event"], encode_jets(jets["event"], x, bounds)))
+    assert (err.max(axis=0) <= [1e-2, 1e-3, 1e-4, 3e-3]).all()
+
+
+def test_bad_values_are_kept_exactly_and_order_does_not_matter() -> None:
+    rng = np.random.default_rng(1)
+    n = 300
+    event = np.repeat(np.arange(60), 5)
+    x = np.column_stack(
+        [
+            rng.uniform(20, 500, n),
+            rng.uniform(20, 400, n),
+            rng.uniform(-4, 4, n),
+            rng.uniform(0, 2 * np.pi, n),
+        ]
+    ).astype(np.float32)  # unsorted pt, phi in [0, 2 pi)
+    x[3, 0], x[7, 1], x[11, 2], x[13, 3] = np.nan, 0.0, np.inf, -np.inf
+    x[17, 1] = -5.0
+    x[19, 0] = np.float32(1e-30)  # E far below the massless prediction: coded, within the bound
+    y = decode_jets(event, encode_jets(event, x, JetBounds.uniform(1e-3)))
+    special = [(3, 0), (7, 1), (11, 2), (13, 3), (17, 1)]
+    for r, c in special:
+        assert y[r, c].tobytes() == x[r, c].tobytes()
+    mask = np.ones(x.shape, dtype=bool)
+    for r, c in special:
+        mask[r, c] = False
+    assert (_errors(x, y)[mask] <= 1e-3).all()
+
+
+def test_empty_and_single_row() -> None:
+    empty = np.zeros((0, 4), dtype=np.float32)
+    assert decode_jets(
+        np.zeros(0, np.int64), encode_jets(np.zeros(0, np.int64), empty, JetBounds.uniform(1e-3))
+    ).shape == (0, 4)
+    one = np.array([[100.0, 80.0, 0.5, -3.0]], dtype=np.float32)
+    back = decode_jets([7], encode_jets([7], one, JetBounds.uniform(1e-3)))
+    assert (_errors(one, back) <= 1e-3).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.floats(1e-5, 0.1),
+    st.integers(0, 2**32 - 1),
+)
+def test_bound_holds_for_random_jets(n: int, eps: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.column_stack(
+        [
+            np.exp(rng.uniform(-3, 9, n)),
+            np.exp(rng.uniform(-3, 9, n)),
+            rng.uniform(-6, 6, n),
+            rng.uniform(-np.pi, np.pi, n),
+        ]
+    ).astype(np.float32)
+    event = np.sort(rng.integers(0, max(1, n // 3), n))
+    y = decode_jets(event, encode_jets(event, x, JetBounds.uniform(eps)))
+    assert (_errors(x, y) <= eps).all()
+
+
+def test_errors(jets: Table) -> None:
+    x = jets.stack(("E", "pt", "eta", "phi"))
+    payload = encode_jets(jets["event"], x, JetBounds.uniform(1e-3))
+    with pytest.raises(InputError, match="event column"):
+        decode_jets(jets["event"][:-1], payload)
+    with pytest.raises(ContainerError, match="magic"):
+        decode_jets(jets["event"], b"XXXX" + payload[4:])
+    with pytest.raises(ContainerError, match="sizes"):
+        decode_jets(jets["event"], payload[:-4])
+    with pytest.raises(ConfigError, match="relative bound on E"):
+        JetBounds(
+            ErrorBound("absolute", 1e-3),
+            ErrorBound("relative", 1e-3),
+            ErrorBound("absolute", 1e-3),
+            ErrorBound("absolute", 1e-3),
+        )
+
+
+def test_decodes_identically_in_a_fresh_process(jets: Table, tmp_path: Path) -> None:
+    x = jets.stack(("E", "pt", "eta", "phi"))
+    payload = encode_jets(jets["event"], x, JetBounds.uniform(1e-3))
+    (tmp_path / "p.bin").write_bytes(payload)
+    np.save(tmp_path / "event.npy", jets["event"])
+    here = decode_jets(jets["event"], payload)
+    code = (
+        "import numpy as np, sys; from hepsqueeze.codec.bounded import decode_jets; "
+        f"p = open(r'{tmp_path / 'p.bin'}', 'rb').read(); e = np.load(r'{tmp_path / 'event.npy'}'); "
+        "sys.stdout.buffer.write(decode_jets(e, p).tobytes())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout
+    assert out == here.tobytes()
