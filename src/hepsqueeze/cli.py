@@ -261,10 +261,18 @@ def train(
 @app.command()
 def compress(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table to compress.")],
-    model: Annotated[
-        Path, typer.Option("--model", "-m", help="Model file, or zoo:NAME for a shipped model.")
-    ],
     output: OutOpt,
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model file, or zoo:NAME for a shipped model.")
+    ] = None,
+    max_error: Annotated[
+        str | None,
+        typer.Option(
+            "--max-error",
+            help="Error-bounded jet codec instead of a model: every value within e.g. "
+            "E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3 (r = relative), or one number for all four.",
+        ),
+    ] = None,
     columns: Annotated[str | None, typer.Option(help="Columns to compress (default: the model's).")] = None,
     latent_dtype: Annotated[str, typer.Option(help="float32 or float16.")] = "float32",
     no_embed_model: Annotated[
@@ -292,9 +300,34 @@ def compress(
     from hepsqueeze.zoo import resolve_model
 
     check_output(output, force)
-    m = resolve_model(str(model))
+    if (model is None) == (max_error is None):
+        raise typer.BadParameter("give either --model (autoencoder) or --max-error (error-bounded codec)")
     in_bytes = input_size_bytes(input_file)
     info = {"path": input_file.name, "size_bytes": in_bytes}
+    if max_error is not None:
+        from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
+
+        bounds = parse_max_error(max_error)
+        if stream or strict or no_embed_model:
+            raise typer.BadParameter("--stream, --strict and --no-embed-model apply to --model only")
+        dataset = read_dataset(
+            input_file,
+            format=fmt,
+            columns=_split(columns),
+            **_read_options(tree, branches, names, allow_pickle),
+        )
+        rep = compress_bounded(dataset, output, bounds, _split(columns), force=force, input_info=info)
+        if rep.exception_count:
+            console.print(
+                f"stored {rep.exception_count} values exactly (NaN/inf/<= 0 under a relative bound)"
+            )
+        console.print(
+            f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}) within {max_error} to {output}: "
+            f"{rep.file_bytes} bytes, ratio {rep.ratio:.2f} (float32 values / file), "
+            f"{in_bytes / rep.file_bytes:.2f} vs the input file ({in_bytes} bytes)"
+        )
+        return
+    m = resolve_model(str(model))
     if stream:
         from hepsqueeze.codec.compress import compress_parquet
 

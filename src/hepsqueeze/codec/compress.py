@@ -49,8 +49,10 @@ log = logging.getLogger(__name__)
 
 DATA_KIND: Final = "hepsqueeze-data"
 #: Newest data format written and read. 1: one table. 2: auxiliary tables and the layout.
-#: 3: the exception stream.
-DATA_FORMAT: Final = 3
+#: 3: the exception stream. 4: the error-bounded jet codec (:mod:`hepsqueeze.codec.bounded_file`).
+DATA_FORMAT: Final = 4
+#: Format written by the autoencoder codec for files with exceptions.
+EXCEPTIONS_DATA_FORMAT: Final = 3
 #: Format written for a dataset that is one plain table, so that older readers still read it.
 PLAIN_DATA_FORMAT: Final = 1
 #: Format written for a dataset with auxiliary tables and no exceptions.
@@ -160,7 +162,7 @@ def compress_dataset(
     else:
         has_exceptions = any(bool(finder.mask(j, table[n], x[:, j]).any()) for j, n in enumerate(chosen))
     plain_format = PLAIN_DATA_FORMAT if dataset.is_plain else AUX_DATA_FORMAT
-    fmt = DATA_FORMAT if has_exceptions else plain_format
+    fmt = EXCEPTIONS_DATA_FORMAT if has_exceptions else plain_format
     schema = {n: table[n].dtype for n in table.names}
     header = _header(
         model, schema, chosen, num_rows=table.num_rows, chunk_rows=chunk_rows, latent_dtype=latent_dtype,
@@ -232,7 +234,7 @@ def compress_batches(
         raise ConfigError(f"num_rows must be an integer in [0, 2**53), got {num_rows!r}")
     dtypes = {str(n): np.dtype(d) for n, d in schema.items()}
     chosen = model.column_mapping(list(dtypes), columns, source)
-    fmt = PLAIN_DATA_FORMAT if strict else DATA_FORMAT
+    fmt = PLAIN_DATA_FORMAT if strict else EXCEPTIONS_DATA_FORMAT
     header = _header(
         model, dtypes, chosen, num_rows=num_rows, chunk_rows=chunk_rows, latent_dtype=latent_dtype,
         embed_model=embed_model, data_format=fmt,
@@ -651,6 +653,12 @@ def decompress_dataset(path: str | os.PathLike[str], model: CompressionModel | N
 
 def decompress_reader(reader: ContainerReader, model: CompressionModel | None = None) -> Dataset:
     """:func:`decompress_dataset` of an open container (for example one read from bytes)."""
+    from hepsqueeze.codec.bounded_file import decompress_bounded, is_bounded
+
+    if is_bounded(read_header(reader)):
+        if model is not None:
+            log.info("%s was written by the error-bounded codec: the model is not used", reader.name)
+        return decompress_bounded(reader)
     spec = _parse_header(reader)
     decoder = _decoder_for(reader, spec, model)
     parts: dict[str, list[npt.NDArray[Any]]] = {name: [] for name, _, _ in spec.columns}
@@ -684,9 +692,21 @@ def decompress_to_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from hepsqueeze.codec.bounded_file import is_bounded
     from hepsqueeze.io.interpret import native
 
     with ContainerReader.open(path) as reader:
+        if is_bounded(read_header(reader)):
+            # The bounded codec's chunks are small: decode the file, write it in chunk-sized row groups.
+            table = decompress_reader(reader).table
+            with atomic_output(out, force) as tmp:
+                pq.write_table(
+                    pa.table({n: native(table[n]) for n in table.names}),
+                    tmp,
+                    compression=compression,
+                    row_group_size=DEFAULT_CHUNK_ROWS,
+                )
+            return table.num_rows
         spec = _parse_header(reader)
         decoder = _decoder_for(reader, spec, model)
         if spec.tables:

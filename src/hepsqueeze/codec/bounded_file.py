@@ -1,0 +1,260 @@
+"""Compressed files of the error-bounded jet codec (data format 4, codec ``bounded-jets``).
+
+The main table's four jet columns (E, pt, eta, phi by default) are coded by
+:mod:`hepsqueeze.codec.bounded` chunk by chunk, each chunk's payload a ``column`` section named
+``bounded`` with ``{"codec": "bounded-jets"}``; the event column and every other column, the
+auxiliary tables and the layout are stored losslessly as in the other data formats, so
+decompression gives back a dataset that writes the original file structure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from hepsqueeze import __version__
+from hepsqueeze.baselines.bounds import ErrorBound
+from hepsqueeze.codec.bounded import VARIABLES, JetBounds, decode_jets, encode_jets
+from hepsqueeze.codec.compress import (
+    DATA_KIND,
+    DEFAULT_CHUNK_ROWS,
+    CompressionReport,
+    _add_column,
+    _read_aux,
+)
+from hepsqueeze.codec.container import DTYPES, ContainerReader, write_container
+from hepsqueeze.errors import ColumnError, ConfigError, missing_column_message
+from hepsqueeze.io.dataset import Dataset
+from hepsqueeze.io.table import Table
+
+#: Data format of files written by this codec.
+BOUNDED_DATA_FORMAT: Final = 4
+CODEC_NAME: Final = "bounded-jets"
+PAYLOAD_SECTION: Final = "bounded"
+
+_TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9.eE+-]+)\s*(r?)\s*$")
+
+
+def parse_max_error(spec: str) -> JetBounds:
+    """``--max-error``: one number (``1e-3``: relative on E and pt, absolute on eta and phi) or one
+    term per variable, ``E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3`` (``r`` = relative)."""
+    text = spec.strip()
+    try:
+        return JetBounds.uniform(float(text))
+    except ValueError:
+        pass
+    bounds: dict[str, ErrorBound] = {}
+    for term in text.split(","):
+        m = _TERM.match(term)
+        if not m:
+            raise ConfigError(f"--max-error term {term!r} is not NAME=VALUE or NAME=VALUEr (e.g. pt=1e-3r)")
+        name, value, rel = m.group(1), float(m.group(2)), m.group(3) == "r"
+        if name not in VARIABLES:
+            raise ConfigError(
+                f"--max-error names {name!r}; the jet codec's variables are {', '.join(VARIABLES)}"
+            )
+        bounds[name] = ErrorBound("relative" if rel else "absolute", value)
+    missing = [v for v in VARIABLES if v not in bounds]
+    if missing:
+        raise ConfigError(f"--max-error gives no bound for {', '.join(missing)}")
+    return JetBounds(*(bounds[v] for v in VARIABLES))
+
+
+def compress_bounded(
+    dataset: Dataset,
+    out: str | os.PathLike[str],
+    bounds: JetBounds,
+    columns: Sequence[str] | None = None,
+    *,
+    event_column: str = "event",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    force: bool = False,
+    input_info: dict[str, Any] | None = None,
+) -> CompressionReport:
+    """Write ``dataset`` with its jet ``columns`` (E, pt, eta, phi order) within ``bounds``.
+
+    ``event_column`` groups the jets of one event (contiguous rows, leading jet first); without
+    such a column every jet is coded alone. Raises :class:`ColumnError` before writing anything.
+    """
+    table = dataset.table
+    chosen = list(columns) if columns else list(VARIABLES)
+    if len(chosen) != len(VARIABLES):
+        raise ColumnError(f"the jet codec takes 4 columns ({', '.join(VARIABLES)}), got {', '.join(chosen)}")
+    for c in chosen:
+        if c not in table.names:
+            raise ColumnError(missing_column_message(c, table.names, table.source))
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be positive, got {chunk_rows}")
+    has_event = event_column in table.names and table[event_column].dtype.kind in "iu"
+    with np.errstate(over="ignore"):
+        x = table.stack(chosen, dtype=np.float32)
+    event = table[event_column].astype(np.int64) if has_event else np.arange(table.num_rows, dtype=np.int64)
+    header = {
+        "kind": DATA_KIND,
+        "data_format": BOUNDED_DATA_FORMAT,
+        "created_by": f"hepsqueeze {__version__}",
+        "num_rows": table.num_rows,
+        "chunk_rows": chunk_rows,
+        "columns": [
+            {"name": n, "dtype": table[n].dtype.str, "role": "compressed" if n in chosen else "passthrough"}
+            for n in table.names
+        ],
+        "compressed": {"columns": chosen, "variables": list(VARIABLES)},
+        "codec": {
+            "name": CODEC_NAME,
+            "bounds": bounds.to_dict(),
+            "event_column": event_column if has_event else None,
+        },
+        "input": input_info or {},
+        "layout": dict(dataset.layout),
+        "tables": [
+            {
+                "name": name,
+                "num_rows": aux.num_rows,
+                "columns": [{"name": c, "dtype": aux[c].dtype.str} for c in aux.names],
+            }
+            for name, aux in dataset.aux.items()
+        ],
+    }
+    exceptions = 0
+    with write_container(out, header, force=force) as writer:
+        for chunk, start in enumerate(range(0, max(table.num_rows, 1), chunk_rows)):
+            stop = min(start + chunk_rows, table.num_rows)
+            payload = encode_jets(event[start:stop], x[start:stop], bounds)
+            exceptions += _exception_count(payload)
+            writer.add_bytes("column", PAYLOAD_SECTION, payload, chunk=chunk, codec=CODEC_NAME)
+            for name in table.names:
+                if name not in chosen:
+                    _add_column(writer, name, table[name][start:stop], chunk)
+        for tname, aux in dataset.aux.items():
+            for col in aux.names:
+                for chunk, start in enumerate(range(0, aux.num_rows, chunk_rows)):
+                    _add_column(
+                        writer,
+                        f"{tname}/{col}",
+                        aux[col][start : start + chunk_rows],
+                        chunk,
+                        table=tname,
+                        column=col,
+                    )
+    size = Path(out).stat().st_size
+    with ContainerReader.open(out) as reader:
+        sections = reader.section_sizes()
+    return CompressionReport(
+        Path(out),
+        table.num_rows,
+        tuple(chosen),
+        tuple(n for n in table.names if n not in chosen),
+        size,
+        sections,
+        {name: aux.num_rows for name, aux in dataset.aux.items()},
+        {"(any)": exceptions} if exceptions else {},
+    )
+
+
+def _exception_count(payload: bytes) -> int:
+    import json
+    import struct
+
+    n_head = struct.unpack("<I", payload[4:8])[0]
+    return int(json.loads(payload[16 : 16 + n_head])["exceptions"])
+
+
+def is_bounded(header: dict[str, Any]) -> bool:
+    """Whether a data header is one of this codec's."""
+    codec = header.get("codec")
+    return isinstance(codec, dict) and codec.get("name") == CODEC_NAME
+
+
+def decompress_bounded(reader: ContainerReader) -> Dataset:
+    """The dataset of an open container written by :func:`compress_bounded`."""
+    header = reader.header
+    try:
+        num_rows = int(header["num_rows"])
+        columns = [(str(c["name"]), str(c["dtype"]), str(c["role"])) for c in header["columns"]]
+        compressed = [str(c) for c in header["compressed"]["columns"]]
+        event_column = header["codec"].get("event_column")
+        tables = [
+            (str(t["name"]), int(t["num_rows"]), [(str(c["name"]), str(c["dtype"])) for c in t["columns"]])
+            for t in header.get("tables", [])
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise reader.error(None, f"invalid bounded-codec header: {exc}") from None
+    for _, dtype, _ in columns:
+        if dtype not in DTYPES:
+            raise reader.error(None, f"invalid column dtype {dtype!r}")
+    if len(compressed) != 4 or any(c not in [n for n, _, _ in columns] for c in compressed):
+        raise reader.error(None, "the compressed columns are not columns of the table")
+    payloads = sorted(reader.find("column", PAYLOAD_SECTION), key=lambda s: s.chunk)
+    if [s.chunk for s in payloads] != list(range(len(payloads))):
+        raise reader.error(None, "bounded-codec payload chunks are missing or repeated")
+    dtypes = {n: np.dtype(d) for n, d, _ in columns}
+    passthrough = {n: dtypes[n] for n, _, role in columns if role == "passthrough"}
+    parts: dict[str, list[npt.NDArray[Any]]] = {n: [] for n, _, _ in columns}
+    total = 0
+    for sec in payloads:
+        chunk_cols: dict[str, npt.NDArray[Any]] = {}
+        for name, want in passthrough.items():
+            found = [s for s in reader.find("column", name, chunk=sec.chunk) if "table" not in s.extras]
+            if len(found) != 1 or found[0].dtype != want:
+                raise reader.error(sec, f"column {name!r} missing or invalid in chunk {sec.chunk}")
+            chunk_cols[name] = reader.read_array(found[0])
+        payload = reader.read_bytes(sec)
+        try:
+            n = _payload_rows(payload)
+            event = (
+                chunk_cols[str(event_column)].astype(np.int64)
+                if event_column is not None
+                else np.arange(total, total + n, dtype=np.int64)
+            )
+            values = decode_jets(event, payload)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise reader.error(sec, f"bounded-codec payload is invalid: {exc}") from None
+        for name, arr in chunk_cols.items():
+            if arr.shape[0] != values.shape[0]:
+                raise reader.error(
+                    sec, f"column {name!r} holds {arr.shape[0]} rows, the payload {values.shape[0]}"
+                )
+            parts[name].append(arr)
+        for j, name in enumerate(compressed):
+            parts[name].append(values[:, j].astype(dtypes[name]))
+        total += values.shape[0]
+    if total != num_rows:
+        raise reader.error(None, f"the header says {num_rows} rows, the payloads hold {total}")
+    out = {
+        n: (np.concatenate(parts[n]) if parts[n] else np.empty(0, dtype=np.dtype(d))) for n, d, _ in columns
+    }
+    aux = {
+        name: _read_aux(reader, name, rows, [(c, np.dtype(d)) for c, d in specs], reader.name)
+        for name, rows, specs in tables
+    }
+    return Dataset(Table(out, source=reader.name), aux, dict(header.get("layout", {})))
+
+
+def _payload_rows(payload: bytes) -> int:
+    import json
+    import struct
+
+    if len(payload) < 16:
+        raise ValueError("payload too short")
+    n_head = struct.unpack("<I", payload[4:8])[0]
+    rows = json.loads(payload[16 : 16 + n_head])["rows"]
+    if not isinstance(rows, int) or rows < 0:
+        raise ValueError(f"rows {rows!r}")
+    return rows
+
+
+__all__ = [
+    "BOUNDED_DATA_FORMAT",
+    "CODEC_NAME",
+    "compress_bounded",
+    "decompress_bounded",
+    "is_bounded",
+    "parse_max_error",
+]
