@@ -117,19 +117,34 @@ class _Quantised:
     decoded: F32
 
 
-def _decode_values(q: dict[str, I64], steps: dict[str, float]) -> F32:
-    """The float32 values the integer symbols stand for (the decoder's arithmetic, in one place)."""
-    pt64 = np.exp(q["pt"].astype(np.float64) * steps["pt"])
-    eta64 = q["eta"].astype(np.float64) * steps["eta"]
-    pt32 = pt64.astype(np.float32)
-    eta32 = eta64.astype(np.float32)
+def _decode_pt_eta(q: dict[str, I64], steps: dict[str, float]) -> tuple[F32, F32]:
+    pt32 = np.exp(q["pt"].astype(np.float64) * steps["pt"]).astype(np.float32)
+    eta32 = (q["eta"].astype(np.float64) * steps["eta"]).astype(np.float32)
+    return pt32, eta32
+
+
+def _decode_rest(q: dict[str, I64], steps: dict[str, float], pt32: F32, eta32: F32) -> F32:
     # E's prediction uses the decoded float32 pt and eta, exactly what a decoder has.
     pred = np.log(pt32.astype(np.float64) * np.cosh(eta32.astype(np.float64)))
     e32 = np.exp(pred + q["E"].astype(np.float64) * steps["E"]).astype(np.float32)
     phi64 = q["phi"].astype(np.float64) * steps["phi"]
     phi64 = np.where(phi64 >= math.pi, phi64 - 2 * math.pi, phi64)
     phi64 = np.where(phi64 < -math.pi, phi64 + 2 * math.pi, phi64)
-    return np.column_stack([e32, pt32, eta32, phi64.astype(np.float32)])
+    out = np.empty((pt32.size, 4), dtype=np.float32)
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = e32, pt32, eta32, phi64
+    return out
+
+
+def _decode_values(q: dict[str, I64], steps: dict[str, float]) -> F32:
+    """The float32 values the integer symbols stand for (the decoder's arithmetic, in one place)."""
+    return _decode_rest(q, steps, *_decode_pt_eta(q, steps))
+
+
+def _by_context(ctx: I64, n_ctx: int) -> list[I64]:
+    """Row indices of each context value 0..n_ctx-1 (stable: rows keep their order)."""
+    order = np.argsort(ctx, kind="stable")
+    bounds = np.searchsorted(ctx[order], np.arange(n_ctx + 1))
+    return [order[bounds[c] : bounds[c + 1]] for c in range(n_ctx)]
 
 
 def _quantise(x: F64, valid: npt.NDArray[np.bool_], steps: dict[str, float]) -> _Quantised:
@@ -201,8 +216,8 @@ def _groups(q: dict[str, I64], event: I64, steps: dict[str, float], decoded: F32
     period = _phi_period(steps)
     d_phi = np.where(first, q["phi"], np.mod(q["phi"] - q["phi"][start], period))
     out.extend((f"phi/{r}", d_phi[rank == r]) for r in range(3))
-    ctx = _e_context(decoded[:, 1], decoded[:, 2])
-    out.extend((f"E/{c}", q["E"][ctx == c]) for c in range(100))
+    rows = _by_context(_e_context(decoded[:, 1], decoded[:, 2]), 100)
+    out.extend((f"E/{c}", q["E"][rows[c]]) for c in range(100))
     return out
 
 
@@ -349,21 +364,18 @@ def decode_jets(event: npt.ArrayLike, payload: bytes, *, verify: bool = True) ->
         )
         decoded_groups[name] = lo + (high << k) + low
     q = _rebuild(decoded_groups, ev, steps)
-    q["E"] = np.zeros(n, dtype=np.int64)
-    values = _decode_values(q, steps)
-    # E was coded in contexts of the decoded pt and eta: decode it now that they are known.
-    ctx = _e_context(values[:, 1], values[:, 2])
+    pt32, eta32 = _decode_pt_eta(q, steps)
+    # E was coded in contexts of the decoded pt and eta: place it now that they are known.
     q_e = np.zeros(n, dtype=np.int64)
-    for c in range(100):
-        sel = ctx == c
+    for c, rows_c in enumerate(_by_context(_e_context(pt32, eta32), 100)):
         part = decoded_groups[f"E/{c}"]
-        if part.size != int(sel.sum()):
+        if part.size != rows_c.size:
             raise ContainerError(
-                f"bounded-codec payload: E context {c} holds {part.size} values, expected {sel.sum()}"
+                f"bounded-codec payload: E context {c} holds {part.size} values, expected {rows_c.size}"
             )
-        q_e[sel] = part
+        q_e[rows_c] = part
     q["E"] = q_e
-    values = _decode_values(q, steps)
+    values = _decode_rest(q, steps, pt32, eta32)
     m = int(header["exceptions"])
     rows = np.frombuffer(side[: 8 * m], dtype="<i8").astype(np.int64)
     cols = np.frombuffer(side[8 * m : 9 * m], dtype="<u1").astype(np.int64)
