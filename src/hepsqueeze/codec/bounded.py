@@ -227,9 +227,11 @@ def _group_names() -> list[tuple[str, None]]:
     return [(name, None) for name in names + [f"E/{c}" for c in range(100)]]
 
 
-def _split_bits(span: int) -> int:
-    """Low bits coded uniformly so that at most TABLE_BINS high values need a table entry."""
-    return max(0, int(span // TABLE_BINS).bit_length())
+def _split_bits(span: int, count: int) -> int:
+    """Low bits coded uniformly so that the table has at most ``TABLE_BINS`` entries, and fewer for
+    small groups (about one entry per 256 symbols): a table must cost less than the bits it saves."""
+    limit = max(16, min(TABLE_BINS, count // 256))
+    return max(0, int(span // limit).bit_length())
 
 
 def _model(counts: npt.NDArray[np.uint32]) -> Any:
@@ -270,7 +272,7 @@ def encode_jets(event: npt.ArrayLike, x: npt.ArrayLike, bounds: JetBounds) -> by
             plans.append(None)
             continue
         lo, hi = int(sym.min()), int(sym.max())
-        k = _split_bits(hi - lo)
+        k = _split_bits(hi - lo, int(sym.size))
         rel = sym - lo
         high = (rel >> k).astype(np.int32)
         counts = np.bincount(high, minlength=int(high.max()) + 1).astype(np.uint32)
