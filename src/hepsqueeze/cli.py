@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +69,18 @@ def _split(value: str | None) -> list[str] | None:
     if not items:
         raise ConfigError(f"expected a comma-separated list, got {value!r}")
     return items
+
+
+def _task_reporter(bar: Progress) -> Callable[[str, Any], None]:
+    """A progress callback for studies: one bar per trained model (label), epochs done, val loss."""
+    tasks: dict[str, Any] = {}
+
+    def report(label: str, r: Any) -> None:
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=r.epochs, info="")
+        bar.update(tasks[label], completed=r.epoch, info=f"val {r.val_loss:.3g}")
+
+    return report
 
 
 def _progress() -> Progress:
@@ -649,12 +662,7 @@ def study_normalisation(
     var = _split(variables) or list(default_variables(table.names, 4))
     cols = _split(columns) or var
     with _progress() as bar:
-        tasks: dict[str, Any] = {}
-
-        def report(scheme: str, r: Any) -> None:
-            if scheme not in tasks:
-                tasks[scheme] = bar.add_task(scheme, total=r.epochs, info="")
-            bar.update(tasks[scheme], completed=r.epoch, info=f"val {r.val_loss:.3g}")
+        report = _task_reporter(bar)
 
         result = run_normalisation_study(
             table,
@@ -723,12 +731,7 @@ def study_generalisation(
     )
     extra = {m: resolve_model(m) for m in model or []}
     with _progress() as bar:
-        tasks: dict[str, Any] = {}
-
-        def report(label: str, r: Any) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=r.epochs, info="")
-            bar.update(tasks[label], completed=r.epoch, info=f"val {r.val_loss:.3g}")
+        report = _task_reporter(bar)
 
         result = run_generalisation_study(config, extra_models=extra, progress=report)
     write_study(result, out)

@@ -20,7 +20,6 @@ codec stores exactly as exceptions) is reported with it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -31,13 +30,12 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze._atomic import atomic_open
 from hepsqueeze.errors import ConfigError
-from hepsqueeze.evaluation._json import json_safe
 from hepsqueeze.evaluation.metrics import residual_summary
 from hepsqueeze.io.formats.darkmachines import OBJECT_TYPES
 from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.models.presets import get_preset
+from hepsqueeze.studies._output import write_json_markdown
 from hepsqueeze.training.config import TrainConfig
 from hepsqueeze.training.trainer import EpochReport, train_model
 
@@ -339,12 +337,6 @@ def write_study(result: Mapping[str, Any], out_dir: str | os.PathLike[str], forc
     """Write ``generalisation.json``, ``generalisation.md`` and the plot into ``out_dir``."""
     from hepsqueeze.plotting.studies import plot_generalisation
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "generalisation.json", out / "generalisation.md"]
-    with atomic_open(paths[0], force=force) as fh:
-        fh.write((json.dumps(json_safe(dict(result)), indent=1, allow_nan=False) + "\n").encode())
-    with atomic_open(paths[1], force=force) as fh:
-        fh.write(study_markdown(result).encode())
-    paths += plot_generalisation(paths[0], out)
+    paths = write_json_markdown(result, study_markdown(result), out_dir, "generalisation", force)
+    paths += plot_generalisation(paths[0], out_dir)
     return paths

@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze._atomic import atomic_open
 from hepsqueeze.errors import ConfigError
-from hepsqueeze.evaluation._json import json_safe
 from hepsqueeze.evaluation.metrics import mse, residual_summary
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.presets import get_preset
 from hepsqueeze.preprocessing.normalisation import SCHEMES
+from hepsqueeze.studies._output import write_json_markdown
 from hepsqueeze.training.config import TrainConfig
 from hepsqueeze.training.split import split_rows
 from hepsqueeze.training.trainer import EpochReport, train_model
@@ -121,11 +120,4 @@ def study_markdown(result: dict[str, Any]) -> str:
 
 def write_study(result: dict[str, Any], out_dir: str | os.PathLike[str], force: bool = True) -> list[Path]:
     """Write ``normalisation.json`` and ``normalisation.md`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "normalisation.json", out / "normalisation.md"]
-    with atomic_open(paths[0], force=force) as fh:
-        fh.write((json.dumps(json_safe(result), indent=1, allow_nan=False) + "\n").encode())
-    with atomic_open(paths[1], force=force) as fh:
-        fh.write(study_markdown(result).encode())
-    return paths
+    return write_json_markdown(result, study_markdown(result), out_dir, "normalisation", force)
