@@ -106,7 +106,12 @@ def run(event: np.ndarray, x: np.ndarray, eps: float, repeats: int) -> list[dict
         b = bounds_for(VARIABLES, eps)
         rows.append(
             _measure(
-                name, lambda m=method, b=b: m.compress(x, VARIABLES, b), method.decompress, x, eps, repeats
+                name,
+                lambda m=method, b=b: m.compress(x, VARIABLES, b),
+                method.decompress,
+                x,
+                eps=eps,
+                repeats=repeats,
             )
         )
     return rows
@@ -120,6 +125,8 @@ def main() -> None:
     p.add_argument("--kind", default="jets27d", help="jets or jets27d (same jets): whichever is cached")
     p.add_argument("--errors", default="1e-2,3e-3,1e-3,3e-4")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--subsets", default="10000,100000", help="jets in the size scan (whole events)")
+    p.add_argument("--subset-error", type=float, default=1e-3)
     p.add_argument("--out", type=Path, default=Path("docs/benchmarks/bounded"))
     args = p.parse_args()
     jets = generate_mixture(
@@ -132,7 +139,36 @@ def main() -> None:
     x = jets.stack(VARIABLES, dtype=np.float32)
     event = jets["event"]
     rows = [r for e in args.errors.split(",") for r in run(event, x, float(e), args.repeats)]
+    sizes = []
+    for n in (int(v) for v in args.subsets.split(",") if v):
+        if n >= x.shape[0]:
+            continue
+        # the first events up to n jets: whole events, both processes (rows are grouped by process)
+        order = np.random.default_rng(args.seed).permutation(np.unique(event))
+        keep = np.isin(event, order[: max(1, int(order.size * n / x.shape[0]))])
+        sub_e, sub_x = event[keep], x[keep]
+        payload = encode_jets(sub_e, sub_x, JetBounds.uniform(args.subset_error))
+        sizes.append(
+            {
+                "jets": int(sub_x.shape[0]),
+                "max_error": args.subset_error,
+                "ratio": sub_x.nbytes / len(payload),
+                "file_ratio": sub_x.nbytes / _file_bytes(sub_e, sub_x, args.subset_error),
+                "table_bytes": payload_stats(payload)["tables_and_exceptions"],
+            }
+        )
+    full = next(r for r in rows if r["method"] == "hepsqueeze" and r["max_error"] == args.subset_error)
+    sizes.append(
+        {
+            "jets": int(x.shape[0]),
+            "max_error": args.subset_error,
+            "ratio": full["ratio"],
+            "file_ratio": full["file_ratio"],
+            "table_bytes": full["parts"]["tables_and_exceptions"],
+        }
+    )
     result = {
+        "sizes": sizes,
         "command": "benchmarks/bounded_codec.py "
         + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k != "out"),
         "jets": int(x.shape[0]),
@@ -161,6 +197,17 @@ def main() -> None:
             f"{'yes' if r['within_bound'] else 'NO'} | {r['compress_mb_s']:.1f} | {r['decompress_mb_s']:.1f} | "
             f"{errs} |"
         )
+    lines += [
+        "",
+        f"Ratio vs sample size at max error {args.subset_error:g} (the tables travel in every file):",
+        "",
+        "| jets | ratio | file ratio | table bytes |",
+        "|---:|---:|---:|---:|",
+        *[
+            f"| {z['jets']:,} | {z['ratio']:.3f} | {z['file_ratio']:.3f} | {z['table_bytes']:,} |"
+            for z in sizes
+        ],
+    ]
     (args.out / "bounded.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
