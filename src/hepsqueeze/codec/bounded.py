@@ -20,8 +20,7 @@ rounding are stored exactly as exceptions. The decoder uses only IEEE float64 ar
 ``exp``/``log``/``cosh`` and integer tables; the payload records an xxh64 of the decoded values so a
 decoder on another machine can prove it reproduced them bit for bit.
 
-This module is the codec core of issue 9 (:func:`encode_jets` / :func:`decode_jets`); it is not yet
-wired into the container or the CLI.
+Files: :mod:`hepsqueeze.codec.bounded_file` (data format 4, ``hepsqueeze compress --max-error``).
 """
 
 from __future__ import annotations
