@@ -205,6 +205,8 @@ def test_benchmark_cli(
     assert code == 0, err
     result = json.loads((out / "benchmark.json").read_text())
     assert result["targets"][0]["results"]
+    # the input has an event column: the bounded codec codes each event's jets together
+    assert "hepsqueeze bounded (event-level)" in [r["method"] for r in result["targets"][0]["results"]]
     assert (out / "benchmark.md").exists()
     assert list(out.glob("rate_distortion_*.png"))
     assert "sz3" in stdout.lower()

@@ -469,6 +469,7 @@ def benchmark(
     allow_pickle: PickleOpt = False,
 ) -> None:
     """Every standard compressor (zstd, lzma, float16, bit rounding, quantisation, SZ3, ZFP, fpzip) and the model."""
+    from hepsqueeze.errors import ColumnError
     from hepsqueeze.evaluation.benchmark import run_benchmark, write_benchmark
     from hepsqueeze.io import read_table
     from hepsqueeze.zoo import resolve_model
@@ -477,10 +478,13 @@ def benchmark(
     m = resolve_model(str(model)) if model is not None else None
     cols = _split(columns) or (list(m.columns) if m is not None else ["E", "pt", "eta", "phi"])
     var = _split(variables) or (list(m.variables) if m is not None and not columns else None)
-    table = read_table(
-        input_file, format=fmt, columns=cols, **_read_options(tree, branches, names, allow_pickle)
-    )
-    result = run_benchmark(table, cols, var, errors=targets, model=m, repeats=repeats)
+    options = _read_options(tree, branches, names, allow_pickle)
+    try:  # the event column lets the bounded codec code the jets of one event together
+        table = read_table(input_file, format=fmt, columns=[*cols, "event"], **options)
+    except ColumnError:
+        table = read_table(input_file, format=fmt, columns=cols, **options)
+    event = table["event"] if "event" in table.names and "event" not in cols else None
+    result = run_benchmark(table, cols, var, errors=targets, model=m, repeats=repeats, event=event)
     json_path, md_path = write_benchmark(result, out)
     written = [json_path, md_path]
     if not no_plots:
