@@ -321,11 +321,13 @@ def study_markdown(result: Mapping[str, Any]) -> str:
                 )
                 continue
             cells = [f"{r['residuals'][v]['mean']:+.2e} ± {r['residuals'][v]['std']:.2e}" for v in variables]
-            outside = r.get("outside_training_range", float("nan"))
+            outside = r.get("outside_training_range")
+            # models trained before the training range was recorded (zoo:ae4d-3) have none
+            shown = f"{100 * outside:.2f}%" if isinstance(outside, float) and outside == outside else "n/a"
             lines.append(
                 f"| {tag} | {label} | {r['n']:,} | "
                 + " | ".join(cells)
-                + f" | {100 * outside:.2f}% | {', '.join(r.get('fails', [])) or '—'} |"
+                + f" | {shown} | {', '.join(r.get('fails', [])) or '—'} |"
             )
     if result.get("notes"):
         lines += ["", *[f"- {n}" for n in result["notes"]]]
