@@ -139,3 +139,28 @@ def test_decodes_identically_in_a_fresh_process(jets: Table, tmp_path: Path) -> 
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout
     assert out == here.tobytes()
+
+
+def test_damaged_payloads_raise_container_errors() -> None:
+    """Byte flips anywhere give ContainerError (or, rarely, the same values), never another exception."""
+    rng = np.random.default_rng(0)
+    event = np.repeat(np.arange(40), 5)
+    x = np.column_stack(
+        [
+            rng.uniform(20, 500, 200),
+            rng.uniform(20, 400, 200),
+            rng.uniform(-4, 4, 200),
+            rng.uniform(-3, 3, 200),
+        ]
+    ).astype(np.float32)
+    payload = encode_jets(event, x, JetBounds.uniform(1e-3))
+    good = decode_jets(event, payload)
+    for _ in range(300):
+        damaged = bytearray(payload)
+        for j in rng.integers(0, len(damaged), size=int(rng.integers(1, 4))):
+            damaged[j] ^= int(rng.integers(1, 256))
+        try:
+            back = decode_jets(event, bytes(damaged))
+        except ContainerError:
+            continue
+        assert back.tobytes() == good.tobytes()  # e.g. a flip in the unused bounds text

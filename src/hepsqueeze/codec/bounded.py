@@ -326,15 +326,58 @@ def decode_jets(event: npt.ArrayLike, payload: bytes, *, verify: bool = True) ->
     """Decode a payload of :func:`encode_jets` with the same ``event`` column: ``(rows, 4)`` float32.
 
     With ``verify``, the decoded values' xxh64 must equal the encoder's (bit-exact reproduction).
+    Raises :class:`ContainerError` for a payload that is not valid (whatever is wrong in it).
     """
-    import constriction
-
     ev = np.asarray(event, dtype=np.int64)
     header, descs, tables, side, stream = _parse(payload)
-    n = int(header["rows"])
+    n, steps, n_exceptions, digest = _check_header(header)
     if ev.shape != (n,):
         raise InputError(f"payload holds {n} jets but the event column has shape {ev.shape}")
-    steps = {v: float(header["steps"][v]) for v in VARIABLES}
+    try:
+        # garbage that passed the checks can overflow exp or give NaN contexts: the digest rejects it
+        with np.errstate(all="ignore"):
+            values = _decode_checked(
+                ev, n=n, steps=steps, descs=descs, tables=tables, stream=stream, side=side, m=n_exceptions
+            )
+    except ValueError as exc:  # constriction: invalid tables or stream
+        raise ContainerError(f"bounded-codec payload is invalid: {exc}") from None
+    if verify and _digest(values) != digest:
+        raise ContainerError(
+            "decoded values differ from the encoder's (xxh64 mismatch): the payload is corrupt, or this "
+            "machine's float arithmetic did not reproduce them bit for bit"
+        )
+    return values
+
+
+def _check_header(header: Any) -> tuple[int, dict[str, float], int, str]:
+    """``rows``, ``steps``, ``exceptions`` and ``decoded_xxh64`` of a payload header, checked."""
+    try:
+        n = header["rows"]
+        steps = {v: float(header["steps"][v]) for v in VARIABLES}
+        m = header["exceptions"]
+        digest = header["decoded_xxh64"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ContainerError(f"bounded-codec payload header is invalid: missing or bad {exc}") from None
+    if type(n) is not int or not 0 <= n < 1 << 40 or type(m) is not int or not 0 <= m <= 4 * n:
+        raise ContainerError(f"bounded-codec payload header has rows {n!r} and exceptions {m!r}")
+    if not all(math.isfinite(v) and v > 0 for v in steps.values()) or not isinstance(digest, str):
+        raise ContainerError("bounded-codec payload header has invalid steps or digest")
+    return n, steps, m, digest
+
+
+def _decode_checked(
+    ev: I64,
+    *,
+    n: int,
+    steps: dict[str, float],
+    descs: I64,
+    tables: npt.NDArray[np.uint32],
+    stream: npt.NDArray[np.uint32],
+    side: bytes,
+    m: int,
+) -> F32:
+    import constriction
+
     coder = constriction.stream.stack.AnsCoder(stream)
     decoded_groups: dict[str, I64] = {}
     offset = 0
@@ -377,19 +420,14 @@ def decode_jets(event: npt.ArrayLike, payload: bytes, *, verify: bool = True) ->
         q_e[rows_c] = part
     q["E"] = q_e
     values = _decode_rest(q, steps, pt32, eta32)
-    m = int(header["exceptions"])
+    if len(side) != 13 * m:
+        raise ContainerError(f"bounded-codec payload: {len(side)} bytes of exceptions for {m} values")
     rows = np.frombuffer(side[: 8 * m], dtype="<i8").astype(np.int64)
     cols = np.frombuffer(side[8 * m : 9 * m], dtype="<u1").astype(np.int64)
     raw = np.frombuffer(side[9 * m : 13 * m], dtype="<f4").astype(np.float32)
     if rows.size and (rows.min() < 0 or rows.max() >= n or cols.max() > 3):
         raise ContainerError("bounded-codec payload: exception positions out of range")
-    values = _apply_exceptions(values, rows, cols, raw)
-    if verify and _digest(values) != header["decoded_xxh64"]:
-        raise ContainerError(
-            "decoded values differ from the encoder's (xxh64 mismatch): this machine's float arithmetic "
-            "did not reproduce them bit for bit"
-        )
-    return values
+    return _apply_exceptions(values, rows, cols, raw)
 
 
 def _rebuild(groups: dict[str, I64], event: I64, steps: dict[str, float]) -> dict[str, I64]:

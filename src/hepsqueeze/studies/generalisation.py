@@ -21,6 +21,7 @@ codec stores exactly as exceptions) is reported with it.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -323,7 +324,9 @@ def study_markdown(result: Mapping[str, Any]) -> str:
             cells = [f"{r['residuals'][v]['mean']:+.2e} ± {r['residuals'][v]['std']:.2e}" for v in variables]
             outside = r.get("outside_training_range")
             # models trained before the training range was recorded (zoo:ae4d-3) have none
-            shown = f"{100 * outside:.2f}%" if isinstance(outside, float) and outside == outside else "n/a"
+            shown = (
+                f"{100 * outside:.2f}%" if isinstance(outside, float) and math.isfinite(outside) else "n/a"
+            )
             lines.append(
                 f"| {tag} | {label} | {r['n']:,} | "
                 + " | ".join(cells)
