@@ -170,7 +170,7 @@ def main() -> None:
     result = {
         "sizes": sizes,
         "command": "benchmarks/bounded_codec.py "
-        + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k != "out"),
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
         "jets": int(x.shape[0]),
         "machine": {"platform": platform.platform(), "processor": platform.processor()},
         "rows": rows,
