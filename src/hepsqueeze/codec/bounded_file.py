@@ -24,6 +24,7 @@ from hepsqueeze.codec.bounded import VARIABLES, JetBounds, decode_jets, encode_j
 from hepsqueeze.codec.compress import (
     DATA_KIND,
     DEFAULT_CHUNK_ROWS,
+    ZSTD_LEVEL,
     CompressionReport,
     _add_column,
     _read_aux,
@@ -37,6 +38,8 @@ from hepsqueeze.io.table import Table
 BOUNDED_DATA_FORMAT: Final = 4
 CODEC_NAME: Final = "bounded-jets"
 PAYLOAD_SECTION: Final = "bounded"
+#: Section-name suffix of the run lengths of a run-length coded (event) column.
+RUNS_SUFFIX: Final = "#runs"
 
 _TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9.eE+-]+)\s*(r?)\s*$")
 
@@ -110,6 +113,7 @@ def compress_bounded(
             "name": CODEC_NAME,
             "bounds": bounds.to_dict(),
             "event_column": event_column if has_event else None,
+            "event_runs": has_event,
         },
         "input": input_info or {},
         "layout": dict(dataset.layout),
@@ -130,7 +134,25 @@ def compress_bounded(
             exceptions += _exception_count(payload)
             writer.add_bytes("column", PAYLOAD_SECTION, payload, chunk=chunk, codec=CODEC_NAME)
             for name in table.names:
-                if name not in chosen:
+                if name in chosen:
+                    continue
+                if has_event and name == event_column:
+                    # Runs (event number, jets in it): the codec needs the multiplicities anyway,
+                    # and they cost far less than a per-jet column, even delta coded.
+                    values, lengths = _runs(table[name][start:stop])
+                    _add_column(writer, name, values, chunk, runs="values")
+                    # lengths are small unrelated counts: byte shuffle, not the delta of sorted ids
+                    writer.add_array(
+                        "column",
+                        f"{name}{RUNS_SUFFIX}",
+                        lengths.astype("<u4"),
+                        chunk=chunk,
+                        encoding="zstd",
+                        level=ZSTD_LEVEL,
+                        transform="shuffle",
+                        runs="lengths",
+                    )
+                else:
                     _add_column(writer, name, table[name][start:stop], chunk)
         for tname, aux in dataset.aux.items():
             for col in aux.names:
@@ -180,6 +202,7 @@ def decompress_bounded(reader: ContainerReader) -> Dataset:
         columns = [(str(c["name"]), str(c["dtype"]), str(c["role"])) for c in header["columns"]]
         compressed = [str(c) for c in header["compressed"]["columns"]]
         event_column = header["codec"].get("event_column")
+        event_runs = header["codec"].get("event_runs") is True
         tables = [
             (str(t["name"]), int(t["num_rows"]), [(str(c["name"]), str(c["dtype"])) for c in t["columns"]])
             for t in header.get("tables", [])
@@ -202,6 +225,10 @@ def decompress_bounded(reader: ContainerReader) -> Dataset:
         chunk_cols: dict[str, npt.NDArray[Any]] = {}
         for name, want in passthrough.items():
             found = [s for s in reader.find("column", name, chunk=sec.chunk) if "table" not in s.extras]
+            if event_runs and name == event_column:
+                found += reader.find("column", f"{name}{RUNS_SUFFIX}", chunk=sec.chunk)
+                chunk_cols[name] = _read_runs(reader, found, want, sec)
+                continue
             if len(found) != 1 or found[0].dtype != want:
                 raise reader.error(sec, f"column {name!r} missing or invalid in chunk {sec.chunk}")
             chunk_cols[name] = reader.read_array(found[0])
@@ -235,6 +262,32 @@ def decompress_bounded(reader: ContainerReader) -> Dataset:
         for name, rows, specs in tables
     }
     return Dataset(Table(out, source=reader.name), aux, dict(header.get("layout", {})))
+
+
+def _runs(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint32]]:
+    """Run-length form of a column: the value of each run and its length."""
+    n = values.shape[0]
+    if n == 0:
+        return values[:0], np.zeros(0, dtype=np.uint32)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    lengths = np.diff(np.r_[starts, n]).astype(np.uint32)
+    return values[starts], lengths
+
+
+def _read_runs(reader: ContainerReader, found: list[Any], dtype: np.dtype[Any], sec: Any) -> npt.NDArray[Any]:
+    """The column rebuilt from its ``runs`` sections (values and lengths), checked."""
+    parts = {s.extras.get("runs"): s for s in found}
+    if len(found) != 2 or set(parts) != {"values", "lengths"}:
+        raise reader.error(sec, f"event runs of chunk {sec.chunk} are missing or repeated")
+    values, lengths = parts["values"], parts["lengths"]
+    if values.dtype != dtype or lengths.dtype != np.dtype("<u4") or values.shape != lengths.shape:
+        raise reader.error(values, "event runs have the wrong dtype or shape")
+    v, n = reader.read_array(values), reader.read_array(lengths).astype(np.int64)
+    if n.size and int(n.min()) < 1:
+        raise reader.error(lengths, "an event run has length 0")
+    if int(n.sum()) > 1 << 40:
+        raise reader.error(lengths, "event runs hold more rows than a chunk can")
+    return np.repeat(v, n)
 
 
 def _payload_rows(payload: bytes) -> int:
