@@ -16,17 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from _training import log_epoch, machine
 
 from hepsqueeze.api import train
 from hepsqueeze.datasets import JETS27D_COLUMNS, generate_mixture
 from hepsqueeze.models import AutoencoderConfig, save_model
-from hepsqueeze.training import EpochReport
 
 OUT = Path("docs/results/ae27d")
 VARIABLES = tuple(c for c in JETS27D_COLUMNS if c != "event")
@@ -52,18 +51,6 @@ def run(args: argparse.Namespace) -> None:
     arch = _architecture(args.model)
     t0 = time.perf_counter()
 
-    def progress(r: EpochReport) -> None:
-        if r.epoch % 10 == 0 or r.epoch == 1:
-            logging.info(
-                "epoch %d train %.3g val %.3g best %.3g lr %.2g %.0fs",
-                r.epoch,
-                r.train_loss,
-                r.val_loss,
-                r.best_val_loss,
-                r.lr,
-                r.seconds,
-            )
-
     model = train(
         jets,
         arch,
@@ -76,7 +63,7 @@ def run(args: argparse.Namespace) -> None:
         patience=args.patience,
         seed=args.seed,
         max_seconds=60 * args.max_minutes,
-        progress=progress,
+        progress=log_epoch,
         device="cpu",
     )
     model.name = _label(args.model)
@@ -92,12 +79,7 @@ def run(args: argparse.Namespace) -> None:
             for k, v in vars(args).items()
             if v is not None and v is not False and k not in ("out", "model_out", "summary")
         ),
-        "machine": {
-            "cpu_threads": torch.get_num_threads(),
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "torch": torch.__version__,
-        },
+        "machine": machine(),
         "nodes": list(model.config.nodes),
         "parameters": sum(p.numel() for p in model.network.parameters()),
         "jets": jets.num_rows,

@@ -11,16 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import time
 from pathlib import Path
 
 import torch
+from _training import log_epoch, machine
 
 from hepsqueeze.api import train
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.models import save_model
-from hepsqueeze.training import EpochReport
 
 
 def main() -> None:
@@ -43,18 +42,6 @@ def main() -> None:
     jets = generate_mixture(events_per_process=args.events, seed=args.seed, workers=2)
     t0 = time.perf_counter()
 
-    def progress(r: EpochReport) -> None:
-        if r.epoch % 10 == 0 or r.epoch == 1:
-            logging.info(
-                "epoch %d train %.3g val %.3g best %.3g lr %.2g %.0fs",
-                r.epoch,
-                r.train_loss,
-                r.val_loss,
-                r.best_val_loss,
-                r.lr,
-                r.seconds,
-            )
-
     model = train(
         jets,
         "ae4d-3",
@@ -65,7 +52,7 @@ def main() -> None:
         patience=args.patience,
         seed=args.seed,
         max_seconds=60 * args.max_minutes,
-        progress=progress,
+        progress=log_epoch,
         device="cpu",
     )
     wall = time.perf_counter() - t0
@@ -78,12 +65,7 @@ def main() -> None:
             for k, v in vars(args).items()
             if v is not None and k not in ("out", "model_out")
         ),
-        "machine": {
-            "cpu_threads": torch.get_num_threads(),
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "torch": torch.__version__,
-        },
+        "machine": machine(),
         "jets": jets.num_rows,
         "events_per_process": args.events,
         "wall_seconds_training": wall,
