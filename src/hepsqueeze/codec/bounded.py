@@ -141,7 +141,9 @@ def _decode_values(q: dict[str, I64], steps: dict[str, float]) -> F32:
 
 def _by_context(ctx: I64, n_ctx: int) -> list[I64]:
     """Row indices of each context value 0..n_ctx-1 (stable: rows keep their order)."""
-    order = np.argsort(ctx, kind="stable")
+    # uint8 keys let numpy use its radix sort (stable), several times faster than sorting int64
+    keys = ctx.astype(np.uint8) if n_ctx <= 256 else ctx
+    order = np.argsort(keys, kind="stable")
     bounds = np.searchsorted(ctx[order], np.arange(n_ctx + 1))
     return [order[bounds[c] : bounds[c + 1]] for c in range(n_ctx)]
 
