@@ -317,36 +317,20 @@ def compress(
         raise typer.BadParameter("give either --model (autoencoder) or --max-error (error-bounded codec)")
     in_bytes = input_size_bytes(input_file)
     info = {"path": input_file.name, "size_bytes": in_bytes}
+    bounds = None
     if max_error is not None:
-        from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
+        from hepsqueeze.codec.bounded_file import parse_max_error
 
         bounds = parse_max_error(max_error)
         if stream or strict or no_embed_model:
             raise typer.BadParameter("--stream, --strict and --no-embed-model apply to --model only")
-        dataset = read_dataset(
-            input_file,
-            format=fmt,
-            columns=_split(columns),
-            **_read_options(tree, branches, names, allow_pickle),
-        )
-        rep = compress_bounded(dataset, output, bounds, _split(columns), force=force, input_info=info)
-        if rep.exception_count:
-            console.print(
-                f"stored {rep.exception_count} values exactly (NaN/inf/<= 0 under a relative bound)"
-            )
-        console.print(
-            f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}) within {max_error} to {output}: "
-            f"{rep.file_bytes} bytes, ratio {rep.ratio:.2f} (float32 values / file), "
-            f"{in_bytes / rep.file_bytes:.2f} vs the input file ({in_bytes} bytes)"
-        )
-        return
-    m = resolve_model(str(model))
+    # exactly one of --model / --max-error is given (checked above): str(model) is a model spec below
     if stream:
         from hepsqueeze.codec.compress import compress_parquet
 
         rep = compress_parquet(
             input_file,
-            m,
+            resolve_model(str(model)),
             output,
             _split(columns),
             latent_dtype=latent_dtype,
@@ -362,26 +346,34 @@ def compress(
             columns=_split(columns),
             **_read_options(tree, branches, names, allow_pickle),
         )
-        rep = compress_dataset(
-            dataset,
-            m,
-            output,
-            _split(columns),
-            latent_dtype=latent_dtype,
-            embed_model=not no_embed_model,
-            force=force,
-            strict=strict,
-            input_info=info,
-        )
+        if bounds is not None:
+            from hepsqueeze.codec.bounded_file import compress_bounded
+
+            rep = compress_bounded(dataset, output, bounds, _split(columns), force=force, input_info=info)
+        else:
+            rep = compress_dataset(
+                dataset,
+                resolve_model(str(model)),
+                output,
+                _split(columns),
+                latent_dtype=latent_dtype,
+                embed_model=not no_embed_model,
+                force=force,
+                strict=strict,
+                input_info=info,
+            )
     if rep.exception_count:
-        console.print(
-            f"stored {rep.exception_count} values exactly as exceptions (NaN/inf/denormal/outside the training "
-            f"range): {rep.exceptions}"
+        why = (
+            "NaN/inf/<= 0 under a relative bound"
+            if bounds is not None
+            else "NaN/inf/denormal/outside the training range"
         )
+        console.print(f"stored {rep.exception_count} values exactly as exceptions ({why}): {rep.exceptions}")
+    within = f" within {max_error}" if max_error is not None else ""
     console.print(
-        f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}) to {output}: {rep.file_bytes} bytes, "
-        f"ratio {rep.ratio:.2f} (float32 values / file), {in_bytes / rep.file_bytes:.2f} vs the input file "
-        f"({in_bytes} bytes)"
+        f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}){within} to {output}: "
+        f"{rep.file_bytes} bytes, ratio {rep.ratio:.2f} (float32 values / file), "
+        f"{in_bytes / rep.file_bytes:.2f} vs the input file ({in_bytes} bytes)"
     )
 
 

@@ -201,31 +201,34 @@ def _phi_period(steps: dict[str, float]) -> int:
     return math.ceil(2 * math.pi / steps["phi"]) + 2
 
 
-# Streams in decoding order: (name, context labels). The decoder rebuilds each stream's symbols
-# from the groups and turns them into the quantised values before the next stream needs them.
-def _groups(q: dict[str, I64], event: I64, steps: dict[str, float], decoded: F32) -> list[tuple[str, I64]]:
+#: Names of the symbol groups, in payload order (the payload stores groups by position): pt of
+#: leading jets and steps down for the others, eta and phi by rank, E by context.
+GROUP_NAMES: Final = (
+    "pt/first",
+    "pt/step",
+    *(f"eta/{r}" for r in range(3)),
+    *(f"phi/{r}" for r in range(3)),
+    *(f"E/{c}" for c in range(100)),
+)
+
+
+def _groups(q: dict[str, I64], event: I64, steps: dict[str, float], decoded: F32) -> list[I64]:
+    """The symbols of each group of :data:`GROUP_NAMES`, in that order."""
     first, start, rank = _structure(event)
-    out: list[tuple[str, I64]] = []
     prev = np.empty_like(q["pt"])
     if prev.size:
         prev[1:] = q["pt"][:-1]
         prev[0] = 0
     d_pt = np.where(first, q["pt"], prev - q["pt"])
-    out.append(("pt/first", d_pt[first]))
-    out.append(("pt/step", d_pt[~first]))
-    out.extend((f"eta/{r}", q["eta"][rank == r]) for r in range(3))
-    period = _phi_period(steps)
-    d_phi = np.where(first, q["phi"], np.mod(q["phi"] - q["phi"][start], period))
-    out.extend((f"phi/{r}", d_phi[rank == r]) for r in range(3))
+    d_phi = np.where(first, q["phi"], np.mod(q["phi"] - q["phi"][start], _phi_period(steps)))
     rows = _by_context(_e_context(decoded[:, 1], decoded[:, 2]), 100)
-    out.extend((f"E/{c}", q["E"][rows[c]]) for c in range(100))
-    return out
-
-
-def _group_names() -> list[tuple[str, None]]:
-    """The group names of :func:`_groups`, in order (the payload stores groups by position)."""
-    names = ["pt/first", "pt/step", *(f"eta/{r}" for r in range(3)), *(f"phi/{r}" for r in range(3))]
-    return [(name, None) for name in names + [f"E/{c}" for c in range(100)]]
+    return [
+        d_pt[first],
+        d_pt[~first],
+        *(q["eta"][rank == r] for r in range(3)),
+        *(d_phi[rank == r] for r in range(3)),
+        *(q["E"][rows[c]] for c in range(100)),
+    ]
 
 
 def _split_bits(span: int, count: int) -> int:
@@ -263,13 +266,14 @@ def encode_jets(event: npt.ArrayLike, x: npt.ArrayLike, bounds: JetBounds) -> by
     exceptions = _violations(data, quant.decoded, bounds) | ~valid
     groups = _groups(quant.q, ev, steps, quant.decoded)
 
-    descs: list[dict[str, Any]] = []
+    # one descriptor (n, lo, k, bins) per group, stored as an int64 array (as JSON it would dominate)
+    descs: list[tuple[int, int, int, int]] = []
     tables: list[npt.NDArray[np.uint32]] = []
     coder = constriction.stream.stack.AnsCoder()
     plans: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], int, npt.NDArray[np.uint32]] | None] = []
-    for name, sym in groups:
+    for sym in groups:
         if sym.size == 0:
-            descs.append({"name": name, "n": 0})
+            descs.append((0, 0, 0, 0))
             plans.append(None)
             continue
         lo, hi = int(sym.min()), int(sym.max())
@@ -277,7 +281,7 @@ def encode_jets(event: npt.ArrayLike, x: npt.ArrayLike, bounds: JetBounds) -> by
         rel = sym - lo
         high = (rel >> k).astype(np.int32)
         counts = np.bincount(high, minlength=int(high.max()) + 1).astype(np.uint32)
-        descs.append({"name": name, "n": int(sym.size), "lo": lo, "k": k, "bins": int(counts.size)})
+        descs.append((int(sym.size), lo, k, int(counts.size)))
         tables.append(counts)
         plans.append((high, (rel & ((1 << k) - 1)).astype(np.int32), k, counts))
     # ANS is a stack: encode the groups in reverse so that they decode in order (high, then low bits).
@@ -302,10 +306,7 @@ def encode_jets(event: npt.ArrayLike, x: npt.ArrayLike, bounds: JetBounds) -> by
         "exceptions": int(rows.size),
         "decoded_xxh64": _digest(_apply_exceptions(quant.decoded, rows, cols, raw)),
     }
-    # Group descriptors (n, lo, k, bins) as one int64 array: they would dominate a JSON header.
-    desc_array = np.array(
-        [[d["n"], d.get("lo", 0), d.get("k", 0), d.get("bins", 0)] for d in descs], dtype="<i8"
-    ).reshape(-1, 4)
+    desc_array = np.array(descs, dtype="<i8").reshape(-1, 4)
     table_bytes = desc_array.tobytes() + (np.concatenate(tables).astype("<u4").tobytes() if tables else b"")
     side = rows.astype("<i8").tobytes() + cols.astype("<u1").tobytes() + raw.astype("<f4").tobytes()
     blob = zstandard.ZstdCompressor(level=19).compress(table_bytes + side)
@@ -383,12 +384,11 @@ def _decode_checked(
     coder = constriction.stream.stack.AnsCoder(stream)
     decoded_groups: dict[str, I64] = {}
     offset = 0
-    names = [name for name, _ in _group_names()]
-    if len(names) != len(descs):
+    if len(GROUP_NAMES) != len(descs):
         raise ContainerError(
-            f"bounded-codec payload has {len(descs)} groups, this version codes {len(names)}"
+            f"bounded-codec payload has {len(descs)} groups, this version codes {len(GROUP_NAMES)}"
         )
-    for name, (count, lo, k, bins) in zip(names, descs.tolist(), strict=True):
+    for name, (count, lo, k, bins) in zip(GROUP_NAMES, descs.tolist(), strict=True):
         if count == 0:
             decoded_groups[name] = np.zeros(0, dtype=np.int64)
             continue
@@ -468,26 +468,43 @@ def _scatter(target: I64, mask: npt.NDArray[np.bool_], values: I64, name: str) -
     target[mask] = values
 
 
-def _parse(
-    payload: bytes,
-) -> tuple[dict[str, Any], npt.NDArray[np.int64], npt.NDArray[np.uint32], bytes, npt.NDArray[np.uint32]]:
+def _sizes(payload: bytes) -> tuple[int, int, int]:
+    """Byte sizes of the JSON header, the zstd block and the ANS stream, checked against the payload."""
     if len(payload) < 16 or payload[:4] != MAGIC:
         raise ContainerError("not a bounded-codec payload (bad magic)")
     n_head, n_blob, n_stream = struct.unpack("<III", payload[4:16])
     if 16 + n_head + n_blob + n_stream != len(payload) or n_stream % 4:
         raise ContainerError(f"bounded-codec payload of {len(payload)} bytes does not match its sizes")
+    return n_head, n_blob, n_stream
+
+
+def payload_header(payload: bytes) -> dict[str, Any]:
+    """The JSON header of a payload (rows, bounds, steps, exceptions, ...); ContainerError if invalid."""
+    n_head = _sizes(payload)[0]
     try:
         header = json.loads(payload[16 : 16 + n_head])
-        if header.get("format") != FORMAT:
-            raise ContainerError(
-                f"bounded-codec payload format {header.get('format')!r} (this version reads {FORMAT})"
-            )
+    except ValueError as exc:
+        raise ContainerError(f"bounded-codec payload is corrupt: {exc}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        found = header.get("format") if isinstance(header, dict) else None
+        raise ContainerError(f"bounded-codec payload format {found!r} (this version reads {FORMAT})")
+    _check_header(header)
+    return header
+
+
+def _parse(
+    payload: bytes,
+) -> tuple[dict[str, Any], npt.NDArray[np.int64], npt.NDArray[np.uint32], bytes, npt.NDArray[np.uint32]]:
+    n_head, n_blob, _ = _sizes(payload)
+    header = payload_header(payload)
+    try:
         blob = zstandard.ZstdDecompressor().decompress(
             payload[16 + n_head : 16 + n_head + n_blob], max_output_size=1 << 34
         )
-    except (ValueError, zstandard.ZstdError) as exc:
+    except zstandard.ZstdError as exc:
         raise ContainerError(f"bounded-codec payload is corrupt: {exc}") from None
-    n_groups = int(header.get("groups", -1))
+    n_groups = header.get("groups", -1)
+    n_groups = n_groups if type(n_groups) is int else -1
     if not 0 <= n_groups <= 1000 or len(blob) < 32 * n_groups:
         raise ContainerError("bounded-codec payload: invalid group table")
     descs = np.frombuffer(blob[: 32 * n_groups], dtype="<i8").astype(np.int64).reshape(-1, 4)
@@ -502,8 +519,8 @@ def _parse(
 
 def payload_stats(payload: bytes) -> dict[str, int]:
     """Byte counts of a payload's parts (header, tables + exceptions, entropy-coded stream)."""
-    n_head, n_blob, n_stream = struct.unpack("<III", payload[4:16])
+    n_head, n_blob, n_stream = _sizes(payload)
     return {"header": 16 + n_head, "tables_and_exceptions": n_blob, "stream": n_stream, "total": len(payload)}
 
 
-__all__ = ["JetBounds", "decode_jets", "encode_jets", "payload_stats"]
+__all__ = ["JetBounds", "decode_jets", "encode_jets", "payload_header", "payload_stats"]

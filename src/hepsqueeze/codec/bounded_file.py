@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from hepsqueeze import __version__
 from hepsqueeze.baselines.bounds import ErrorBound
-from hepsqueeze.codec.bounded import VARIABLES, JetBounds, decode_jets, encode_jets
+from hepsqueeze.codec.bounded import VARIABLES, JetBounds, decode_jets, encode_jets, payload_header
 from hepsqueeze.codec.compress import (
     DATA_KIND,
     DEFAULT_CHUNK_ROWS,
@@ -28,9 +28,12 @@ from hepsqueeze.codec.compress import (
     CompressionReport,
     _add_column,
     _read_aux,
+    tables_header,
+    unique_name,
+    write_aux_tables,
 )
 from hepsqueeze.codec.container import DTYPES, ContainerReader, write_container
-from hepsqueeze.errors import ColumnError, ConfigError, missing_column_message
+from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, missing_column_message
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 
@@ -117,21 +120,16 @@ def compress_bounded(
         },
         "input": input_info or {},
         "layout": dict(dataset.layout),
-        "tables": [
-            {
-                "name": name,
-                "num_rows": aux.num_rows,
-                "columns": [{"name": c, "dtype": aux[c].dtype.str} for c in aux.names],
-            }
-            for name, aux in dataset.aux.items()
-        ],
     }
+    if dataset.aux:
+        header["tables"] = tables_header(dataset)
+    taken = {*table.names, PAYLOAD_SECTION, f"{event_column}{RUNS_SUFFIX}"}
     exceptions = 0
     with write_container(out, header, force=force) as writer:
         for chunk, start in enumerate(range(0, max(table.num_rows, 1), chunk_rows)):
             stop = min(start + chunk_rows, table.num_rows)
             payload = encode_jets(event[start:stop], x[start:stop], bounds)
-            exceptions += _exception_count(payload)
+            exceptions += int(payload_header(payload)["exceptions"])
             writer.add_bytes("column", PAYLOAD_SECTION, payload, chunk=chunk, codec=CODEC_NAME)
             for name in table.names:
                 if name in chosen:
@@ -154,17 +152,7 @@ def compress_bounded(
                     )
                 else:
                     _add_column(writer, name, table[name][start:stop], chunk)
-        for tname, aux in dataset.aux.items():
-            for col in aux.names:
-                for chunk, start in enumerate(range(0, aux.num_rows, chunk_rows)):
-                    _add_column(
-                        writer,
-                        f"{tname}/{col}",
-                        aux[col][start : start + chunk_rows],
-                        chunk,
-                        table=tname,
-                        column=col,
-                    )
+        write_aux_tables(writer, dataset, chunk_rows, lambda name: unique_name(name, taken))
     size = Path(out).stat().st_size
     with ContainerReader.open(out) as reader:
         sections = reader.section_sizes()
@@ -178,14 +166,6 @@ def compress_bounded(
         {name: aux.num_rows for name, aux in dataset.aux.items()},
         {"(any)": exceptions} if exceptions else {},
     )
-
-
-def _exception_count(payload: bytes) -> int:
-    import json
-    import struct
-
-    n_head = struct.unpack("<I", payload[4:8])[0]
-    return int(json.loads(payload[16 : 16 + n_head])["exceptions"])
 
 
 def is_bounded(header: dict[str, Any]) -> bool:
@@ -234,15 +214,16 @@ def decompress_bounded(reader: ContainerReader) -> Dataset:
             chunk_cols[name] = reader.read_array(found[0])
         payload = reader.read_bytes(sec)
         try:
-            n = _payload_rows(payload)
-            event = (
-                chunk_cols[str(event_column)].astype(np.int64)
-                if event_column is not None
-                else np.arange(total, total + n, dtype=np.int64)
-            )
+            if event_column is not None:
+                event = chunk_cols[str(event_column)].astype(np.int64)
+            else:
+                n = int(payload_header(payload)["rows"])
+                event = np.arange(total, total + n, dtype=np.int64)
             values = decode_jets(event, payload)
-        except (KeyError, ValueError, IndexError) as exc:
-            raise reader.error(sec, f"bounded-codec payload is invalid: {exc}") from None
+        except KeyError as exc:
+            raise reader.error(sec, f"event column {exc} is not a passthrough column") from None
+        except ContainerError as exc:
+            raise reader.error(sec, str(exc)) from None
         for name, arr in chunk_cols.items():
             if arr.shape[0] != values.shape[0]:
                 raise reader.error(
@@ -288,19 +269,6 @@ def _read_runs(reader: ContainerReader, found: list[Any], dtype: np.dtype[Any], 
     if int(n.sum()) > 1 << 40:
         raise reader.error(lengths, "event runs hold more rows than a chunk can")
     return np.repeat(v, n)
-
-
-def _payload_rows(payload: bytes) -> int:
-    import json
-    import struct
-
-    if len(payload) < 16:
-        raise ValueError("payload too short")
-    n_head = struct.unpack("<I", payload[4:8])[0]
-    rows = json.loads(payload[16 : 16 + n_head])["rows"]
-    if not isinstance(rows, int) or rows < 0:
-        raise ValueError(f"rows {rows!r}")
-    return rows
 
 
 __all__ = [

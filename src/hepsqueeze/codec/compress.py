@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -172,14 +172,7 @@ def compress_dataset(
     # Plain files carry the layout too (just the input format); readers of format 1 ignore it.
     header["layout"] = dict(dataset.layout)
     if dataset.aux:
-        header["tables"] = [
-            {
-                "name": name,
-                "num_rows": aux.num_rows,
-                "columns": [{"name": c, "dtype": aux[c].dtype.str} for c in aux.names],
-            }
-            for name, aux in dataset.aux.items()
-        ]
+        header["tables"] = tables_header(dataset)
 
     def chunks() -> Iterator[tuple[Table, npt.NDArray[np.float32]]]:
         for start in range(0, table.num_rows, chunk_rows):
@@ -194,12 +187,7 @@ def compress_dataset(
             writer.add_bytes("model", "decoder", decoder_bytes(model))
         for part, xs in chunks():
             encoder.write(part, xs)
-        for tname, aux in dataset.aux.items():
-            for col in aux.names:
-                section = encoder.unique_name(f"{tname}/{col}")
-                for chunk, start in enumerate(range(0, aux.num_rows, chunk_rows)):
-                    values = aux[col][start : start + chunk_rows]
-                    _add_column(writer, section, values, chunk, table=tname, column=col)
+        write_aux_tables(writer, dataset, chunk_rows, encoder.unique_name)
     aux_rows = {name: aux.num_rows for name, aux in dataset.aux.items()}
     return _report(out, encoder, aux_rows)
 
@@ -402,10 +390,7 @@ class _ChunkEncoder:
 
     def unique_name(self, name: str) -> str:
         """A section name unique in the file (readers go by the descriptor extras)."""
-        while name in self._taken:
-            name += "'"
-        self._taken.add(name)
-        return name
+        return unique_name(name, self._taken)
 
     def write(self, part: Table, x: npt.NDArray[np.float32]) -> None:
         """Encode and write one chunk: ``part`` holds its rows, ``x`` the compressed columns as float32."""
@@ -478,6 +463,39 @@ def _report(
         aux_rows,
         {n: c for n, c in encoder.exceptions.items() if c},
     )
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, primed until it is not in ``taken``; the result is added to ``taken``."""
+    while name in taken:
+        name += "'"
+    taken.add(name)
+    return name
+
+
+def tables_header(dataset: Dataset) -> list[dict[str, Any]]:
+    """The data header's ``tables`` entry: name, rows, columns and dtypes of each auxiliary table."""
+    return [
+        {
+            "name": name,
+            "num_rows": aux.num_rows,
+            "columns": [{"name": c, "dtype": aux[c].dtype.str} for c in aux.names],
+        }
+        for name, aux in dataset.aux.items()
+    ]
+
+
+def write_aux_tables(
+    writer: ContainerWriter, dataset: Dataset, chunk_rows: int, section_name: Callable[[str], str]
+) -> None:
+    """Write every auxiliary table losslessly, ``chunk_rows`` rows per section; readers find the
+    sections by their ``table``/``column`` extras, ``section_name`` keeps their names unique."""
+    for tname, aux in dataset.aux.items():
+        for col in aux.names:
+            section = section_name(f"{tname}/{col}")
+            for chunk, start in enumerate(range(0, aux.num_rows, chunk_rows)):
+                values = aux[col][start : start + chunk_rows]
+                _add_column(writer, section, values, chunk, table=tname, column=col)
 
 
 def _add_column(

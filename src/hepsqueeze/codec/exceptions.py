@@ -69,7 +69,8 @@ class _Variable:
     """Stand-in for a value that cannot be clipped: the middle of the range."""
 
 
-def _training_range(model: CompressionModel) -> list[tuple[float, float] | None]:
+def training_range(model: CompressionModel) -> list[tuple[float, float] | None]:
+    """Per variable, the physical min-max of the model's training split (``None`` where unknown)."""
     raw = model.training.get("input_range") if isinstance(model.training, dict) else None
     n = len(model.variables)
     if not isinstance(raw, list) or len(raw) != n:
@@ -101,7 +102,7 @@ class ExceptionFinder:
 
     def __init__(self, model: CompressionModel) -> None:
         norm = model.normaliser
-        ranges = _training_range(model)
+        ranges = training_range(model)
         self.variables: list[_Variable] = []
         for j, t in enumerate(norm.transforms):
             var = norm.variables[j]

@@ -31,6 +31,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from hepsqueeze.codec.exceptions import training_range
 from hepsqueeze.errors import ConfigError
 from hepsqueeze.evaluation.metrics import residual_summary
 from hepsqueeze.io.formats.darkmachines import OBJECT_TYPES
@@ -159,11 +160,11 @@ class _Router:
         for group, model in self.models.items():
             rows = slice(None) if group == "*" else objects.group == group
             x = objects.x[rows]
-            limits = model.training.get("input_range")
-            if not limits or x.size == 0:
+            limits = training_range(model)
+            if x.size == 0 or any(pair is None for pair in limits):
                 continue
-            lo = np.array([a for a, _ in limits], dtype=np.float32)
-            hi = np.array([b for _, b in limits], dtype=np.float32)
+            lo = np.array([pair[0] for pair in limits if pair is not None], dtype=np.float32)
+            hi = np.array([pair[1] for pair in limits if pair is not None], dtype=np.float32)
             bad += int(np.count_nonzero((x < lo) | (x > hi)))
             total += x.size
         return bad / total if total else float("nan")
