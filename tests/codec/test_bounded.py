@@ -13,7 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hepsqueeze.baselines.bounds import ErrorBound
-from hepsqueeze.codec.bounded import JetBounds, decode_jets, encode_jets, payload_stats
+from hepsqueeze.codec.bounded import (
+    JetBounds,
+    _block_cuts,
+    _parse,
+    decode_jets,
+    encode_jets,
+    payload_header,
+    payload_stats,
+)
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
 from hepsqueeze.io.table import Table
 
@@ -164,3 +172,59 @@ def test_damaged_payloads_raise_container_errors() -> None:
         except ContainerError:
             continue
         assert back.tobytes() == good.tobytes()  # e.g. a flip in the unused bounds text
+
+
+def _synthetic(n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted-pt events of 1-6 jets with a massive-jet E spread (not physics: shapes for the coder)."""
+    rng = np.random.default_rng(seed)
+    event = np.repeat(np.arange(n), rng.integers(1, 7, n))[:n]
+    pt = np.exp(rng.uniform(3, 7, n))
+    eta = rng.normal(0, 1.5, n)
+    e = pt * np.cosh(eta) * (1 + rng.exponential(0.02, n))
+    x = np.column_stack([e, pt, eta, rng.uniform(-np.pi, np.pi, n)]).astype(np.float32)
+    return event, x
+
+
+def test_blocks_are_independent_of_threads_and_cut_at_events() -> None:
+    event, x = _synthetic(5000)
+    bounds = JetBounds.uniform(1e-3)
+    one = encode_jets(event, x, bounds, block_rows=1200, threads=1)
+    two = encode_jets(event, x, bounds, block_rows=1200, threads=2)
+    assert one == two  # the payload depends on the data only
+    assert payload_stats(one)["blocks"] == 5
+    assert payload_header(one)["rows"] == 5000
+    y1 = decode_jets(event, one, threads=1)
+    assert y1.tobytes() == decode_jets(event, one, threads=2).tobytes()
+    assert (_errors(x, y1) <= 1e-3).all()
+    cuts = _block_cuts(event, 1200)
+    assert cuts[0] == 0
+    assert cuts[-1] == 5000
+    assert all(event[c] != event[c - 1] for c in cuts[1:-1])
+    with pytest.raises(InputError, match="event column"):
+        decode_jets(event[:-1], one)
+
+
+def test_outliers_are_escaped_and_tiny_bounds_use_wide_integers() -> None:
+    event, x = _synthetic(30000)
+    x[::3001, 0] *= 1e6  # far above the massless prediction
+    x[[5, 7000, 20000], 2] = [1e5, -3e4, 2e6]  # 3 of 30,000 eta symbols: within the escape budget
+    payload = encode_jets(event, x, JetBounds.uniform(1e-3))
+    assert _parse(payload).escapes.size >= 3  # the eta outliers, and tails of other groups
+    y = decode_jets(event, payload)
+    outlier = np.zeros(x.shape, dtype=bool)
+    outlier[[5, 7000, 20000], 2] = True  # float32 cannot hold 2e6 to 1e-3: exact exceptions
+    assert (_errors(x, y)[~outlier] <= 1e-3).all()
+    assert (y[outlier] == x[outlier]).all()
+    assert payload_header(payload)["steps"]["eta"] > 1.9e-3  # the outliers did not shrink the step
+    assert payload_header(encode_jets(event, x[:, [0, 1, 3, 3]], JetBounds.uniform(1e-3)))["narrow"] is True
+    tiny = encode_jets(event[:2000], x[:2000], JetBounds.uniform(1e-9))
+    assert payload_header(tiny)["narrow"] is False  # symbols beyond 2^29: int64 throughout
+    assert (_errors(x[:2000], decode_jets(event[:2000], tiny)) <= 1e-9).all()
+
+
+def test_other_payload_formats_are_refused_by_name() -> None:
+    event, x = _synthetic(100)
+    payload = encode_jets(event, x, JetBounds.uniform(1e-3))
+    old = payload.replace(b'"format":2', b'"format":1', 1)
+    with pytest.raises(ContainerError, match="format 1"):
+        decode_jets(event, old)

@@ -74,6 +74,10 @@ _SUBSTITUTE: Final = {"E": 1.0, "pt": 1.0, "eta": 0.0, "phi": 0.0}
 _DESC: Final = 6  # count, lo, k, coder, bins, escapes
 
 I64 = npt.NDArray[np.int64]
+#: Symbol arrays: int32 when every symbol of a block fits (half the memory traffic), else int64.
+Ints = npt.NDArray[np.signedinteger[Any]]
+# Symbols below this in magnitude make a block "narrow" (int32; differences and sums stay in range).
+_NARROW: Final = 2**29
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
@@ -133,7 +137,14 @@ def _steps(bounds: JetBounds, cols: list[F64], valid: list[Mask]) -> dict[str, f
             margin = min(0.5, 1e-4 + 2 * f32 / b.value)
             out[v] = 2.0 * math.log1p(b.value) * (1.0 - margin)
         else:
-            top = float(np.max(np.abs(cols[j]), where=valid[j], initial=0.0))
+            size = np.abs(cols[j])
+            top = float(np.max(size, where=valid[j], initial=0.0))
+            if 2 * top * f32 / b.value > 0.01:
+                # a few huge values would shrink everyone's step: size it for all but 1e-4 of
+                # them; the rest may miss the bound after rounding and become exceptions
+                finite = size[valid[j]]
+                k = finite.size - 1 - int(finite.size * 1e-4)
+                top = float(np.partition(finite, k)[k])
             scale = max(top, math.pi if v == "phi" else 0.0)
             margin = min(0.5, 1e-4 + 2 * scale * f32 / b.value)
             out[v] = 2.0 * b.value * (1.0 - margin)
@@ -151,7 +162,7 @@ def _wrap_phi(phi: F64) -> F64:
 
 
 # In place where possible: fresh megabyte arrays cost page faults, a large part of these passes.
-def _pt_eta(q_pt: I64, q_eta: I64, steps: dict[str, float]) -> tuple[F32, F32]:
+def _pt_eta(q_pt: npt.NDArray[Any], q_eta: npt.NDArray[Any], steps: dict[str, float]) -> tuple[F32, F32]:
     g = np.multiply(q_pt, steps["pt"])
     pt32 = np.exp(g, out=g).astype(np.float32)
     eta32 = np.multiply(q_eta, steps["eta"], out=g).astype(np.float32)
@@ -165,14 +176,14 @@ def _prediction(pt32: F32, eta32: F32) -> F64:
     return np.multiply(c, pt32, out=c)
 
 
-def _energy(pred: F64, q_e: I64, steps: dict[str, float]) -> F32:
+def _energy(pred: F64, q_e: npt.NDArray[Any], steps: dict[str, float]) -> F32:
     r = np.multiply(q_e, steps["E"])
     np.exp(r, out=r)
     e32: F32 = np.multiply(r, pred, out=r).astype(np.float32)
     return e32
 
 
-def _phi(q_phi: I64, steps: dict[str, float]) -> F32:
+def _phi(q_phi: npt.NDArray[Any], steps: dict[str, float]) -> F32:
     phi64 = q_phi * steps["phi"]
     np.subtract(phi64, 2 * math.pi, out=phi64, where=phi64 >= math.pi)
     np.add(phi64, 2 * math.pi, out=phi64, where=phi64 < -math.pi)
@@ -185,20 +196,32 @@ def _assemble(e32: F32, pt32: F32, eta32: F32, phi32: F32) -> F32:
     return out
 
 
-def _quantise(cols: list[F64], valid: list[Mask], steps: dict[str, float]) -> tuple[dict[str, I64], F32]:
-    """The integer symbols of every value and the float32 values they decode to."""
-    q: dict[str, I64] = {}
+def _quantise(
+    cols: list[F64], valid: list[Mask], steps: dict[str, float]
+) -> tuple[dict[str, Ints], F32, bool]:
+    """The integer symbols of every value (whole float64 numbers, then int32 if all are narrow),
+    the float32 values they decode to, and whether the symbols are narrow."""
+    f: dict[str, F64] = {}
     for j, v in enumerate(VARIABLES[1:], start=1):
         col = np.where(valid[j], cols[j], _SUBSTITUTE[v])
-        g = np.log(col) if v == "pt" else col
-        q[v] = np.rint(g / steps[v]).astype(np.int64)
-    pt32, eta32 = _pt_eta(q["pt"], q["eta"], steps)
-    pred = _prediction(pt32, eta32)
-    with np.errstate(divide="ignore", invalid="ignore"):  # pred 0 or inf: E is an exception then
+        g = np.log(col, out=col) if v == "pt" else col
+        f[v] = np.rint(np.divide(g, steps[v], out=g), out=g)
+        f[v] += 0.0  # -0.0 -> 0.0: the decoder's integers have no sign of zero
+    # huge |eta| or pt overflow the prediction to inf (or 0): E is stored as an exception then
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        pt32, eta32 = _pt_eta(f["pt"], f["eta"], steps)
+        pred = _prediction(pt32, eta32)
         ratio = np.where(valid[0], cols[0] / pred, 1.0)
         q_e = np.rint(np.log(ratio) / steps["E"])
-    q["E"] = np.where(np.isfinite(q_e) & (np.abs(q_e) < 2**40), q_e, 0).astype(np.int64)
-    return q, _assemble(_energy(pred, q["E"], steps), pt32, eta32, _phi(q["phi"], steps))
+    f["E"] = np.where(np.isfinite(q_e) & (np.abs(q_e) < 2**40), q_e, 0.0)
+    narrow = all(
+        float(a.max(initial=0.0)) < _NARROW and float(a.min(initial=0.0)) > -_NARROW for a in f.values()
+    )
+    dtype = np.int32 if narrow else np.int64
+    q: dict[str, Ints] = {v: a.astype(dtype) for v, a in f.items()}
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = _assemble(_energy(pred, f["E"], steps), pt32, eta32, _phi(f["phi"], steps))
+    return q, values, narrow
 
 
 def _violations(cols: list[F64], y: F32, bounds: JetBounds) -> Mask:
@@ -244,16 +267,20 @@ def _structure(event: I64) -> _Runs:
     return _Runs(first, start, np.concatenate([first, second, rest]), [first.size, second.size, rest.size])
 
 
-def _e_context(q_pt: I64, q_eta: I64, steps: dict[str, float]) -> npt.NDArray[np.uint8]:
+def _e_context(q_pt: Ints, q_eta: Ints, steps: dict[str, float]) -> npt.NDArray[np.uint8]:
     """E context 0..99 from the integer symbols: |eta| in ~0.5 bins (10) x ln pt in ~0.5 bins from
     ln pt = 3 (10). Lookup tables on the clipped symbols: integer division is slow in numpy."""
     qe = max(1, round(0.5 / steps["eta"]))
     qp = max(1, round(0.5 / steps["pt"]))
     q3 = round(3.0 / steps["pt"])
-    eta_tab = (np.abs(np.arange(-9 * qe, 9 * qe + 1)) // qe * 10).astype(np.uint8)
-    pt_tab = (np.arange(10 * qp) // qp).astype(np.uint8)
-    eta_bin = eta_tab[np.minimum(np.maximum(q_eta, -9 * qe), 9 * qe) + 9 * qe]
-    pt_bin = pt_tab[np.minimum(np.maximum(q_pt - q3, 0), 10 * qp - 1)]
+    if 10 * max(qe, qp) <= 1 << 16:
+        eta_tab = (np.abs(np.arange(-9 * qe, 9 * qe + 1)) // qe * 10).astype(np.uint8)
+        pt_tab = (np.arange(10 * qp) // qp).astype(np.uint8)
+        eta_bin = eta_tab[np.minimum(np.maximum(q_eta, -9 * qe), 9 * qe) + 9 * qe]
+        pt_bin = pt_tab[np.minimum(np.maximum(q_pt - q3, 0), 10 * qp - 1)]
+    else:  # tiny steps: the same bins by division
+        eta_bin = (np.minimum(np.abs(q_eta.astype(np.int64)) // qe, 9) * 10).astype(np.uint8)
+        pt_bin = np.minimum(np.maximum(q_pt.astype(np.int64) - q3, 0) // qp, 9).astype(np.uint8)
     ctx: npt.NDArray[np.uint8] = eta_bin + pt_bin
     return ctx
 
@@ -267,7 +294,7 @@ def _phi_period(steps: dict[str, float]) -> int:
     return math.ceil(2 * math.pi / steps["phi"]) + 2
 
 
-def _centre(q: I64, period: int) -> I64:
+def _centre(q: Ints, period: int) -> Ints:
     """``q`` (in ``(-1.5 period, 1.5 period)``) mapped into ``[half - period + 1, half]``, in place."""
     half = period // 2
     np.subtract(q, period, out=q, where=q > half)
@@ -276,17 +303,18 @@ def _centre(q: I64, period: int) -> I64:
 
 
 #: Names of the symbol groups, in payload order (the payload stores groups by position): pt of
-#: leading jets and steps down for the others, eta and phi by rank, E by context.
+#: leading jets and steps down for the others, eta (contexts by rank gain < 0.1%), phi by rank,
+#: E by context.
 GROUP_NAMES: Final = (
     "pt/first",
     "pt/step",
-    *(f"eta/{r}" for r in range(3)),
+    "eta",
     *(f"phi/{r}" for r in range(3)),
     *(f"E/{c}" for c in range(100)),
 )
 
 
-def _groups(q: dict[str, I64], event: I64, steps: dict[str, float]) -> list[I64]:
+def _groups(q: dict[str, Ints], event: I64, steps: dict[str, float]) -> list[Ints]:
     """The symbols of each group of :data:`GROUP_NAMES`, in that order."""
     runs = _structure(event)
     first, (n0, n1, _) = runs.first, runs.counts
@@ -297,16 +325,15 @@ def _groups(q: dict[str, I64], event: I64, steps: dict[str, float]) -> list[I64]
         d_pt[first] = q_pt[first]
     d_phi = _centre(q["phi"] - q["phi"][runs.start], _phi_period(steps))
     d_phi[first] = q["phi"][first]
-    pt_r, eta_r, phi_r = d_pt[runs.order], q["eta"][runs.order], d_phi[runs.order]
-    cuts = (n0, n0 + n1)
+    pt_r, phi_r = d_pt[runs.order], d_phi[runs.order]
     e_rows, e_counts = _context_order(_e_context(q_pt, q["eta"], steps))
     e_sorted = q["E"][e_rows]
     e_cuts = np.cumsum(e_counts)[:-1]
     return [
         pt_r[:n0],
         pt_r[n0:],
-        *np.split(eta_r, cuts),
-        *np.split(phi_r, cuts),
+        q["eta"],
+        *np.split(phi_r, (n0, n0 + n1)),
         *np.split(e_sorted, e_cuts),
     ]
 
@@ -325,7 +352,7 @@ class _Plan:
     table: npt.NDArray[np.uint32] | None = None  # ANS: counts of codes 0..bins-1 (last = escape)
     codes: npt.NDArray[Any] | None = None  # ANS int32 codes or Huffman uint8 high bytes
     planes: tuple[bytes, ...] = ()  # Huffman: low bits as byte planes
-    escapes: I64 | None = None
+    escapes: Ints | None = None
 
     def descriptor(self) -> tuple[int, int, int, int, int, int]:
         bins = 0 if self.table is None else int(self.table.size)
@@ -333,7 +360,7 @@ class _Plan:
         return (self.count, self.lo, self.k, self.coder, bins, n_esc)
 
 
-def _central_range(sym: I64) -> tuple[int, int]:
+def _central_range(sym: Ints) -> tuple[int, int]:
     """``[lo, hi]`` holding all but at most ``ESCAPE_FRACTION`` of the symbols, trimmed evenly."""
     lo, hi = int(sym.min()), int(sym.max())
     budget = int(sym.size * ESCAPE_FRACTION)
@@ -348,7 +375,7 @@ def _central_range(sym: I64) -> tuple[int, int]:
     return int(part[budget // 2]), int(part[sym.size - 1 - (budget - budget // 2)])
 
 
-def _plan(sym: I64) -> _Plan:
+def _plan(sym: Ints) -> _Plan:
     if sym.size == 0:
         return _Plan(0)
     lo, hi = _central_range(sym)
@@ -469,7 +496,7 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> bytes:
     for j in (0, 1):
         valid[j] &= cols[j] > 0
     steps = _steps(bounds, cols, valid)
-    q, decoded = _quantise(cols, valid, steps)
+    q, decoded, narrow = _quantise(cols, valid, steps)
     exceptions = _violations(cols, decoded, bounds)
     plans = [_plan(s) for s in _groups(q, ev, steps)]
     words, frame_lengths, frames = _code(plans)
@@ -485,6 +512,7 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> bytes:
         "groups": len(plans),
         "frames": len(frame_lengths),
         "ans_bytes": len(words),
+        "narrow": narrow,
         "exceptions": int(rows.size),
         "decoded_xxh64": _digest(decoded),
     }
@@ -596,25 +624,27 @@ class _Parsed:
     exc_raw: F32
     words: npt.NDArray[np.uint32]
     frames: bytes
+    dtype: type[np.signedinteger[Any]]
 
 
-def _decode_groups(p: _Parsed) -> list[I64]:
+def _decode_groups(p: _Parsed) -> list[Ints]:
     import constriction
 
     ans = constriction.stream.stack.AnsCoder(p.words)
     zd = zstandard.ZstdDecompressor()
-    out: list[I64] = []
+    out: list[Ints] = []
+    dt = p.dtype
     t_off = e_off = f_off = 0
     frame = iter(p.frame_lengths)
     for name, (count, lo, k, coder, bins, n_esc) in zip(GROUP_NAMES, p.descs, strict=True):
         if coder == _NONE:
-            out.append(np.full(count, lo, dtype=np.int64))
+            out.append(np.full(count, lo, dtype=dt))
             continue
         if coder == _ANS:
             table = p.tables[t_off : t_off + bins]
             t_off += bins
             codes = (
-                ans.decode(_model(table), count).astype(np.int64) if bins > 1 else np.zeros(count, np.int64)
+                ans.decode(_model(table), count).astype(dt, copy=False) if bins > 1 else np.zeros(count, dt)
             )
             esc = codes == bins - 1
             sym = lo + codes
@@ -632,9 +662,9 @@ def _decode_groups(p: _Parsed) -> list[I64]:
                     raise ContainerError(f"bounded-codec payload: group {name!r} frame has {len(data)} bytes")
                 parts.append(np.frombuffer(data, dtype=np.uint8))
             high = parts[0]
-            sym = (high.astype(np.int64) << k) + lo
+            sym = (high.astype(dt) << k) + lo
             for s, plane in zip(range(0, k, 8), parts[1:], strict=True):
-                sym += plane.astype(np.int64) << s
+                sym += plane.astype(dt) << s
             esc = high == _ESC_HIGH if n_esc else None
         if n_esc:
             if esc is None or int(np.count_nonzero(esc)) != n_esc:
@@ -650,32 +680,32 @@ def _decode_checked(ev: I64, p: _Parsed) -> F32:
     groups = _decode_groups(p)
     runs = _structure(ev)
     first, start, order, counts = runs.first, runs.start, runs.order, runs.counts
-    expect = [counts[0], n - counts[0], *counts, *counts]
+    expect = [counts[0], n - counts[0], n, *counts]
     for name, g, c in zip(GROUP_NAMES, groups, expect, strict=False):
         if g.size != c:
             raise ContainerError(f"bounded-codec payload: group {name!r} holds {g.size} values, expected {c}")
-    steps = p.steps
-    d_pt = np.empty(n, dtype=np.int64)
+    steps, dt = p.steps, p.dtype
+    d_pt = np.empty(n, dtype=dt)
     d_pt[order] = np.concatenate(groups[:2])
-    q_eta = np.empty(n, dtype=np.int64)
-    q_eta[order] = np.concatenate(groups[2:5])
-    d_phi = np.empty(n, dtype=np.int64)
-    d_phi[order] = np.concatenate(groups[5:8])
-    # q_pt = leading value minus the cumulative steps since the event's first jet
+    q_eta = groups[2]
+    d_phi = np.empty(n, dtype=dt)
+    d_phi[order] = np.concatenate(groups[3:6])
+    # q_pt = leading value minus the cumulative steps since the event's first jet (sums over the
+    # block in int64: they can leave the int32 range even where every symbol is narrow)
     d_pt[first] = -d_pt[first]
-    cum = np.cumsum(d_pt)
-    q_pt = cum[start] - d_pt[start] - cum  # lead - (sum of the steps after the event's first row)
+    cum = np.cumsum(d_pt, dtype=np.int64)
+    q_pt = (cum[start] - d_pt[start] - cum).astype(dt)  # lead - (the steps after the first row)
     period = _phi_period(steps)
     q_phi = _centre(d_phi + d_phi[start], period)
     q_phi[first] = d_phi[first]
     pt32, eta32 = _pt_eta(q_pt, q_eta, steps)
     # E was coded in contexts of the decoded pt and eta: place it now that they are known.
     e_rows, e_counts = _context_order(_e_context(q_pt, q_eta, steps))
-    e_groups = groups[8:]
+    e_groups = groups[6:]
     if [g.size for g in e_groups] != e_counts.tolist():
         raise ContainerError("bounded-codec payload: E context sizes do not match the decoded jets")
-    q_e = np.empty(n, dtype=np.int64)
-    q_e[e_rows] = np.concatenate(e_groups) if e_groups else np.zeros(0, np.int64)
+    q_e = np.empty(n, dtype=dt)
+    q_e[e_rows] = np.concatenate(e_groups) if e_groups else np.zeros(0, dt)
     values = _assemble(_energy(_prediction(pt32, eta32), q_e, steps), pt32, eta32, _phi(q_phi, steps))
     if p.exc_rows.size and (p.exc_rows.min() < 0 or p.exc_rows.max() >= n or p.exc_cols.max() > 3):
         raise ContainerError("bounded-codec payload: exception positions out of range")
@@ -796,7 +826,7 @@ def _parse(payload: bytes) -> _Parsed:
     words = np.frombuffer(payload[start : start + ans_bytes], dtype="<u4").astype(np.uint32)
     return _Parsed(
         n, steps, digest, descs, frame_lengths, tables, escapes, exc_rows, exc_cols, exc_raw,
-        words, payload[start + ans_bytes :],
+        words, payload[start + ans_bytes :], np.int32 if header.get("narrow") is True else np.int64,
     )  # fmt: skip
 
 
