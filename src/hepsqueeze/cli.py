@@ -286,6 +286,14 @@ def compress(
             "E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3 (r = relative), or one number for all four.",
         ),
     ] = None,
+    abs_floor: Annotated[
+        str | None,
+        typer.Option(
+            "--abs-floor",
+            help="With --max-error: absolute floor (GeV) of the relative bounds, e.g. 0.01 or "
+            "E=0.01,pt=0.01; values with |x| <= floor (zeros too) decode as 0.",
+        ),
+    ] = None,
     columns: Annotated[str | None, typer.Option(help="Columns to compress (default: the model's).")] = None,
     latent_dtype: Annotated[str, typer.Option(help="float32 or float16.")] = "float32",
     no_embed_model: Annotated[
@@ -318,10 +326,12 @@ def compress(
     in_bytes = input_size_bytes(input_file)
     info = {"path": input_file.name, "size_bytes": in_bytes}
     bounds = None
+    if abs_floor is not None and max_error is None:
+        raise typer.BadParameter("--abs-floor applies to --max-error only")
     if max_error is not None:
         from hepsqueeze.codec.bounded_file import parse_max_error
 
-        bounds = parse_max_error(max_error)
+        bounds = parse_max_error(max_error, abs_floor)
         if stream or strict or no_embed_model:
             raise typer.BadParameter("--stream, --strict and --no-embed-model apply to --model only")
     # exactly one of --model / --max-error is given (checked above): str(model) is a model spec below

@@ -13,7 +13,7 @@ from hepsqueeze.cli import main
 from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
 from hepsqueeze.codec.compress import decompress_dataset, decompress_file, decompress_to_parquet, file_info
 from hepsqueeze.errors import ColumnError, ConfigError, ContainerError
-from hepsqueeze.io import read_table
+from hepsqueeze.io import read_table, write_table
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 
@@ -93,3 +93,47 @@ def test_cli_max_error(jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFi
     # exactly one of --model / --max-error
     assert main(["compress", str(jets_file), "-o", str(tmp_path / "x.hsqz")]) == 2
     assert main(["compress", str(jets_file), "--max-error", "pt=1e-3", "-o", str(tmp_path / "y.hsqz")]) == 1
+
+
+def test_abs_floor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = parse_max_error("1e-3", "E=0.5,pt=0.25")
+    assert (b.E_floor, b.pt_floor, b.floor("eta")) == (0.5, 0.25, 0.0)
+    assert parse_max_error("1e-3", "0.1").floor("E") == 0.1
+    with pytest.raises(ConfigError, match="E=VALUE or pt=VALUE"):
+        parse_max_error("1e-3", "eta=0.1")
+    with pytest.raises(ConfigError, match="finite and >= 0"):
+        parse_max_error("1e-3", "pt=-1")
+    rng = np.random.default_rng(5)
+    n = 400
+    table = Table(
+        {
+            "event": np.repeat(np.arange(100), 4),
+            "E": rng.uniform(30, 300, n).astype(np.float32),
+            "pt": rng.uniform(20, 200, n).astype(np.float32),
+            "eta": rng.uniform(-3, 3, n).astype(np.float32),
+            "phi": rng.uniform(-3, 3, n).astype(np.float32),
+        }
+    )
+    table["pt"][::7] = 0.0  # e.g. padded objects
+    table["pt"][1::9] = 0.2
+    table["E"][2::11] = -0.3  # below the floor in size: decodes as 0
+    table["E"][3::13] = -7.0  # outside the floor: stored exactly
+    src = tmp_path / "in.parquet"
+    write_table(table, src)
+    out, back = tmp_path / "f.hsqz", tmp_path / "back.parquet"
+    args = ["compress", str(src), "--max-error", "1e-3", "--abs-floor", "0.5", "-o", str(out)]
+    assert main(args) == 0
+    assert main(["decompress", str(out), "-o", str(back)]) == 0
+    capsys.readouterr()
+    got = read_table(back)
+    for v in ("E", "pt"):
+        x, y = table[v].astype(np.float64), got[v].astype(np.float64)
+        small = np.abs(x) <= 0.5
+        assert (y[small] == 0).all()
+        assert (np.abs(y - x)[~small] <= 1e-3 * np.abs(x[~small])).all()
+    assert (got["E"][3::13] == -7.0).all()
+    assert main(["info", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["header"]["codec"]["bounds"]["pt"]["abs_floor"] == 0.5
+    assert (
+        main(["compress", str(src), "--abs-floor", "0.5", "-m", "zoo:ae4d-3", "-o", str(tmp_path / "z")]) == 2
+    )

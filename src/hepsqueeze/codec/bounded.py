@@ -92,8 +92,16 @@ class JetBounds:
     pt: ErrorBound
     eta: ErrorBound
     phi: ErrorBound
+    #: Absolute floors (GeV) of the relative bounds: a value passes if its error is within
+    #: ``max(eps |x|, floor)``, so values with ``|x| <= floor`` (zeros included) decode as 0.
+    E_floor: float = 0.0
+    pt_floor: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("E_floor", "pt_floor"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"the absolute floor of {name[:-6]} must be finite and >= 0, got {value!r}")
         for name in ("E", "pt"):
             if getattr(self, name).kind != "relative":
                 raise ConfigError(f"the bounded jet codec needs a relative bound on {name}")
@@ -113,14 +121,25 @@ class JetBounds:
             ErrorBound("absolute", eps),
         )
 
+    def floor(self, variable: str) -> float:
+        """The absolute floor of ``variable`` (0 for eta and phi, and where none was given)."""
+        return float(getattr(self, f"{variable}_floor", 0.0))
+
     def to_dict(self) -> dict[str, Any]:
-        return {v: getattr(self, v).as_dict() for v in VARIABLES}
+        out = {v: getattr(self, v).as_dict() for v in VARIABLES}
+        for v in ("E", "pt"):
+            if self.floor(v):
+                out[v]["abs_floor"] = self.floor(v)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> JetBounds:
         try:
-            return cls(*(ErrorBound(str(data[v]["kind"]), float(data[v]["value"])) for v in VARIABLES))  # type: ignore[arg-type]
-        except (KeyError, TypeError, ValueError) as exc:
+            bounds = [ErrorBound(str(data[v]["kind"]), float(data[v]["value"])) for v in VARIABLES]  # type: ignore[arg-type]
+            floors = [float(data[v].get("abs_floor", 0.0)) for v in ("E", "pt")]
+            e, pt, eta, phi = bounds
+            return cls(e, pt, eta, phi, E_floor=floors[0], pt_floor=floors[1])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ContainerError(f"invalid bounds in bounded-codec payload: {exc}") from None
 
 
@@ -236,6 +255,8 @@ def _violations(cols: list[F64], y: F32, bounds: JetBounds) -> Mask:
                 d = np.minimum(d, 2 * math.pi - d)
             err = d / np.abs(x) if b.kind == "relative" else d
             bad[:, j] = ~(err <= b.value)
+            if bounds.floor(v):
+                bad[:, j] &= ~(d <= bounds.floor(v))
     return bad
 
 
@@ -493,10 +514,17 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> bytes:
     # phi is coded in [-pi, pi): other conventions ([0, 2 pi)) come back wrapped, within the bound
     cols[3] = _wrap_phi(cols[3])
     valid = [np.isfinite(c) for c in cols]
-    for j in (0, 1):
+    floored: dict[str, npt.NDArray[np.intp]] = {}
+    for j, v in enumerate(VARIABLES[:2]):
         valid[j] &= cols[j] > 0
+        if bounds.floor(v):
+            low = np.abs(cols[j]) <= bounds.floor(v)
+            if low.any():  # decoded as 0, within the floor: positions only
+                floored[v] = np.flatnonzero(low)
+                valid[j] &= ~low
     steps = _steps(bounds, cols, valid)
     q, decoded, narrow = _quantise(cols, valid, steps)
+    _apply_floors(decoded, floored)
     exceptions = _violations(cols, decoded, bounds)
     plans = [_plan(s) for s in _groups(q, ev, steps)]
     words, frame_lengths, frames = _code(plans)
@@ -514,6 +542,7 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> bytes:
         "ans_bytes": len(words),
         "narrow": narrow,
         "exceptions": int(rows.size),
+        "floored": {v: int(r.size) for v, r in floored.items()},
         "decoded_xxh64": _digest(decoded),
     }
     tables = [p.table for p in plans if p.table is not None]
@@ -527,6 +556,7 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> bytes:
             rows.astype("<i8").tobytes(),
             which.astype("<u1").tobytes(),
             raw.astype("<f4").tobytes(),
+            *(np.diff(floored[v], prepend=0).astype("<i8").tobytes() for v in VARIABLES[:2] if v in floored),
         ]
     )
     blob = zstandard.ZstdCompressor(level=_SIDE_LEVEL).compress(side)
@@ -534,6 +564,12 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> bytes:
     stream = words + frames
     out: bytes = MAGIC + struct.pack("<III", len(head), len(blob), len(stream)) + head + blob + stream
     return out
+
+
+def _apply_floors(values: F32, floored: dict[str, npt.NDArray[Any]]) -> None:
+    for j, v in enumerate(VARIABLES[:2]):
+        if v in floored:
+            values[floored[v], j] = 0.0
 
 
 def _digest(values: F32) -> str:
@@ -625,6 +661,7 @@ class _Parsed:
     words: npt.NDArray[np.uint32]
     frames: bytes
     dtype: type[np.signedinteger[Any]]
+    floored: dict[str, I64]
 
 
 def _decode_groups(p: _Parsed) -> list[Ints]:
@@ -709,6 +746,10 @@ def _decode_checked(ev: I64, p: _Parsed) -> F32:
     values = _assemble(_energy(_prediction(pt32, eta32), q_e, steps), pt32, eta32, _phi(q_phi, steps))
     if p.exc_rows.size and (p.exc_rows.min() < 0 or p.exc_rows.max() >= n or p.exc_cols.max() > 3):
         raise ContainerError("bounded-codec payload: exception positions out of range")
+    for rows in p.floored.values():
+        if rows.size and (rows[0] < 0 or rows[-1] >= n or (np.diff(rows) <= 0).any()):
+            raise ContainerError("bounded-codec payload: floored positions out of range")
+    _apply_floors(values, p.floored)
     values[p.exc_rows, p.exc_cols] = p.exc_raw
     return values
 
@@ -820,6 +861,14 @@ def _parse(payload: bytes) -> _Parsed:
     exc_rows = reader.array("<i8", m).astype(np.int64)
     exc_cols = reader.array("<u1", m).astype(np.int64)
     exc_raw = reader.array("<f4", m).astype(np.float32)
+    counts = header.get("floored", {})
+    if not isinstance(counts, dict) or not set(counts) <= set(VARIABLES[:2]):
+        raise ContainerError("bounded-codec payload header has an invalid 'floored'")
+    floored = {
+        v: np.cumsum(reader.array("<i8", _int(counts, v, n)), dtype=np.int64)
+        for v in VARIABLES[:2]
+        if v in counts
+    }
     if reader.offset != len(side):
         raise ContainerError("bounded-codec payload: side information has trailing bytes")
     start = 16 + n_head + n_blob
@@ -827,6 +876,7 @@ def _parse(payload: bytes) -> _Parsed:
     return _Parsed(
         n, steps, digest, descs, frame_lengths, tables, escapes, exc_rows, exc_cols, exc_raw,
         words, payload[start + ans_bytes :], np.int32 if header.get("narrow") is True else np.int64,
+        floored,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ decompression gives back a dataset that writes the original file structure.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Sequence
@@ -47,9 +48,41 @@ RUNS_SUFFIX: Final = "#runs"
 _TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9.eE+-]+)\s*(r?)\s*$")
 
 
-def parse_max_error(spec: str) -> JetBounds:
+def parse_max_error(spec: str, abs_floor: str | None = None) -> JetBounds:
     """``--max-error``: one number (``1e-3``: relative on E and pt, absolute on eta and phi) or one
-    term per variable, ``E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3`` (``r`` = relative)."""
+    term per variable, ``E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3`` (``r`` = relative). ``--abs-floor``:
+    one number (GeV, for E and pt) or ``E=0.01,pt=0.01``."""
+    bounds = _parse_bounds(spec)
+    if abs_floor is None:
+        return bounds
+    floors = _parse_floors(abs_floor)
+    return dataclasses.replace(bounds, E_floor=floors.get("E", 0.0), pt_floor=floors.get("pt", 0.0))
+
+
+def _parse_floors(spec: str) -> dict[str, float]:
+    text = spec.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        pass
+    else:
+        return {"E": value, "pt": value}
+    out: dict[str, float] = {}
+    for term in text.split(","):
+        name, sep, value_text = term.partition("=")
+        name = name.strip()
+        if not sep or name not in ("E", "pt"):
+            raise ConfigError(
+                f"--abs-floor term {term!r} is not E=VALUE or pt=VALUE (floors apply to the relative bounds)"
+            )
+        try:
+            out[name] = float(value_text)
+        except ValueError:
+            raise ConfigError(f"--abs-floor value {value_text!r} of {name} is not a number") from None
+    return out
+
+
+def _parse_bounds(spec: str) -> JetBounds:
     text = spec.strip()
     try:
         return JetBounds.uniform(float(text))
@@ -69,7 +102,7 @@ def parse_max_error(spec: str) -> JetBounds:
     missing = [v for v in VARIABLES if v not in bounds]
     if missing:
         raise ConfigError(f"--max-error gives no bound for {', '.join(missing)}")
-    return JetBounds(*(bounds[v] for v in VARIABLES))
+    return JetBounds(bounds["E"], bounds["pt"], bounds["eta"], bounds["phi"])
 
 
 def compress_bounded(
