@@ -332,10 +332,16 @@ def compress(
         from hepsqueeze.codec.bounded_file import parse_max_error
 
         bounds = parse_max_error(max_error, abs_floor)
-        if stream or strict or no_embed_model:
-            raise typer.BadParameter("--stream, --strict and --no-embed-model apply to --model only")
+        if strict or no_embed_model:
+            raise typer.BadParameter("--strict and --no-embed-model apply to --model only")
     # exactly one of --model / --max-error is given (checked above): str(model) is a model spec below
-    if stream:
+    if stream and bounds is not None:
+        from hepsqueeze.codec.bounded_file import compress_bounded_parquet
+
+        rep = compress_bounded_parquet(
+            input_file, output, bounds, _split(columns), force=force, input_info=info
+        )
+    elif stream:
         from hepsqueeze.codec.compress import compress_parquet
 
         rep = compress_parquet(

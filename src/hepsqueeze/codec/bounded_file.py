@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,12 +30,13 @@ from hepsqueeze.codec.compress import (
     CompressionReport,
     _add_column,
     _read_aux,
+    _rechunk,
     tables_header,
     unique_name,
     write_aux_tables,
 )
 from hepsqueeze.codec.container import DTYPES, ContainerReader, write_container
-from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, missing_column_message
+from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, InputError, missing_column_message
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 
@@ -122,27 +124,96 @@ def compress_bounded(
     such a column every jet is coded alone. Raises :class:`ColumnError` before writing anything.
     """
     table = dataset.table
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be positive, got {chunk_rows}")
+    n = table.num_rows
+    chunks = (table.slice(s, min(s + chunk_rows, n)) for s in range(0, max(n, 1), chunk_rows))
+    return _write(
+        chunks,
+        out,
+        bounds,
+        columns,
+        schema={name: table[name].dtype for name in table.names},
+        num_rows=n,
+        source=table.source,
+        event_column=event_column,
+        chunk_rows=chunk_rows,
+        force=force,
+        input_info=input_info,
+        dataset=dataset,
+    )
+
+
+def compress_bounded_parquet(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    bounds: JetBounds,
+    columns: Sequence[str] | None = None,
+    *,
+    event_column: str = "event",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    force: bool = False,
+    input_info: dict[str, Any] | None = None,
+) -> CompressionReport:
+    """:func:`compress_bounded` of a Parquet file of any size, read in row batches: memory holds
+    about two chunks. An event cut by a chunk boundary is coded as two (a little less compact)."""
+    from hepsqueeze.io.parquet_stream import parquet_batches
+
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be positive, got {chunk_rows}")
+    src = Path(path)
+    num_rows, schema, batches = parquet_batches(src, min(chunk_rows, 1 << 16))
+    info = {"path": src.name, "size_bytes": src.stat().st_size, **(input_info or {})}
+    return _write(
+        _rechunk(batches, chunk_rows, schema, str(src)),
+        out,
+        bounds,
+        columns,
+        schema=schema,
+        num_rows=num_rows,
+        source=str(src),
+        event_column=event_column,
+        chunk_rows=chunk_rows,
+        force=force,
+        input_info=info,
+        dataset=Dataset.from_table(Table({n: np.zeros(0, d) for n, d in schema.items()}), "parquet"),
+    )
+
+
+def _write(
+    chunks: Iterable[Table],
+    out: str | os.PathLike[str],
+    bounds: JetBounds,
+    columns: Sequence[str] | None,
+    *,
+    schema: dict[str, np.dtype[Any]],
+    num_rows: int,
+    source: str,
+    event_column: str,
+    chunk_rows: int,
+    force: bool,
+    input_info: dict[str, Any] | None,
+    dataset: Dataset,
+) -> CompressionReport:
+    """Write the chunks (tables of ``schema``, ``num_rows`` in all) of ``dataset``'s main table;
+    ``dataset`` gives the layout and auxiliary tables."""
+    names = list(schema)
     chosen = list(columns) if columns else list(VARIABLES)
     if len(chosen) != len(VARIABLES):
         raise ColumnError(f"the jet codec takes 4 columns ({', '.join(VARIABLES)}), got {', '.join(chosen)}")
     for c in chosen:
-        if c not in table.names:
-            raise ColumnError(missing_column_message(c, table.names, table.source))
-    if chunk_rows < 1:
-        raise ConfigError(f"chunk_rows must be positive, got {chunk_rows}")
-    has_event = event_column in table.names and table[event_column].dtype.kind in "iu"
-    with np.errstate(over="ignore"):
-        x = table.stack(chosen, dtype=np.float32)
-    event = table[event_column].astype(np.int64) if has_event else np.arange(table.num_rows, dtype=np.int64)
+        if c not in names:
+            raise ColumnError(missing_column_message(c, names, source))
+    has_event = event_column in names and schema[event_column].kind in "iu"
     header = {
         "kind": DATA_KIND,
         "data_format": BOUNDED_DATA_FORMAT,
         "created_by": f"hepsqueeze {__version__}",
-        "num_rows": table.num_rows,
+        "num_rows": num_rows,
         "chunk_rows": chunk_rows,
         "columns": [
-            {"name": n, "dtype": table[n].dtype.str, "role": "compressed" if n in chosen else "passthrough"}
-            for n in table.names
+            {"name": n, "dtype": schema[n].str, "role": "compressed" if n in chosen else "passthrough"}
+            for n in names
         ],
         "compressed": {"columns": chosen, "variables": list(VARIABLES)},
         "codec": {
@@ -156,21 +227,30 @@ def compress_bounded(
     }
     if dataset.aux:
         header["tables"] = tables_header(dataset)
-    taken = {*table.names, PAYLOAD_SECTION, f"{event_column}{RUNS_SUFFIX}"}
-    exceptions = 0
+    taken = {*names, PAYLOAD_SECTION, f"{event_column}{RUNS_SUFFIX}"}
+    exceptions = rows = 0
     with write_container(out, header, force=force) as writer:
-        for chunk, start in enumerate(range(0, max(table.num_rows, 1), chunk_rows)):
-            stop = min(start + chunk_rows, table.num_rows)
-            payload = encode_jets(event[start:stop], x[start:stop], bounds)
+        for chunk, part in enumerate(chunks):
+            if rows + part.num_rows > num_rows:
+                raise InputError(f"{source} holds more than the announced {num_rows} rows")
+            with np.errstate(over="ignore"):
+                x = part.stack(chosen, dtype=np.float32)
+            event = (
+                part[event_column].astype(np.int64)
+                if has_event
+                else np.arange(rows, rows + part.num_rows, dtype=np.int64)
+            )
+            rows += part.num_rows
+            payload = encode_jets(event, x, bounds)
             exceptions += int(payload_header(payload)["exceptions"])
             writer.add_bytes("column", PAYLOAD_SECTION, payload, chunk=chunk, codec=CODEC_NAME)
-            for name in table.names:
+            for name in names:
                 if name in chosen:
                     continue
                 if has_event and name == event_column:
                     # Runs (event number, jets in it): the codec needs the multiplicities anyway,
                     # and they cost far less than a per-jet column, even delta coded.
-                    values, lengths = _runs(table[name][start:stop])
+                    values, lengths = _runs(part[name])
                     _add_column(writer, name, values, chunk, runs="values")
                     # lengths are small unrelated counts: byte shuffle, not the delta of sorted ids
                     writer.add_array(
@@ -184,16 +264,18 @@ def compress_bounded(
                         runs="lengths",
                     )
                 else:
-                    _add_column(writer, name, table[name][start:stop], chunk)
+                    _add_column(writer, name, part[name], chunk)
+        if rows != num_rows:
+            raise InputError(f"{source} holds {rows} rows, not the announced {num_rows}")
         write_aux_tables(writer, dataset, chunk_rows, lambda name: unique_name(name, taken))
     size = Path(out).stat().st_size
     with ContainerReader.open(out) as reader:
         sections = reader.section_sizes()
     return CompressionReport(
         Path(out),
-        table.num_rows,
+        num_rows,
         tuple(chosen),
-        tuple(n for n in table.names if n not in chosen),
+        tuple(n for n in names if n not in chosen),
         size,
         sections,
         {name: aux.num_rows for name, aux in dataset.aux.items()},
@@ -207,8 +289,19 @@ def is_bounded(header: dict[str, Any]) -> bool:
     return isinstance(codec, dict) and codec.get("name") == CODEC_NAME
 
 
-def decompress_bounded(reader: ContainerReader) -> Dataset:
-    """The dataset of an open container written by :func:`compress_bounded`."""
+@dataclass(frozen=True)
+class _Spec:
+    """The checked header of a bounded-codec file."""
+
+    num_rows: int
+    columns: list[tuple[str, np.dtype[Any], str]]  # name, dtype, role
+    compressed: list[str]
+    event_column: str | None
+    event_runs: bool
+    tables: list[tuple[str, int, list[tuple[str, np.dtype[Any]]]]]
+
+
+def _parse_spec(reader: ContainerReader) -> _Spec:
     header = reader.header
     try:
         num_rows = int(header["num_rows"])
@@ -220,25 +313,44 @@ def decompress_bounded(reader: ContainerReader) -> Dataset:
             (str(t["name"]), int(t["num_rows"]), [(str(c["name"]), str(c["dtype"])) for c in t["columns"]])
             for t in header.get("tables", [])
         ]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise reader.error(None, f"invalid bounded-codec header: {exc}") from None
     for _, dtype, _ in columns:
         if dtype not in DTYPES:
             raise reader.error(None, f"invalid column dtype {dtype!r}")
     if len(compressed) != 4 or any(c not in [n for n, _, _ in columns] for c in compressed):
         raise reader.error(None, "the compressed columns are not columns of the table")
+    return _Spec(
+        num_rows,
+        [(n, np.dtype(d), role) for n, d, role in columns],
+        compressed,
+        None if event_column is None else str(event_column),
+        event_runs,
+        [(name, rows, [(c, np.dtype(d)) for c, d in specs]) for name, rows, specs in tables],
+    )
+
+
+def bounded_chunks(
+    reader: ContainerReader,
+) -> tuple[list[tuple[str, np.dtype[Any]]], list[str], Iterator[dict[str, npt.NDArray[Any]]]]:
+    """The main table's columns (name, dtype), the auxiliary tables' names, and an iterator over
+    the main table chunk by chunk (one payload's rows in memory at a time)."""
+    spec = _parse_spec(reader)
+    return [(n, d) for n, d, _ in spec.columns], [t[0] for t in spec.tables], _iter_chunks(reader, spec)
+
+
+def _iter_chunks(reader: ContainerReader, spec: _Spec) -> Iterator[dict[str, npt.NDArray[Any]]]:
     payloads = sorted(reader.find("column", PAYLOAD_SECTION), key=lambda s: s.chunk)
     if [s.chunk for s in payloads] != list(range(len(payloads))):
         raise reader.error(None, "bounded-codec payload chunks are missing or repeated")
-    dtypes = {n: np.dtype(d) for n, d, _ in columns}
-    passthrough = {n: dtypes[n] for n, _, role in columns if role == "passthrough"}
-    parts: dict[str, list[npt.NDArray[Any]]] = {n: [] for n, _, _ in columns}
+    dtypes = {n: d for n, d, _ in spec.columns}
+    passthrough = {n: d for n, d, role in spec.columns if role == "passthrough"}
     total = 0
     for sec in payloads:
         chunk_cols: dict[str, npt.NDArray[Any]] = {}
         for name, want in passthrough.items():
             found = [s for s in reader.find("column", name, chunk=sec.chunk) if "table" not in s.extras]
-            if event_runs and name == event_column:
+            if spec.event_runs and name == spec.event_column:
                 found += reader.find("column", f"{name}{RUNS_SUFFIX}", chunk=sec.chunk)
                 chunk_cols[name] = _read_runs(reader, found, want, sec)
                 continue
@@ -247,8 +359,8 @@ def decompress_bounded(reader: ContainerReader) -> Dataset:
             chunk_cols[name] = reader.read_array(found[0])
         payload = reader.read_bytes(sec)
         try:
-            if event_column is not None:
-                event = chunk_cols[str(event_column)].astype(np.int64)
+            if spec.event_column is not None:
+                event = chunk_cols[spec.event_column].astype(np.int64)
             else:
                 n = int(payload_header(payload)["rows"])
                 event = np.arange(total, total + n, dtype=np.int64)
@@ -262,20 +374,26 @@ def decompress_bounded(reader: ContainerReader) -> Dataset:
                 raise reader.error(
                     sec, f"column {name!r} holds {arr.shape[0]} rows, the payload {values.shape[0]}"
                 )
-            parts[name].append(arr)
-        for j, name in enumerate(compressed):
-            parts[name].append(values[:, j].astype(dtypes[name]))
+        for j, name in enumerate(spec.compressed):
+            chunk_cols[name] = values[:, j].astype(dtypes[name])
         total += values.shape[0]
-    if total != num_rows:
-        raise reader.error(None, f"the header says {num_rows} rows, the payloads hold {total}")
-    out = {
-        n: (np.concatenate(parts[n]) if parts[n] else np.empty(0, dtype=np.dtype(d))) for n, d, _ in columns
-    }
-    aux = {
-        name: _read_aux(reader, name, rows, [(c, np.dtype(d)) for c, d in specs], reader.name)
-        for name, rows, specs in tables
-    }
-    return Dataset(Table(out, source=reader.name), aux, dict(header.get("layout", {})))
+        if total > spec.num_rows:
+            raise reader.error(sec, f"the header says {spec.num_rows} rows, the payloads hold more")
+        yield {n: chunk_cols[n] for n, _, _ in spec.columns}
+    if total != spec.num_rows:
+        raise reader.error(None, f"the header says {spec.num_rows} rows, the payloads hold {total}")
+
+
+def decompress_bounded(reader: ContainerReader) -> Dataset:
+    """The dataset of an open container written by :func:`compress_bounded`."""
+    spec = _parse_spec(reader)
+    parts: dict[str, list[npt.NDArray[Any]]] = {n: [] for n, _, _ in spec.columns}
+    for chunk in _iter_chunks(reader, spec):
+        for name, arr in chunk.items():
+            parts[name].append(arr)
+    out = {n: (np.concatenate(parts[n]) if parts[n] else np.empty(0, dtype=d)) for n, d, _ in spec.columns}
+    aux = {name: _read_aux(reader, name, rows, specs, reader.name) for name, rows, specs in spec.tables}
+    return Dataset(Table(out, source=reader.name), aux, dict(reader.header.get("layout", {})))
 
 
 def _runs(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint32]]:
@@ -307,7 +425,9 @@ def _read_runs(reader: ContainerReader, found: list[Any], dtype: np.dtype[Any], 
 __all__ = [
     "BOUNDED_DATA_FORMAT",
     "CODEC_NAME",
+    "bounded_chunks",
     "compress_bounded",
+    "compress_bounded_parquet",
     "decompress_bounded",
     "is_bounded",
     "parse_max_error",

@@ -710,35 +710,29 @@ def decompress_to_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from hepsqueeze.codec.bounded_file import is_bounded
+    from hepsqueeze.codec.bounded_file import bounded_chunks, is_bounded
     from hepsqueeze.io.interpret import native
 
     with ContainerReader.open(path) as reader:
+        chunks: Iterator[dict[str, npt.NDArray[Any]]]
         if is_bounded(read_header(reader)):
-            # The bounded codec's chunks are small: decode the file, write it in chunk-sized row groups.
-            table = decompress_reader(reader).table
-            with atomic_output(out, force) as tmp:
-                pq.write_table(
-                    pa.table({n: native(table[n]) for n in table.names}),
-                    tmp,
-                    compression=compression,
-                    row_group_size=DEFAULT_CHUNK_ROWS,
-                )
-            return table.num_rows
-        spec = _parse_header(reader)
-        decoder = _decoder_for(reader, spec, model)
-        if spec.tables:
+            columns, tables, chunks = bounded_chunks(reader)
+        else:
+            spec = _parse_header(reader)
+            columns, tables = [(n, d) for n, d, _ in spec.columns], [t[0] for t in spec.tables]
+            chunks = _iter_chunks(reader, spec, _decoder_for(reader, spec, model))
+        if tables:
             log.warning(
                 "%s: auxiliary tables %s are not written to %s (Parquet holds one table)",
                 reader.name,
-                ", ".join(t[0] for t in spec.tables),
+                ", ".join(tables),
                 out,
             )
-        schema = pa.schema([(n, pa.from_numpy_dtype(d.newbyteorder("="))) for n, d, _ in spec.columns])
+        schema = pa.schema([(n, pa.from_numpy_dtype(d.newbyteorder("="))) for n, d in columns])
         rows = 0
         with atomic_output(out, force) as tmp, pq.ParquetWriter(tmp, schema, compression=compression) as pw:
-            for chunk in _iter_chunks(reader, spec, decoder):
-                arrays = [pa.array(native(chunk[n])) for n, _, _ in spec.columns]
+            for chunk in chunks:
+                arrays = [pa.array(native(chunk[n])) for n, _ in columns]
                 pw.write_table(pa.Table.from_arrays(arrays, schema=schema))
                 rows += len(arrays[0]) if arrays else 0
     return rows
