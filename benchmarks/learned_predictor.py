@@ -39,7 +39,7 @@ import torch
 import zstandard
 from torch import nn
 
-from hepsqueeze.codec import bounded as B
+from hepsqueeze.codec import bounded
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.zoo import load
 
@@ -48,9 +48,11 @@ VARIABLES = ("E", "pt", "eta", "phi")
 
 def coded_bytes(groups: list[np.ndarray]) -> int:
     """Bytes of the symbol groups through the codec's coders (stream + compressed tables)."""
-    plans = [B._plan(np.ascontiguousarray(g, dtype=np.int64)) for g in groups]
-    words, _, frames = B._code(plans)
-    tables = [p.table for p in plans if p.table is not None] + [p.escapes for p in plans if p.escapes is not None]
+    plans = [bounded._plan(np.ascontiguousarray(g, dtype=np.int64)) for g in groups]
+    words, _, frames = bounded._code(plans)
+    tables = [p.table for p in plans if p.table is not None] + [
+        p.escapes for p in plans if p.escapes is not None
+    ]
     side = b"".join(t.astype("<i8").tobytes() for t in tables) + bytes(48 * len(plans))
     return len(words) + len(frames) + len(zstandard.ZstdCompressor(level=19).compress(side))
 
@@ -90,8 +92,12 @@ class TinyAE(nn.Module):
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
-        self.encoder = nn.Sequential(nn.Linear(4, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, latent))
-        self.decoder = nn.Sequential(nn.Linear(latent, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 4))
+        self.encoder = nn.Sequential(
+            nn.Linear(4, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, latent)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 4)
+        )
         # latent density: 4-component logistic mixture per dimension
         self.mix_loc = nn.Parameter(torch.linspace(-2, 2, 4).repeat(latent, 1))
         self.mix_logscale = nn.Parameter(torch.zeros(latent, 4))
@@ -99,11 +105,20 @@ class TinyAE(nn.Module):
         self.res_logscale = nn.Parameter(torch.ones(3))
 
     def features(self, lnpt: torch.Tensor, eta: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
-        return torch.stack([(lnpt - self.mean[0]) / self.std[0], eta / self.std[1], torch.cos(phi), torch.sin(phi)], 1)
+        return torch.stack(
+            [(lnpt - self.mean[0]) / self.std[0], eta / self.std[1], torch.cos(phi), torch.sin(phi)], 1
+        )
 
     def predict(self, z: torch.Tensor) -> torch.Tensor:
         out = self.decoder(z)
-        return torch.stack([out[:, 0] * self.std[0] + self.mean[0], out[:, 1] * self.std[1], torch.atan2(out[:, 3], out[:, 2])], 1)
+        return torch.stack(
+            [
+                out[:, 0] * self.std[0] + self.mean[0],
+                out[:, 1] * self.std[1],
+                torch.atan2(out[:, 3], out[:, 2]),
+            ],
+            1,
+        )
 
     def latent_bits(self, z: torch.Tensor) -> torch.Tensor:
         zz = z.unsqueeze(-1)
@@ -128,10 +143,17 @@ def _targets(x: np.ndarray) -> torch.Tensor:
     return torch.tensor(np.column_stack([np.log(x64[:, 1]), x64[:, 2], x64[:, 3]]), dtype=torch.float32)
 
 
-def train_rd(x: np.ndarray, steps: dict[str, float], width: int, latent: int, minutes: float, seed: int) -> TinyAE:
+def train_rd(
+    x: np.ndarray, steps: dict[str, float], width: int, latent: int, *, minutes: float, seed: int
+) -> TinyAE:
     torch.manual_seed(seed)
     t = _targets(x)
-    model = TinyAE(width, latent, np.array([float(t[:, 0].mean()), 0.0]), np.array([float(t[:, 0].std()), float(t[:, 1].std())]))
+    model = TinyAE(
+        width,
+        latent,
+        np.array([float(t[:, 0].mean()), 0.0]),
+        np.array([float(t[:, 0].std()), float(t[:, 1].std())]),
+    )
     step = torch.tensor([steps["pt"], steps["eta"], steps["phi"]])
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
@@ -146,16 +168,19 @@ def train_rd(x: np.ndarray, steps: dict[str, float], width: int, latent: int, mi
             z = z + torch.rand_like(z) - 0.5  # quantisation-aware: uniform noise for rounding
             pred = model.predict(z)
             d = b - pred
-            d[:, 2] = torch.atan2(torch.sin(d[:, 2]), torch.cos(d[:, 2]))
+            d = torch.stack([d[:, 0], d[:, 1], torch.atan2(torch.sin(d[:, 2]), torch.cos(d[:, 2]))], 1)
             bits = model.latent_bits(z) + model.residual_bits(d / step)
             loss = bits.mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * b.shape[0]
+            total += float(loss.detach()) * b.shape[0]
         epoch += 1
         sched.step(total / t.shape[0])
-    print(f"rd width {width} latent {latent}: {epoch} epochs, train estimate {total / t.shape[0]:.2f} bits/jet (pt, eta, phi)")
+    print(
+        f"rd width {width} latent {latent}: {epoch} epochs, "
+        f"train estimate {total / t.shape[0]:.2f} bits/jet (pt, eta, phi)"
+    )
     return model
 
 
@@ -173,7 +198,9 @@ def evaluate_rd(model: TinyAE, x: np.ndarray, steps: dict[str, float], eps: floa
 
 
 @torch.no_grad()
-def evaluate_seed_model(x: np.ndarray, steps: dict[str, float], eps: float, scan: list[float]) -> dict[str, Any]:
+def evaluate_seed_model(
+    x: np.ndarray, steps: dict[str, float], eps: float, scan: list[float]
+) -> dict[str, Any]:
     model = load("ae4d-3")
     z = model.encode(x)
     best: dict[str, Any] | None = None
@@ -214,17 +241,19 @@ def main() -> None:
     ev_all = jets["event"]
     order = np.random.default_rng(0).permutation(np.unique(ev_all))  # whole events, both processes
     test_events = order[: max(1, int(order.size * args.test_jets / ev_all.size))]
-    train_events = order[test_events.size : test_events.size + int(order.size * args.train_jets / ev_all.size)]
+    train_events = order[
+        test_events.size : test_events.size + int(order.size * args.train_jets / ev_all.size)
+    ]
     test = np.isin(ev_all, test_events)
     x, ev = x_all[test], ev_all[test]
     x_train = x_all[np.isin(ev_all, train_events)]
     n = x.shape[0]
-    bounds = B.JetBounds.uniform(args.eps)
+    bounds = bounded.JetBounds.uniform(args.eps)
     cols = [x[:, j].astype(np.float64) for j in range(4)]
-    steps = B._steps(bounds, cols, [np.isfinite(c) for c in cols])
+    steps = bounded._steps(bounds, cols, [np.isfinite(c) for c in cols])
     rows: list[dict[str, Any]] = []
 
-    def add(name: str, coded: int, params: int, decode_s: float | None, ok: bool, **extra: Any) -> None:
+    def add(name: str, coded: int, params: int, decode_s: float | None, *, ok: bool, **extra: Any) -> None:
         rows.append(
             {
                 "method": name,
@@ -239,32 +268,32 @@ def main() -> None:
         )
 
     for name, events in (("hepsqueeze (analytic, event-level)", ev), ("analytic, per jet", np.arange(n))):
-        payload = B.encode_jets(events, x, bounds)
+        payload = bounded.encode_jets(events, x, bounds)
         t0 = time.perf_counter()
-        y = B.decode_jets(events, payload)
+        y = bounded.decode_jets(events, payload)
         dt = time.perf_counter() - t0
-        add(name, len(payload), 0, dt, bool(np.isfinite(y).all()), note="whole codec decode, checked")
+        add(name, len(payload), 0, dt, ok=bool(np.isfinite(y).all()), note="whole codec decode, checked")
     seed = evaluate_seed_model(x, steps, args.eps, [0.3, 0.1, 0.03, 0.01, 0.003])
     add(
         "seeds' ae4d-3 (4-200-200-20-3, MSE-trained)",
         seed["latent_bytes"] + seed["residual_bytes"],
         seed["decoder_params"],
         seed["decode_s"],
-        seed["ok"],
+        ok=seed["ok"],
         latent_bytes_per_jet=seed["latent_bytes"] / n,
         latent_step=seed["latent_step"],
     )
     torch.set_num_threads(2)
     for spec in args.models.split(","):
         width, latent = (int(v) for v in spec.split("x"))
-        model = train_rd(x_train, steps, width, latent, args.minutes, seed=1)
+        model = train_rd(x_train, steps, width, latent, minutes=args.minutes, seed=1)
         r = evaluate_rd(model, x, steps, args.eps)
         add(
             f"rd-trained 3-{width}-{width}-{latent} (QAT)",
             r["latent_bytes"] + r["residual_bytes"],
             r["decoder_params"],
             r["decode_s"],
-            r["ok"],
+            ok=r["ok"],
             latent_bytes_per_jet=r["latent_bytes"] / n,
         )
     result = {
@@ -287,7 +316,8 @@ def main() -> None:
         "`with model` adds the float32 decoder weights a file would embed; decoder MB/s = the network alone "
         "(the analytic rows: the whole codec decode).",
         "",
-        "| predictor | decoder params | bytes/jet | of which latents | ratio | ratio with model | decoder MB/s | within bound |",
+        "| predictor | decoder params | bytes/jet | of which latents | ratio | ratio with model | decoder MB/s "
+        "| within bound |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:

@@ -16,6 +16,8 @@ from hepsqueeze.baselines.bounds import ErrorBound
 from hepsqueeze.codec.bounded import (
     JetBounds,
     _block_cuts,
+    _pack_low,
+    _unpack_low,
     _parse,
     decode_jets,
     encode_jets,
@@ -228,3 +230,12 @@ def test_other_payload_formats_are_refused_by_name() -> None:
     old = payload.replace(b'"format":2', b'"format":1', 1)
     with pytest.raises(ContainerError, match="format 1"):
         decode_jets(event, old)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 300), st.integers(0, 2**32 - 1))
+def test_low_bits_pack_and_unpack(k: int, n: int, seed: int) -> None:
+    rel = np.random.default_rng(seed).integers(0, 2**62, n, dtype=np.int64)
+    packed = _pack_low(rel, k)
+    assert len(packed) == (n * k + 7) // 8
+    assert (_unpack_low(packed, n, k).astype(np.int64) == rel & ((1 << k) - 1)).all()

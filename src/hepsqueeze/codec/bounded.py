@@ -19,9 +19,11 @@ wider alphabets (pt, eta, phi) are split into a 7-bit high part and low bits and
 Huffman literal coder (level 1, where it finds no matches), whose 128 kB blocks carry their own
 tables. The Huffman coder costs ~1% more bytes than static ANS on these groups but decodes ~30x
 faster (constriction's categorical decoder searches its table per symbol: 25-40 ns for 64-1024
-bins, ~4 symbols per jet), which is what lets the codec run faster than SZ3. Payloads of more than
-:data:`BLOCK_ROWS` rows are cut into blocks coded on parallel threads. Symbols outside a group's central range (at most 1e-4 of
-them) are escaped and stored exactly, so that an outlier does not widen everyone's alphabet.
+bins, ~4 symbols per jet), which is what lets the codec run faster than SZ3; a wide group still
+takes ANS where that is estimated 3% smaller (peaked symbols, coarse bounds). Payloads of more than
+:data:`BLOCK_ROWS` rows are cut into blocks coded on parallel threads. Symbols outside a
+group's central range (at most 1e-4 of them) are escaped and stored exactly, so that an outlier does
+not widen everyone's alphabet.
 
 Values that cannot be quantised (NaN, inf, values <= 0 under a relative bound) or that miss the
 bound after float32 rounding are stored exactly as exceptions. The decoder uses only IEEE float64
@@ -63,6 +65,12 @@ BLOCK_ROWS: Final = 1 << 18
 #: 0.2% smaller files but decodes 20% slower (constriction holds the GIL, so it also serialises
 #: the threads).
 ANS_MAX_BINS: Final = 16
+#: Wider groups take ANS only where its estimated size is below this fraction of Huffman's.
+ANS_GAIN: Final = 0.97
+#: Largest ANS table; wider symbol ranges code their low bits uniformly.
+TABLE_BINS: Final = 1024
+# constriction's uniform model takes at most 2^24 values; wider low parts go to Huffman.
+_ANS_LOW_BITS: Final = 16
 #: At most this fraction of a group's symbols is escaped (stored exactly) to keep its range narrow.
 ESCAPE_FRACTION: Final = 1e-4
 #: zstd level of the Huffman-coded groups: level 1 spends no effort on matches that are not there.
@@ -375,8 +383,9 @@ class _Plan:
     k: int = 0
     coder: int = _NONE
     table: npt.NDArray[np.uint32] | None = None  # ANS: counts of codes 0..bins-1 (last = escape)
-    codes: npt.NDArray[Any] | None = None  # ANS int32 codes or Huffman uint8 high bytes
-    planes: tuple[bytes, ...] = ()  # Huffman: low bits as byte planes
+    codes: npt.NDArray[np.int32] | None = None  # ANS high codes
+    low: npt.NDArray[np.int32] | None = None  # ANS low bits (k of them, uniform)
+    frames: tuple[bytes, ...] = ()  # Huffman: zstd frame of the high part, packed low bits
     escapes: Ints | None = None
 
     def descriptor(self) -> tuple[int, int, int, int, int, int]:
@@ -401,6 +410,8 @@ def _central_range(sym: Ints) -> tuple[int, int]:
 
 
 def _plan(sym: Ints) -> _Plan:
+    """Huffman for wide groups unless ANS (with the count table it must store) would be clearly
+    smaller, which happens where symbols carry few bits (peaked steps, coarse bounds)."""
     if sym.size == 0:
         return _Plan(0)
     lo, hi = _central_range(sym)
@@ -408,12 +419,28 @@ def _plan(sym: Ints) -> _Plan:
     outside = (rel < 0) | (rel > hi - lo)
     escapes = sym[outside] if outside.any() else None
     width = hi - lo + 1
+    if width == 1 and escapes is None:
+        return _Plan(sym.size, lo)  # one value: nothing to code
     if width <= ANS_MAX_BINS:
-        codes = np.where(outside, width, rel).astype(np.int32)
-        if width == 1 and escapes is None:
-            return _Plan(sym.size, lo)  # one value: nothing to code
-        table = np.bincount(codes, minlength=width + 1).astype(np.uint32)
-        return _Plan(sym.size, lo, 0, _ANS, table, codes, escapes=escapes)
+        return _ans_plan(rel, outside, escapes, lo, width)
+    huffman = _huffman_plan(rel, outside, escapes, lo, width)
+    if _split_bits(width - 1, rel.size) > _ANS_LOW_BITS:
+        return huffman
+    ans = _ans_plan(rel, outside, escapes, lo, width)
+    ans_bytes = _ans_bytes(ans.table, ans.k) if ans.table is not None else math.inf
+    return ans if ans_bytes < ANS_GAIN * sum(map(len, huffman.frames)) else huffman
+
+
+def _ans_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: int) -> _Plan:
+    k = _split_bits(width - 1, rel.size)
+    top = ((width - 1) >> k) + 1  # the escape code
+    high = np.where(outside, top, rel >> k).astype(np.int32)
+    low = np.where(outside, 0, rel & ((1 << k) - 1)).astype(np.int32) if k else None
+    table = np.bincount(high, minlength=top + 1).astype(np.uint32)
+    return _Plan(rel.size, lo, k, _ANS, table, high, low=low, escapes=escapes)
+
+
+def _huffman_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: int) -> _Plan:
     k = max(0, (width - 1).bit_length() - 7)
     if (width - 1) >> k >= _ESC_HIGH:
         k += 1
@@ -421,10 +448,52 @@ def _plan(sym: Ints) -> _Plan:
     high = (rel >> k).astype(np.uint8)
     if escapes is not None:
         high[outside] = _ESC_HIGH
-    planes = tuple(
-        ((rel >> s) & ((1 << min(8, k - s)) - 1)).astype(np.uint8).tobytes() for s in range(0, k, 8)
-    )
-    return _Plan(sym.size, lo, k, _HUFFMAN, codes=high, planes=planes, escapes=escapes)
+    zc = zstandard.ZstdCompressor(level=HUFFMAN_LEVEL, write_checksum=False)
+    frames = (zc.compress(high.tobytes()), *((_pack_low(rel, k),) if k else ()))
+    return _Plan(rel.size, lo, k, _HUFFMAN, frames=frames, escapes=escapes)
+
+
+# The low bits are close to uniform: packed k bits per symbol they cost exactly k bits. (Huffman
+# coding them as bytes costs up to 1.5x that where k is 1-2: zstd finds spurious matches.)
+def _pack_low(rel: Ints, k: int) -> bytes:
+    """The low ``k`` bits of every symbol as one bit stream (symbol ``i`` at bits ``i k ...``,
+    least significant first): ``ceil(n k / 8)`` bytes."""
+    dtype = np.dtype(f"<u{_low_itemsize(k)}")
+    low = (rel & ((1 << k) - 1)).astype(dtype)
+    bits = ((low[:, None] >> np.arange(k, dtype=dtype)) & 1).astype(np.uint8)
+    return np.packbits(bits, axis=None, bitorder="little").tobytes()
+
+
+def _unpack_low(data: bytes, count: int, k: int) -> npt.NDArray[np.uint64]:
+    """Inverse of :func:`_pack_low`: each symbol's bits gathered from the bytes that hold them."""
+    buf = np.concatenate([np.frombuffer(data, dtype=np.uint8), np.zeros(8, np.uint8)])
+    offset = np.arange(count, dtype=np.uint64) * np.uint64(k)
+    first = (offset >> np.uint64(3)).astype(np.intp)
+    value = buf[first].astype(np.uint64)
+    for b in range(1, (k + 14) // 8):  # the bytes that bits [offset, offset + k) can touch
+        value |= buf[first + b].astype(np.uint64) << np.uint64(8 * b)
+    value >>= offset & np.uint64(7)
+    value &= np.uint64((1 << k) - 1)
+    return value
+
+
+def _low_itemsize(k: int) -> int:
+    return next(size for size in (1, 2, 4, 8) if 8 * size >= k)
+
+
+def _split_bits(span: int, count: int) -> int:
+    """Low bits coded uniformly so that an ANS table has at most ``TABLE_BINS`` entries, and fewer for
+    small groups (about one per 256 symbols): a table must cost less than the bits it saves."""
+    limit = max(16, min(TABLE_BINS, count // 256))
+    return max(0, int(span // limit).bit_length())
+
+
+def _ans_bytes(table: npt.NDArray[np.uint32], k: int) -> float:
+    """Estimated bytes of ANS codes with this count table: their empirical entropy, ``k`` low bits
+    each, and the table itself."""
+    c = table[table > 0].astype(np.float64)
+    n = float(c.sum())
+    return (n * math.log2(n) - float((c * np.log2(c)).sum()) + n * k) / 8 + 2 * table.size
 
 
 def _model(counts: npt.NDArray[np.uint32]) -> Any:
@@ -438,16 +507,16 @@ def _code(plans: list[_Plan]) -> tuple[bytes, list[int], bytes]:
     import constriction
 
     coder = constriction.stream.stack.AnsCoder()
-    # ANS is a stack: encode the groups in reverse so that they decode in order.
+    # ANS is a stack: encode the groups in reverse so that they decode in order (high, then low bits).
     for p in reversed(plans):
-        if p.coder == _ANS and p.table is not None and p.table.size > 1:
+        if p.coder != _ANS or p.table is None:
+            continue
+        if p.low is not None:
+            coder.encode_reverse(p.low, constriction.stream.model.Uniform(1 << p.k))
+        if p.table.size > 1:
             coder.encode_reverse(p.codes, _model(p.table))
     words = coder.get_compressed().astype("<u4").tobytes()
-    zc = zstandard.ZstdCompressor(level=HUFFMAN_LEVEL, write_checksum=False)
-    frames: list[bytes] = []
-    for p in plans:
-        if p.coder == _HUFFMAN and p.codes is not None:
-            frames += [zc.compress(p.codes.tobytes()), *(zc.compress(b) for b in p.planes)]
+    frames = [f for p in plans for f in p.frames]
     return words, [len(f) for f in frames], b"".join(frames)
 
 
@@ -688,24 +757,27 @@ def _decode_groups(p: _Parsed) -> list[Ints]:
                 ans.decode(_model(table), count).astype(dt, copy=False) if bins > 1 else np.zeros(count, dt)
             )
             esc = codes == bins - 1
+            if k:
+                codes <<= k
+                codes += ans.decode(constriction.stream.model.Uniform(1 << k), count).astype(dt, copy=False)
             sym = lo + codes
         else:
-            parts = []
-            for _ in range(1 + (k + 7) // 8):
-                length = next(frame)
-                chunk = p.frames[f_off : f_off + length]
-                f_off += length
-                # the frame states its size: check it before zstd allocates that much
-                if zstandard.frame_content_size(chunk) != count:
-                    raise ContainerError(f"bounded-codec payload: a frame of group {name!r} has a wrong size")
-                data = zd.decompress(chunk)
-                if len(data) != count:
-                    raise ContainerError(f"bounded-codec payload: group {name!r} frame has {len(data)} bytes")
-                parts.append(np.frombuffer(data, dtype=np.uint8))
-            high = parts[0]
+            length = next(frame)
+            chunk = p.frames[f_off : f_off + length]
+            f_off += length
+            # the frame states its size: check it before zstd allocates that much
+            if zstandard.frame_content_size(chunk) != count:
+                raise ContainerError(f"bounded-codec payload: a frame of group {name!r} has a wrong size")
+            high = np.frombuffer(zd.decompress(chunk), dtype=np.uint8)
             sym = (high.astype(dt) << k) + lo
-            for s, plane in zip(range(0, k, 8), parts[1:], strict=True):
-                sym += plane.astype(dt) << s
+            if k:
+                length = next(frame)
+                if length != (count * k + 7) // 8:
+                    raise ContainerError(
+                        f"bounded-codec payload: the low bits of group {name!r} are truncated"
+                    )
+                sym += _unpack_low(p.frames[f_off : f_off + length], count, k).astype(dt)
+                f_off += length
             esc = high == _ESC_HIGH if n_esc else None
         if n_esc:
             if esc is None or int(np.count_nonzero(esc)) != n_esc:
@@ -800,7 +872,7 @@ def _block_header(payload: bytes) -> dict[str, Any]:
         found = header.get("format") if isinstance(header, dict) else None
         raise ContainerError(
             f"bounded-codec payload format {found!r} (this version reads {FORMAT}; "
-            "files of format 1 were written by hepsqueeze before 0.5 and need that version)"
+            "format 1 came from development versions of hepsqueeze 0.1: compress the source again)"
         )
     _check_header(header)
     return header
@@ -849,13 +921,13 @@ def _parse(payload: bytes) -> _Parsed:
     for count, _lo, k, coder, bins, n_esc in descs:
         if not (
             0 <= count <= n
-            and 0 <= k <= 40
+            and 0 <= k <= (_ANS_LOW_BITS if coder == _ANS else 40)
             and coder in (_NONE, _ANS, _HUFFMAN)
-            and 0 <= bins <= ANS_MAX_BINS + 1
+            and 0 <= bins <= TABLE_BINS + 2
             and 0 <= n_esc <= count
         ):
             raise ContainerError("bounded-codec payload: a group descriptor is invalid")
-    wanted_frames = sum(1 + (d[2] + 7) // 8 for d in descs if d[3] == _HUFFMAN)
+    wanted_frames = sum(1 + (d[2] > 0) for d in descs if d[3] == _HUFFMAN)
     if wanted_frames != n_frames or min(frame_lengths, default=0) < 0:
         raise ContainerError("bounded-codec payload: the frame table does not match the groups")
     if sum(frame_lengths) + ans_bytes != n_stream or ans_bytes % 4:
