@@ -124,6 +124,28 @@ def make_corpus(directory: Path) -> list[Path]:
                 seed = directory / f"data-{rows}-{mode}"
                 seed.write_bytes(bytes([mode]) + path.read_bytes())
                 written.append(seed)
+        # error-bounded jet codec files: event runs, Huffman and ANS groups, exceptions, floors
+        from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
+
+        jets = np.column_stack(
+            [
+                rng.uniform(30, 300, 48),
+                rng.uniform(20, 200, 48),
+                rng.uniform(-3, 3, 48),
+                rng.uniform(-3, 3, 48),
+            ]
+        ).astype(np.float32)
+        jets[5, 1], jets[9, 0] = np.nan, 0.0
+        cols = {"event": np.repeat(np.arange(12), 4), **{n: jets[:, j].copy() for j, n in enumerate(names)}}
+        for eps, floor in (("1e-3", None), ("1e-2", "0.5")):
+            path = Path(tmp) / f"bounded-{eps}.hsqz"
+            compress_bounded(
+                Dataset(Table(cols), {}, {"format": "x"}), path, parse_max_error(eps, floor), chunk_rows=32
+            )
+            for mode in (0, 1):
+                seed = directory / f"bounded-{eps}-{mode}"
+                seed.write_bytes(bytes([mode]) + path.read_bytes())
+                written.append(seed)
         mpath = save_model(model, Path(tmp) / "m.hsqm")
         seed = directory / "model-1"
         seed.write_bytes(b"\x01" + mpath.read_bytes())

@@ -709,7 +709,8 @@ def _decode_block(ev: I64, payload: bytes, verify: bool) -> F32:
         # garbage that passed the checks can overflow exp or give NaN: the digest rejects it
         with np.errstate(all="ignore"):
             values = _decode_checked(ev, parsed)
-    except (ValueError, zstandard.ZstdError) as exc:  # constriction or zstd: invalid tables or stream
+    # constriction or zstd: invalid tables or stream; numpy: an offset too wide for the symbol dtype
+    except (ValueError, OverflowError, zstandard.ZstdError) as exc:
         raise ContainerError(f"bounded-codec payload is invalid: {exc}") from None
     if verify and _digest(values) != parsed.digest:
         raise ContainerError(

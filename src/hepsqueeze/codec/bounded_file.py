@@ -347,38 +347,40 @@ def _iter_chunks(reader: ContainerReader, spec: _Spec) -> Iterator[dict[str, npt
     passthrough = {n: d for n, d, role in spec.columns if role == "passthrough"}
     total = 0
     for sec in payloads:
+        payload = reader.read_bytes(sec)
+        try:
+            rows = int(payload_header(payload)["rows"])
+        except ContainerError as exc:
+            raise reader.error(sec, str(exc)) from None
+        if total + rows > spec.num_rows:
+            raise reader.error(sec, f"the header says {spec.num_rows} rows, the payloads hold more")
         chunk_cols: dict[str, npt.NDArray[Any]] = {}
         for name, want in passthrough.items():
             found = [s for s in reader.find("column", name, chunk=sec.chunk) if "table" not in s.extras]
             if spec.event_runs and name == spec.event_column:
                 found += reader.find("column", f"{name}{RUNS_SUFFIX}", chunk=sec.chunk)
-                chunk_cols[name] = _read_runs(reader, found, want, sec)
+                chunk_cols[name] = _read_runs(reader, found, want, sec, rows)
                 continue
             if len(found) != 1 or found[0].dtype != want:
                 raise reader.error(sec, f"column {name!r} missing or invalid in chunk {sec.chunk}")
             chunk_cols[name] = reader.read_array(found[0])
-        payload = reader.read_bytes(sec)
+            if chunk_cols[name].shape[0] != rows:
+                raise reader.error(
+                    found[0], f"column {name!r} holds {chunk_cols[name].shape[0]} rows, the payload {rows}"
+                )
         try:
             if spec.event_column is not None:
                 event = chunk_cols[spec.event_column].astype(np.int64)
             else:
-                n = int(payload_header(payload)["rows"])
-                event = np.arange(total, total + n, dtype=np.int64)
+                event = np.arange(total, total + rows, dtype=np.int64)
             values = decode_jets(event, payload)
         except KeyError as exc:
             raise reader.error(sec, f"event column {exc} is not a passthrough column") from None
         except ContainerError as exc:
             raise reader.error(sec, str(exc)) from None
-        for name, arr in chunk_cols.items():
-            if arr.shape[0] != values.shape[0]:
-                raise reader.error(
-                    sec, f"column {name!r} holds {arr.shape[0]} rows, the payload {values.shape[0]}"
-                )
         for j, name in enumerate(spec.compressed):
             chunk_cols[name] = values[:, j].astype(dtypes[name])
         total += values.shape[0]
-        if total > spec.num_rows:
-            raise reader.error(sec, f"the header says {spec.num_rows} rows, the payloads hold more")
         yield {n: chunk_cols[n] for n, _, _ in spec.columns}
     if total != spec.num_rows:
         raise reader.error(None, f"the header says {spec.num_rows} rows, the payloads hold {total}")
@@ -406,8 +408,11 @@ def _runs(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.ui
     return values[starts], lengths
 
 
-def _read_runs(reader: ContainerReader, found: list[Any], dtype: np.dtype[Any], sec: Any) -> npt.NDArray[Any]:
-    """The column rebuilt from its ``runs`` sections (values and lengths), checked."""
+def _read_runs(
+    reader: ContainerReader, found: list[Any], dtype: np.dtype[Any], sec: Any, rows: int
+) -> npt.NDArray[Any]:
+    """The column of ``rows`` rows rebuilt from its ``runs`` sections (values and lengths), checked
+    before it is expanded."""
     parts = {s.extras.get("runs"): s for s in found}
     if len(found) != 2 or set(parts) != {"values", "lengths"}:
         raise reader.error(sec, f"event runs of chunk {sec.chunk} are missing or repeated")
@@ -417,8 +422,8 @@ def _read_runs(reader: ContainerReader, found: list[Any], dtype: np.dtype[Any], 
     v, n = reader.read_array(values), reader.read_array(lengths).astype(np.int64)
     if n.size and int(n.min()) < 1:
         raise reader.error(lengths, "an event run has length 0")
-    if int(n.sum()) > 1 << 40:
-        raise reader.error(lengths, "event runs hold more rows than a chunk can")
+    if int(n.sum()) != rows:
+        raise reader.error(lengths, f"event runs hold {int(n.sum())} rows, the chunk's payload {rows}")
     return np.repeat(v, n)
 
 
