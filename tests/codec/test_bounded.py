@@ -239,3 +239,19 @@ def test_low_bits_pack_and_unpack(k: int, n: int, seed: int) -> None:
     packed = _pack_low(rel, k)
     assert len(packed) == (n * k + 7) // 8
     assert (_unpack_low(packed, n, k).astype(np.int64) == rel & ((1 << k) - 1)).all()
+
+
+def test_damaged_multi_block_payloads_raise_container_errors() -> None:
+    event, x = _synthetic(900)
+    payload = encode_jets(event, x, JetBounds.uniform(1e-2), block_rows=300)
+    good = decode_jets(event, payload)
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        damaged = bytearray(payload)
+        for j in rng.integers(0, len(damaged), size=int(rng.integers(1, 4))):
+            damaged[j] ^= int(rng.integers(1, 256))
+        try:
+            back = decode_jets(event, bytes(damaged))
+        except ContainerError:
+            continue
+        assert back.tobytes() == good.tobytes()

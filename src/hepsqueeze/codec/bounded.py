@@ -665,7 +665,7 @@ def decode_jets(
     blocks = _blocks(payload)
     if blocks is None:
         return _decode_block(ev, payload, verify)
-    total = sum(rows for rows, _ in blocks)
+    total = payload_header(payload)["rows"]  # checks the block table against the blocks' headers
     if ev.shape != (total,):
         raise InputError(f"payload holds {total} jets but the event column has shape {ev.shape}")
     cuts = np.cumsum([0, *(rows for rows, _ in blocks)]).tolist()
