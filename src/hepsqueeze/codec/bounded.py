@@ -58,6 +58,9 @@ FORMAT: Final = 2
 MAGIC: Final = b"HSQB"
 #: Magic of a payload of several blocks (each a payload of its own, starting with MAGIC).
 BLOCKS_MAGIC: Final = b"HSQK"
+#: Magic of a block stored losslessly (bounds finer than float32 can use: see _encode_block).
+RAW_MAGIC: Final = b"HSQR"
+_RAW_LEVEL: Final = 9
 #: Rows above which a payload is cut into blocks, coded and decoded in parallel threads.
 BLOCK_ROWS: Final = 1 << 18
 #: Groups whose central range has at most this many symbols are ANS-coded, wider ones Huffman-coded.
@@ -583,6 +586,41 @@ def _map(fn: Callable[[Any], _T], items: list[Any], threads: int | None) -> list
 
 
 def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> bytes:
+    coded = _encode_quantised(ev, original, bounds)
+    if len(coded) > original.nbytes // 2:
+        # Bounds near float32 precision cost more than the values themselves: store them exactly
+        # (within any bound) if that is smaller, so the codec never does worse than lossless.
+        raw = _raw_payload(original)
+        if len(raw) < len(coded):
+            return raw
+    return coded
+
+
+def _raw_payload(original: F32) -> bytes:
+    """The float32 values losslessly: byte-shuffled (byte planes), zstd."""
+    planes = np.ascontiguousarray(original, dtype="<f4").view(np.uint8).reshape(-1, 4).T
+    # with zstd's content checksum: a damaged payload fails to decode instead of changing values
+    zc = zstandard.ZstdCompressor(level=_RAW_LEVEL, write_checksum=True)
+    frame = zc.compress(np.ascontiguousarray(planes).tobytes())
+    return RAW_MAGIC + struct.pack("<Q", original.shape[0]) + frame
+
+
+def _raw_values(payload: bytes) -> F32:
+    if len(payload) < 12:
+        raise ContainerError("bounded-codec raw payload is truncated")
+    (rows,) = struct.unpack("<Q", payload[4:12])
+    frame = payload[12:]
+    try:
+        if rows > 1 << 40 or zstandard.frame_content_size(frame) != 16 * rows:
+            raise ContainerError("bounded-codec raw payload does not hold its rows")
+        planes = np.frombuffer(zstandard.ZstdDecompressor().decompress(frame), dtype=np.uint8)
+    except zstandard.ZstdError as exc:
+        raise ContainerError(f"bounded-codec raw payload is corrupt: {exc}") from None
+    values: F32 = np.ascontiguousarray(planes.reshape(4, -1).T).view("<f4").reshape(-1, 4).astype(np.float32)
+    return values
+
+
+def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> bytes:
     cols = [original[:, j].astype(np.float64) for j in range(4)]
     # phi is coded in [-pi, pi): other conventions ([0, 2 pi)) come back wrapped, within the bound
     cols[3] = _wrap_phi(cols[3])
@@ -701,6 +739,13 @@ def _blocks(payload: bytes) -> list[tuple[int, bytes]] | None:
 
 
 def _decode_block(ev: I64, payload: bytes, verify: bool) -> F32:
+    if payload[:4] == RAW_MAGIC:
+        values = _raw_values(payload)
+        if ev.shape != (values.shape[0],):
+            raise InputError(
+                f"payload holds {values.shape[0]} jets but the event column has shape {ev.shape}"
+            )
+        return values
     parsed = _parse(payload)
     n = parsed.rows
     if ev.shape != (n,):
@@ -864,6 +909,9 @@ def payload_header(payload: bytes) -> dict[str, Any]:
 
 
 def _block_header(payload: bytes) -> dict[str, Any]:
+    if payload[:4] == RAW_MAGIC and len(payload) >= 12:
+        rows = struct.unpack("<Q", payload[4:12])[0]
+        return {"format": FORMAT, "rows": rows, "exceptions": 0, "lossless": True}
     n_head = _sizes(payload)[0]
     try:
         header = json.loads(payload[16 : 16 + n_head])
@@ -981,6 +1029,8 @@ def payload_stats(payload: bytes) -> dict[str, int]:
         out = {k: sum(s[k] for s in stats) for k in ("header", "tables_and_exceptions", "stream")}
         out["header"] += len(payload) - sum(s["total"] for s in stats)  # the block table
         return {**out, "total": len(payload), "blocks": len(stats)}
+    if payload[:4] == RAW_MAGIC:
+        return {"header": 12, "tables_and_exceptions": 0, "stream": len(payload) - 12, "total": len(payload)}
     n_head, n_blob, n_stream = _sizes(payload)
     return {"header": 16 + n_head, "tables_and_exceptions": n_blob, "stream": n_stream, "total": len(payload)}
 
