@@ -137,7 +137,7 @@ def make_corpus(directory: Path) -> list[Path]:
         ).astype(np.float32)
         jets[5, 1], jets[9, 0] = np.nan, 0.0
         cols = {"event": np.repeat(np.arange(12), 4), **{n: jets[:, j].copy() for j, n in enumerate(names)}}
-        for eps, floor in (("1e-3", None), ("1e-2", "0.5")):
+        for eps, floor in (("1e-3", None), ("1e-2", "0.5"), ("1e-12", None)):  # 1e-12: stored exactly
             path = Path(tmp) / f"bounded-{eps}.hsqz"
             compress_bounded(
                 Dataset(Table(cols), {}, {"format": "x"}), path, parse_max_error(eps, floor), chunk_rows=32
