@@ -239,7 +239,7 @@ def test_other_payload_formats_are_refused_by_name() -> None:
 def test_low_bits_pack_and_unpack(k: int, n: int, seed: int) -> None:
     rel = np.random.default_rng(seed).integers(0, 2**62, n, dtype=np.int64)
     packed = _pack_low(rel, k)
-    assert len(packed) == (n * k + 7) // 8
+    assert len(packed) == k * ((n + 7) // 8)
     assert (_unpack_low(packed, n, k).astype(np.int64) == rel & ((1 << k) - 1)).all()
 
 
