@@ -335,6 +335,13 @@ def compress(
         if strict or no_embed_model:
             raise typer.BadParameter("--strict and --no-embed-model apply to --model only")
     # exactly one of --model / --max-error is given (checked above): str(model) is a model spec below
+    model_options: dict[str, Any] = {
+        "latent_dtype": latent_dtype,
+        "embed_model": not no_embed_model,
+        "force": force,
+        "strict": strict,
+        "input_info": info,
+    }
     if stream and bounds is not None:
         from hepsqueeze.codec.bounded_file import compress_bounded_parquet
 
@@ -345,15 +352,7 @@ def compress(
         from hepsqueeze.codec.compress import compress_parquet
 
         rep = compress_parquet(
-            input_file,
-            resolve_model(str(model)),
-            output,
-            _split(columns),
-            latent_dtype=latent_dtype,
-            embed_model=not no_embed_model,
-            force=force,
-            strict=strict,
-            input_info=info,
+            input_file, resolve_model(str(model)), output, _split(columns), **model_options
         )
     else:
         dataset = read_dataset(
@@ -368,15 +367,7 @@ def compress(
             rep = compress_bounded(dataset, output, bounds, _split(columns), force=force, input_info=info)
         else:
             rep = compress_dataset(
-                dataset,
-                resolve_model(str(model)),
-                output,
-                _split(columns),
-                latent_dtype=latent_dtype,
-                embed_model=not no_embed_model,
-                force=force,
-                strict=strict,
-                input_info=info,
+                dataset, resolve_model(str(model)), output, _split(columns), **model_options
             )
     if rep.exception_count:
         why = (
