@@ -83,24 +83,16 @@ def _measure(
 
 def run(event: np.ndarray, x: np.ndarray, eps: float, repeats: int, threads: int) -> list[dict[str, Any]]:
     bounds = JetBounds.uniform(eps)
-    per_jet = np.arange(event.size)
     rows = [
         _measure(
-            "hepsqueeze",
-            lambda: encode_jets(event, x, bounds, threads=threads),
-            lambda p: decode_jets(event, p, threads=threads),
+            label,
+            lambda ev=ev: encode_jets(ev, x, bounds, threads=threads),
+            lambda p, ev=ev: decode_jets(ev, p, threads=threads),
             x,
             eps=eps,
             repeats=repeats,
-        ),
-        _measure(
-            "hepsqueeze (per jet)",
-            lambda: encode_jets(per_jet, x, bounds, threads=threads),
-            lambda p: decode_jets(per_jet, p, threads=threads),
-            x,
-            eps=eps,
-            repeats=repeats,
-        ),
+        )
+        for label, ev in (("hepsqueeze", event), ("hepsqueeze (per jet)", np.arange(event.size)))
     ]
     rows[0]["parts"] = payload_stats(encode_jets(event, x, bounds))
     rows[0]["file_ratio"] = x.nbytes / _file_bytes(event, x, eps)
