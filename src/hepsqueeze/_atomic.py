@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,11 +25,15 @@ def check_output(path: str | os.PathLike[str], force: bool) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike[str], force: bool = False, verify: Callable[[Path], None] | None = None
+) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is fsynced and renamed onto ``path``.
 
-    If the body raises (or the process dies), no file appears under the target name. Use this for
-    writers that need a path (pyarrow, h5py); use :func:`atomic_open` for plain byte streams.
+    If the body raises (or the process dies), no file appears under the target name. ``verify``
+    is called with the finished temporary file before it is published: it reads back what was
+    written and raises if it is wrong, and then nothing is published either. Use this for writers
+    that need a path (pyarrow, h5py); use :func:`atomic_open` for plain byte streams.
     """
     out = check_output(path, force)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +48,8 @@ def atomic_output(path: str | os.PathLike[str], force: bool = False) -> Iterator
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        if verify is not None:
+            verify(tmp)
         # Re-check just before the rename: another process may have created the file meanwhile.
         check_output(out, force)
         os.replace(tmp, out)
@@ -55,9 +61,12 @@ def atomic_output(path: str | os.PathLike[str], force: bool = False) -> Iterator
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], force: bool = False) -> Iterator[BinaryIO]:
-    """Open a binary stream that becomes ``path`` atomically when the block ends without error."""
-    with atomic_output(path, force) as tmp, open(tmp, "wb") as fh:
+def atomic_open(
+    path: str | os.PathLike[str], force: bool = False, verify: Callable[[Path], None] | None = None
+) -> Iterator[BinaryIO]:
+    """Open a binary stream that becomes ``path`` atomically when the block ends without error
+    (and ``verify``, given the finished temporary file, does not raise)."""
+    with atomic_output(path, force, verify) as tmp, open(tmp, "wb") as fh:
         yield fh
         fh.flush()
 

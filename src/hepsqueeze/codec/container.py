@@ -657,13 +657,17 @@ class ContainerWriter:
 
 @contextlib.contextmanager
 def write_container(
-    path: str | os.PathLike[str], header: Mapping[str, Any], force: bool = False
+    path: str | os.PathLike[str],
+    header: Mapping[str, Any],
+    force: bool = False,
+    verify: Callable[[Path], None] | None = None,
 ) -> Iterator[ContainerWriter]:
-    """Write a container file atomically: it appears, finished, only if the block ends without error.
+    """Write a container file atomically: it appears, finished, only if the block ends without error
+    and ``verify`` (called with the finished temporary file: read it back, raise if wrong) passes.
 
     Raises :class:`~hepsqueeze.errors.OutputExistsError` if ``path`` exists and ``force`` is false.
     """
-    with atomic_open(path, force) as stream:
+    with atomic_open(path, force, verify) as stream:
         writer = ContainerWriter(stream, header)
         yield writer
         writer.finish()
