@@ -16,7 +16,7 @@ def test_bounded_data_format_4_decodes_as_written() -> None:
     a NaN E and a zero pt stored exactly, an int32 passthrough column."""
     back = decompress_dataset(DATA / "bounded_format4.hsqz").table
     expected = np.load(DATA / "bounded_format4_expected.npz")
-    assert back.names == list(expected.files)
+    assert list(back.names) == list(expected.files)
     for name in expected.files:
         want = expected[name]
         got = back[name]
