@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape as rich_escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,7 +24,7 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from hepsqueeze import __version__
-from hepsqueeze.errors import ConfigError, HepsqueezeError
+from hepsqueeze.errors import ConfigError, HepsqueezeError, OutputExistsError
 
 app = typer.Typer(
     name="hepsqueeze",
@@ -35,7 +36,7 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-OutOpt = Annotated[Path, typer.Option("--output", "-o", help="Output file.")]
+OutOpt = Annotated[Path, typer.Option("--output", "-o", help="Output file.", readable=False)]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
 FormatOpt = Annotated[str | None, typer.Option("--format", help="File format (default: from the extension).")]
 TreeOpt = Annotated[
@@ -69,6 +70,24 @@ def _split(value: str | None) -> list[str] | None:
     if not items:
         raise ConfigError(f"expected a comma-separated list, got {value!r}")
     return items
+
+
+def _check_output_dir(path: Path) -> Path:
+    """Refuse, before any work, an output directory path that exists and is not a directory."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path
+    except NotADirectoryError:
+        raise OutputExistsError(f"cannot create directory {str(path)!r}: a parent is a file") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise OutputExistsError(
+            f"{str(path)!r} exists and is not a directory; give a directory for the output"
+        )
+    return path
 
 
 def _task_reporter(bar: Progress) -> Callable[[str, Any], None]:
@@ -118,7 +137,8 @@ def version() -> None:
 def generate(
     process: Annotated[str, typer.Argument(help="Process to generate (see --list).")] = "ttbar",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output file (.parquet, .h5, .npz, .csv).")
+        Path | None,
+        typer.Option("--output", "-o", help="Output file (.parquet, .h5, .npz, .csv).", readable=False),
     ] = None,
     events: Annotated[int, typer.Option(help="Number of events.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
@@ -173,7 +193,9 @@ def generate(
 
 @app.command()
 def train(
-    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table of jets to train on.")],
+    input_file: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="Table of jets to train on.", readable=False)
+    ],
     output: OutOpt,
     preset: Annotated[str, typer.Option(help="Model preset.")] = "ae4d-3",
     nodes: Annotated[
@@ -273,10 +295,11 @@ def train(
 
 @app.command()
 def compress(
-    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table to compress.")],
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table to compress.", readable=False)],
     output: OutOpt,
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model file, or zoo:NAME for a shipped model.")
+        Path | None,
+        typer.Option("--model", "-m", help="Model file, or zoo:NAME for a shipped model.", readable=False),
     ] = None,
     max_error: Annotated[
         str | None,
@@ -386,10 +409,11 @@ def compress(
 
 @app.command()
 def decompress(
-    input_file: Annotated[Path, typer.Argument(metavar="FILE", help="Compressed file.")],
+    input_file: Annotated[Path, typer.Argument(metavar="FILE", help="Compressed file.", readable=False)],
     output: OutOpt,
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model, for files written with --no-embed-model.")
+        Path | None,
+        typer.Option("--model", "-m", help="Model, for files written with --no-embed-model.", readable=False),
     ] = None,
     stream: Annotated[
         bool,
@@ -408,6 +432,15 @@ def decompress(
     from hepsqueeze.zoo import resolve_model
 
     check_output(output, force)
+    if stream:
+        from hepsqueeze.io.registry import detect_format
+
+        out_format = detect_format(output, fmt)
+        if out_format != "parquet":
+            raise ConfigError(
+                f"decompress --stream writes Parquet only, but {str(output)!r} is {out_format}: "
+                "give an output ending in .parquet, or drop --stream"
+            )
     decoder = None if model is None else resolve_model(str(model))
     if stream:
         from hepsqueeze.codec.compress import decompress_to_parquet
@@ -423,7 +456,7 @@ def decompress(
 
 @app.command()
 def info(
-    input_file: Annotated[Path, typer.Argument(metavar="FILE", help="Compressed file.")],
+    input_file: Annotated[Path, typer.Argument(metavar="FILE", help="Compressed file.", readable=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print a compressed file's header and the size of each section."""
@@ -445,10 +478,13 @@ def info(
 
 @app.command()
 def benchmark(
-    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table to measure on.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for benchmark.json, benchmark.md and plots.")],
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table to measure on.", readable=False)],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Directory for benchmark.json, benchmark.md and plots.", readable=False),
+    ],
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model to include at its own error.")
+        Path | None, typer.Option("--model", "-m", help="Model to include at its own error.", readable=False)
     ] = None,
     errors: Annotated[
         str, typer.Option(help="Maximum-error targets (relative for E/pt/m).")
@@ -468,6 +504,7 @@ def benchmark(
     allow_pickle: PickleOpt = False,
 ) -> None:
     """Every standard compressor (zstd, lzma, float16, bit rounding, quantisation, SZ3, ZFP, fpzip) and the model."""
+    _check_output_dir(out)
     from hepsqueeze.errors import ColumnError
     from hepsqueeze.evaluation.benchmark import run_benchmark, write_benchmark
     from hepsqueeze.io import read_table
@@ -496,16 +533,20 @@ def benchmark(
 
 @app.command()
 def evaluate(
-    original: Annotated[Path, typer.Argument(help="The original table.")],
-    reconstructed: Annotated[Path, typer.Argument(help="The decompressed table (rows in the same order).")],
+    original: Annotated[Path, typer.Argument(help="The original table.", readable=False)],
+    reconstructed: Annotated[
+        Path, typer.Argument(help="The decompressed table (rows in the same order).", readable=False)
+    ],
     report: Annotated[
-        Path, typer.Option("--report", help="Report directory (metrics.json, plots, index.html).")
+        Path,
+        typer.Option("--report", help="Report directory (metrics.json, plots, index.html).", readable=False),
     ],
     container: Annotated[
-        Path | None, typer.Option(help="The compressed file: ratio, latents, embedded model.")
+        Path | None, typer.Option(help="The compressed file: ratio, latents, embedded model.", readable=False)
     ] = None,
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model file: latent space, loss curves.")
+        Path | None,
+        typer.Option("--model", "-m", help="Model file: latent space, loss curves.", readable=False),
     ] = None,
     columns: Annotated[
         str | None, typer.Option(help="Columns to compare (default: the compressed ones).")
@@ -522,6 +563,7 @@ def evaluate(
     allow_pickle: PickleOpt = False,
 ) -> None:
     """Metrics (JSON), plots and an HTML page comparing a decompressed table with its original."""
+    _check_output_dir(report)
     from hepsqueeze.evaluation.report import evaluate as run_evaluate
     from hepsqueeze.io import read_table
 
@@ -542,9 +584,10 @@ def evaluate(
 
 @app.command()
 def inspect(
-    data: Annotated[Path, typer.Argument(help="Table to analyse.")],
+    data: Annotated[Path, typer.Argument(help="Table to analyse.", readable=False)],
     report: Annotated[
-        Path, typer.Option("--report", help="Report directory (summary.json, plots, index.html).")
+        Path,
+        typer.Option("--report", help="Report directory (summary.json, plots, index.html).", readable=False),
     ],
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Only summary.json.")] = False,
     force: ForceOpt = False,
@@ -555,6 +598,7 @@ def inspect(
     allow_pickle: PickleOpt = False,
 ) -> None:
     """Distributions, correlations, statistics and warnings about what will trouble a model."""
+    _check_output_dir(report)
     from hepsqueeze.evaluation.inspect import inspect as run_inspect
     from hepsqueeze.io import read_table
 
@@ -642,8 +686,10 @@ app.add_typer(study_app, name="study")
 
 @study_app.command("normalisation")
 def study_normalisation(
-    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table of jets.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for normalisation.json and .md.")],
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Table of jets.", readable=False)],
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for normalisation.json and .md.", readable=False)
+    ],
     preset: Annotated[str, typer.Option(help="Model preset.")] = "ae4d-3",
     schemes: Annotated[
         str, typer.Option(help="Normalisations to compare.")
@@ -657,6 +703,7 @@ def study_normalisation(
     fmt: FormatOpt = None,
 ) -> None:
     """Train the same model with each normalisation; compare residuals and a common-space MSE."""
+    _check_output_dir(out)
     from hepsqueeze.api import default_variables
     from hepsqueeze.io import read_table
     from hepsqueeze.studies.normalisation import run_normalisation_study, study_markdown, write_study
@@ -688,7 +735,10 @@ def study_normalisation(
 
 @study_app.command("generalisation")
 def study_generalisation(
-    out: Annotated[Path, typer.Option("--out", help="Directory for generalisation.json, .md and the plot.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Directory for generalisation.json, .md and the plot.", readable=False),
+    ],
     train_processes: Annotated[str, typer.Option(help="Processes whose jets the model is trained on.")] = (
         "ttbar,qcd"
     ),
@@ -711,6 +761,7 @@ def study_generalisation(
     workers: Annotated[int, typer.Option(help="Generator worker processes.")] = 2,
 ) -> None:
     """Train on jets of some processes; evaluate on other processes and on b-jets, electrons, muons, photons."""
+    _check_output_dir(out)
     from hepsqueeze.studies.generalisation import (
         GeneralisationConfig,
         run_generalisation_study,
@@ -743,14 +794,15 @@ def study_generalisation(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Directory for the demo's files (overwritten).")] = Path(
-        "hepsqueeze-demo"
-    ),
+    workdir: Annotated[
+        Path, typer.Option(help="Directory for the demo's files (overwritten).", readable=False)
+    ] = Path("hepsqueeze-demo"),
     events: Annotated[int, typer.Option(help="Events per process (ttbar and QCD).")] = 4000,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 300,
     workers: Annotated[int, typer.Option(help="Generator worker processes.")] = 2,
 ) -> None:
     """Generate, train briefly, compress, decompress, and show what was lost (a few minutes on 2 cores)."""
+    _check_output_dir(workdir)
     from hepsqueeze.demo import run_demo
     from hepsqueeze.training import EpochReport
 
@@ -823,22 +875,72 @@ def _print_residuals(residuals: dict[str, dict[str, Any]], title: str) -> None:
     console.print(t)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; hepsqueeze errors become one line on stderr and exit status 1.
+REPORT_HINT = "please report this to the hepsqueeze developers with the command you ran and its -vv output"
 
-    Usage errors (unknown options, missing arguments) are reported by typer with status 2.
+log = logging.getLogger("hepsqueeze.cli")
+
+
+def _command_name(argv: list[str]) -> str:
+    """The (sub)command words of ``argv``, for messages: e.g. ``compress`` or ``zoo validate``."""
+    words = [a for a in argv if not a.startswith("-")]
+    groups = {"zoo", "study"}
+    return " ".join(words[:2]) if words and words[0] in groups else (words[0] if words else "hepsqueeze")
+
+
+def _os_error_message(exc: OSError) -> str:
+    """One line for an OSError: 'PATH: reason' instead of Python's '[Errno 13] ...' form."""
+    if exc.strerror and exc.filename is not None:
+        where = f"{exc.filename!s}" + (f" -> {exc.filename2!s}" if exc.filename2 is not None else "")
+        return f"{where}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
+
+
+def _error(message: str) -> int:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; every failure becomes one line on stderr and exit status 1.
+
+    Usage errors (unknown options, missing arguments) are reported by typer with status 2. Errors
+    hepsqueeze raises on purpose and OS errors (missing, unreadable or unwritable files) print
+    their message; MemoryError and any other unexpected exception print one line too (the
+    traceback is logged at debug level: ``-vv`` shows it). SIGTERM and SIGHUP remove the temporary
+    files of outputs being written before the process dies of the signal.
     """
+    from hepsqueeze._atomic import install_signal_cleanup, restore_signal_handlers
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    previous = install_signal_cleanup()
     try:
-        app(args=argv, prog_name="hepsqueeze")
+        app(args=args, prog_name="hepsqueeze")
     except SystemExit as exc:  # typer's standalone mode ends every run with one
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except (HepsqueezeError, OSError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 1
+    except HepsqueezeError as exc:
+        return _error(rich_escape(str(exc)))
+    except MemoryError:
+        log.debug("out of memory", exc_info=True)
+        return _error(
+            f"out of memory while running {rich_escape(_command_name(args))}; the input may claim more data "
+            "than it holds, or be too large for this machine (Parquet input: try --stream)"
+        )
+    except OSError as exc:
+        log.debug("OS error", exc_info=True)
+        return _error(rich_escape(_os_error_message(exc)))
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        return _error(
+            rich_escape(f"internal error in {_command_name(args)}: {type(exc).__name__}: {text}")
+            + f" ({REPORT_HINT})"
+        )
+    finally:
+        restore_signal_handlers(previous)
     return 0
 
 
