@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import ColumnError, InputError
+from hepsqueeze.io.layout import check_layout
 from hepsqueeze.io.table import Table
 
 
@@ -54,6 +55,7 @@ class Dataset:
             if not isinstance(table, Table):
                 raise InputError(f"auxiliary table {name!r} must be a Table, not {type(table).__name__}")
             aux[name] = table
+        check_layout(self.layout, self.table.source)  # by type: a crafted header's layout, too
         try:
             # Round trip through JSON: the layout goes into a container header, and a frozen copy
             # keeps later changes by the caller from altering a dataset already built.

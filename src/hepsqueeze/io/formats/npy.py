@@ -9,16 +9,22 @@ are rejected rather than unpickled. The writer stores a 2D array when all column
 
 from __future__ import annotations
 
+import ast
 import logging
+import math
+import os
+import struct
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import ConfigError, InputError
 from hepsqueeze.io.interpret import build_table, select_names
+from hepsqueeze.io.limits import allocating, check_claimed_bytes
 from hepsqueeze.io.registry import Format, get_option
 from hepsqueeze.io.table import Table
 
@@ -66,16 +72,120 @@ def split_columns(
     return [(n, np.ascontiguousarray(array[:, i])) for i, n in enumerate(names)]
 
 
-def load_array(source: Any, where: str) -> npt.NDArray[Any]:
-    """One ``.npy`` array from a path or binary stream, never unpickling."""
+#: Longest ``.npy`` header accepted (numpy's own reader refuses more than 10000 characters).
+MAX_NPY_HEADER_BYTES = 10000
+_NPY_MAGIC = b"\x93NUMPY"
+_NPY_VERSIONS = {1: ("<H", "latin1"), 2: ("<I", "latin1"), 3: ("<I", "utf8")}
+_NPY_KEYS = frozenset({"descr", "fortran_order", "shape"})
+_READ_BLOCK = 1 << 24
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    """What an ``.npy`` header claims: shape, dtype, order, and where the data starts."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    fortran_order: bool
+    data_offset: int
+
+    @property
+    def count(self) -> int:
+        """Number of elements."""
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of data the header claims."""
+        return self.count * self.dtype.itemsize
+
+
+def _read_exactly(source: BinaryIO, size: int, what: str, where: str) -> bytes:
+    data = source.read(size)
+    if len(data) != size:
+        raise InputError(f"cannot read {where} as .npy: the file ends inside the {what}")
+    return data
+
+
+def read_npy_header(source: BinaryIO, where: str) -> NpyHeader:
+    """Parse an ``.npy`` header from ``source`` (positioned at its start); InputError if malformed.
+
+    Unlike numpy's reader, every problem (a header that is not a Python literal, a shape that is
+    not a tuple of non-negative integers, an object dtype) is an :class:`InputError`.
+    """
+    magic = _read_exactly(source, len(_NPY_MAGIC) + 2, "magic string", where)
+    if magic[: len(_NPY_MAGIC)] != _NPY_MAGIC:
+        raise InputError(f"cannot read {where} as .npy: wrong magic bytes (not a .npy file)")
+    version = magic[len(_NPY_MAGIC)]
+    if version not in _NPY_VERSIONS or magic[-1] != 0:
+        raise InputError(f"cannot read {where} as .npy: unknown format version {version}.{magic[-1]}")
+    length_format, encoding = _NPY_VERSIONS[version]
+    size = struct.calcsize(length_format)
+    (length,) = struct.unpack(length_format, _read_exactly(source, size, "header length", where))
+    if length > MAX_NPY_HEADER_BYTES:
+        raise InputError(
+            f"cannot read {where} as .npy: header of {length} bytes is longer than {MAX_NPY_HEADER_BYTES}"
+        )
+    raw = _read_exactly(source, length, "header", where)
     try:
-        return np.lib.format.read_array(source, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise InputError(
-                f"{where} holds an object array (pickled Python objects); only numeric arrays are supported"
-            ) from exc
-        raise InputError(f"cannot read {where} as .npy: {exc}") from exc
+        text = raw.decode(encoding)
+        header = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"cannot read {where} as .npy: the header is not a Python dict literal ({type(exc).__name__})"
+        ) from None
+    if not isinstance(header, dict) or set(header) != _NPY_KEYS:
+        raise InputError(
+            f"cannot read {where} as .npy: the header must be a dict of {', '.join(sorted(_NPY_KEYS))}"
+        )
+    shape, fortran = header["shape"], header["fortran_order"]
+    if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
+        raise InputError(f"cannot read {where} as .npy: shape {str(shape)[:60]} is not a tuple of sizes")
+    if not isinstance(fortran, bool):
+        raise InputError(f"cannot read {where} as .npy: fortran_order {str(fortran)[:20]} is not a bool")
+    try:
+        dtype = np.lib.format.descr_to_dtype(header["descr"])
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError, RecursionError) as exc:
+        raise InputError(
+            f"cannot read {where} as .npy: invalid dtype description ({type(exc).__name__})"
+        ) from None
+    if dtype.hasobject:
+        raise InputError(
+            f"{where} holds an object array (pickled Python objects); only numeric arrays are supported"
+        )
+    return NpyHeader(shape, dtype, fortran, len(_NPY_MAGIC) + 2 + size + length)
+
+
+def load_array(source: BinaryIO, where: str, size: int) -> npt.NDArray[Any]:
+    """One ``.npy`` array of ``size`` bytes (the file's, or a zip member's declared size), never unpickling.
+
+    The header's claimed data size must be exactly what follows the header, and within
+    :func:`~hepsqueeze.io.limits.max_decompressed_bytes`, before the array is allocated.
+    """
+    header = read_npy_header(source, where)
+    available = size - header.data_offset
+    claimed = header.nbytes
+    if claimed != available:
+        more = "more" if claimed > available else "fewer"
+        raise InputError(
+            f"cannot read {where} as .npy: the header claims shape {header.shape} of {header.dtype} "
+            f"({claimed} bytes) but {available} bytes follow it ({more} than there are)"
+        )
+    if header.dtype.itemsize == 0 and header.count:
+        raise InputError(f"cannot read {where} as .npy: dtype {header.dtype} has no bytes per value")
+    check_claimed_bytes(claimed, "the array", where)
+    order = "F" if header.fortran_order else "C"
+    with allocating(claimed, "the array", where):
+        flat = np.empty(header.count, dtype=header.dtype)
+        if claimed:
+            view = memoryview(flat.view(np.uint8).reshape(-1))
+            pos = 0
+            while pos < claimed:
+                got = source.readinto(view[pos : pos + _READ_BLOCK])  # type: ignore[attr-defined]
+                if not got:
+                    raise InputError(f"cannot read {where} as .npy: the file ends inside the array data")
+                pos += got
+    return flat.reshape(header.shape, order=order)
 
 
 class Npy:
@@ -86,7 +196,7 @@ class Npy:
         where = str(path)
         names = names_option(options, "npy")
         with open(path, "rb") as fh:
-            array = load_array(fh, repr(where))
+            array = load_array(fh, repr(where), os.fstat(fh.fileno()).st_size)
         pairs = dict(split_columns(array, names, repr(where)))
         if len(pairs) != len(names or pairs):
             raise InputError(f"column names given for {where!r} repeat: {names}")

@@ -19,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import ConfigError, InputError
-from hepsqueeze.io.formats.npy import names_option, split_columns
+from hepsqueeze.io.formats.npy import load_array, names_option, split_columns
 from hepsqueeze.io.interpret import build_table, select_names
+from hepsqueeze.io.limits import check_claimed_bytes
 from hepsqueeze.io.registry import Format, get_option
 from hepsqueeze.io.table import Table
 
@@ -30,18 +31,21 @@ _COMPRESSION = {"none": zipfile.ZIP_STORED, "deflate": zipfile.ZIP_DEFLATED}
 
 
 def _read_member(archive: zipfile.ZipFile, member: str, name: str, where: str) -> npt.NDArray[Any]:
+    info = archive.getinfo(member)
+    what = f"column {name!r} of {where} (member {member!r})"
+    # The declared uncompressed size bounds what zipfile will decompress; check it before reading.
+    check_claimed_bytes(info.file_size, "the uncompressed member", what)
     try:
         with archive.open(member) as fh:
-            return np.lib.format.read_array(fh, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise InputError(
-                f"column {name!r} in {where} is an object array (pickled data); "
-                "only numeric and boolean columns are supported"
-            ) from exc
+            return load_array(fh, what, info.file_size)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
         raise InputError(f"cannot read column {name!r} from {where}: {exc}") from exc
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise InputError(f"cannot read column {name!r} from {where}: {exc}") from exc
+
+
+def _check_total(infos: Sequence[zipfile.ZipInfo], where: str) -> None:
+    """The members to read must fit :func:`max_decompressed_bytes` together, before any is read."""
+    total = sum(info.file_size for info in infos)
+    check_claimed_bytes(total, f"{len(infos)} member(s) together", where)
 
 
 class Npz:
@@ -69,12 +73,14 @@ class Npz:
                         f"names= needs {where!r} to hold one 2D array, but it holds {len(names)} arrays "
                         f"({', '.join(names)}), which are named already"
                     )
+                _check_total([archive.getinfo(members[names[0]])], where)
                 array = _read_member(archive, members[names[0]], names[0], where)
                 pairs = dict(split_columns(array, given, f"{where!r} (array {names[0]!r})"))
                 if len(pairs) != len(given):
                     raise InputError(f"column names given for {where!r} repeat: {given}")
                 return build_table(((n, pairs[n]) for n in select_names(list(pairs), columns, where)), where)
             selected = select_names(names, columns, where)
+            _check_total([archive.getinfo(members[n]) for n in selected], where)
             return build_table(((n, _read_member(archive, members[n], n, where)) for n in selected), where)
 
     def write(self, table: Table, path: Path, **options: Any) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.errors import ColumnError, ConfigError, InputError, missing_column_message
+from hepsqueeze.errors import ColumnError, ConfigError, HepsqueezeError, InputError, missing_column_message
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.interpret import build_table, native, select_names
+from hepsqueeze.io.limits import check_claimed_bytes
 from hepsqueeze.io.registry import Format, get_option
 from hepsqueeze.io.source import read_head
 from hepsqueeze.io.table import Table
@@ -208,6 +210,29 @@ class Root:
         uproot = _module("uproot")
         tree_opt = get_option(options, "tree", None, (str, type(None)), "root")
         wanted = _names_option(options, "branches")
+        try:
+            return self._read_file(uproot, path, columns, tree_opt, wanted, only_columns=only_columns)
+        except HepsqueezeError:
+            raise
+        except MemoryError:
+            raise InputError(
+                f"cannot read {str(path)!r} as ROOT: it claims more memory than is available "
+                "(a corrupt or hostile size field)"
+            ) from None
+        except Exception as exc:
+            text = " ".join(str(exc).split())[:300]
+            raise InputError(f"cannot read {str(path)!r} as ROOT: {type(exc).__name__}: {text}") from exc
+
+    def _read_file(
+        self,
+        uproot: ModuleType,
+        path: Path,
+        columns: Sequence[str] | None,
+        tree_opt: str | None,
+        wanted: list[str] | None,
+        *,
+        only_columns: bool,
+    ) -> Dataset:
         with uproot.open(path) as file:
             tree_name, rest = _choose_tree(path, file, tree_opt)
             tree = file[tree_name]
@@ -267,6 +292,7 @@ class Root:
         flat = [n for n in order if branches[n].kind == "flat"]
         main_counter = self._main_collection(branches, groups, flat, columns, where)
         num_entries = int(tree.num_entries)
+        _check_read_size(branches, num_entries, where)
 
         # Auxiliary table names: "events" for flat branches, the branch prefix for collections.
         taken = {EVENTS_TABLE}
@@ -465,6 +491,7 @@ class Root:
         jagged: Mapping[str, tuple[npt.NDArray[Any], npt.NDArray[np.int64]]],
         num_entries: int,
     ) -> None:
+        """Write the tree in chunks; ``jagged`` maps a branch to its values and their sorted entry numbers."""
         uproot = _module("uproot")
         ak = _module("awkward")
         with uproot.recreate(path) as file:
@@ -477,9 +504,9 @@ class Root:
             for start in range(0, num_entries, EXTEND_ENTRIES):
                 stop = min(start + EXTEND_ENTRIES, num_entries)
                 chunk: dict[str, Any] = {n: a[start:stop] for n, a in flat.items()}
-                for name, (values, offsets) in jagged.items():
-                    counts = np.diff(offsets[start : stop + 1])
-                    chunk[name] = ak.unflatten(values[offsets[start] : offsets[stop]], counts)
+                for name, (values, entries) in jagged.items():
+                    offsets = np.searchsorted(entries, np.arange(start, stop + 1, dtype=np.int64))
+                    chunk[name] = ak.unflatten(values[offsets[0] : offsets[-1]], np.diff(offsets))
                 tree.extend(chunk)
 
 
@@ -492,7 +519,7 @@ class _Plan:
     types: dict[str, Any]
     counter_of: dict[str, str]
     flat: dict[str, npt.NDArray[Any]]
-    jagged: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.int64]]]
+    jagged: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.int64]]]  # values, sorted entry numbers
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> _Plan:
@@ -511,7 +538,9 @@ class _Plan:
                 raise InputError(f"{dataset.source} lacks column {name!r} ({what}) needed to write the tree")
             return np.asarray(t[name]).astype(dtype, copy=False)
 
-        offsets: dict[str, npt.NDArray[np.int64]] = {}
+        # Entry numbers of each collection's rows, sorted; the writer finds each chunk's offsets in
+        # them, so memory does not grow with the number of entries the layout claims.
+        entry_index: dict[str, npt.NDArray[np.int64]] = {}
         for counter, info in dict(layout["collections"]).items():
             t = table(info["table"])
             entries = column(t, str(info["index"]), np.dtype(np.int64), f"entry numbers of {counter}")
@@ -519,9 +548,7 @@ class _Plan:
                 raise InputError(
                     f"column {info['index']!r} of {dataset.source} must hold sorted entry numbers in 0..{n - 1}"
                 )
-            off = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(np.bincount(entries, minlength=n), out=off[1:])
-            offsets[str(counter)] = off
+            entry_index[str(counter)] = entries
 
         types: dict[str, Any] = {}
         counter_of: dict[str, str] = {}
@@ -535,6 +562,11 @@ class _Plan:
             elif kind == "flat":
                 shape = tuple(int(d) for d in b.get("shape", ()))
                 t = table(b["table"])
+                if math.prod(shape) > len(t.names):
+                    raise InputError(
+                        f"branch {name!r} of {dataset.source} has shape {shape}, more elements than "
+                        f"its table has columns"
+                    )
                 cols = [column(t, c, dtype, f"branch {name}") for c in _element_columns(name, shape)]
                 values = cols[0] if not shape else np.stack(cols, axis=1).reshape((t.num_rows, *shape))
                 if values.shape[0] != n:
@@ -548,10 +580,40 @@ class _Plan:
                 t = table(b["table"])
                 types[name] = f"var * {dtype.name}"
                 counter_of[name] = counter
-                jagged[name] = (column(t, name, dtype, f"branch {name}"), offsets[counter])
+                if counter not in entry_index:
+                    raise InputError(
+                        f"the ROOT layout of {dataset.source} has no collection {counter!r} for branch {name!r}"
+                    )
+                values = column(t, name, dtype, f"branch {name}")
+                if values.shape[0] != entry_index[counter].shape[0]:
+                    raise InputError(
+                        f"branch {name!r} of {dataset.source} has {values.shape[0]} values but its collection "
+                        f"{counter!r} has {entry_index[counter].shape[0]} rows"
+                    )
+                jagged[name] = (values, entry_index[counter])
             else:
                 raise ValueError(f"unknown branch kind {kind!r}")
+        # What the tree costs per entry (a counter per collection, the flat values) must fit the
+        # limit: a layout claiming 2**31 entries for a few rows would otherwise write gigabytes.
+        per_entry = 4 * len(entry_index) + sum(
+            a.dtype.itemsize * math.prod(a.shape[1:]) for a in flat.values()
+        )
+        check_claimed_bytes(n * per_entry, f"a tree of {n} entries ({per_entry} bytes each)", dataset.source)
         return cls(str(layout.get("title", "")), n, types, counter_of, flat, jagged)
+
+
+def _check_read_size(branches: Mapping[str, _Branch], num_entries: int, where: str) -> None:
+    """What reading ``branches`` will allocate, from the tree's claims, must fit the limit first."""
+    if num_entries < 0:
+        raise InputError(f"{where} claims {num_entries} entries")
+    total = 0
+    for b in branches.values():
+        if b.kind == "jagged":
+            # values as stored (after decompression), and an int64 count per entry
+            total += int(b.obj.uncompressed_bytes) + 16 * num_entries
+        else:
+            total += num_entries * b.dtype.itemsize * math.prod(b.shape)
+    check_claimed_bytes(total, f"reading {len(branches)} branch(es) of {num_entries} entries", where)
 
 
 def _branches_behind(columns: Sequence[str], names: Sequence[str], where: str) -> list[str] | None:
