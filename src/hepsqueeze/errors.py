@@ -43,6 +43,10 @@ class ContainerVersionError(ContainerError):
     """A container was written by a newer format version, or holds section kinds this version lacks."""
 
 
+class VerificationError(HepsqueezeError, RuntimeError):
+    """A file just written does not read back as what was written (a bug: nothing is published)."""
+
+
 class OutputExistsError(HepsqueezeError, FileExistsError):
     """An output file exists and overwriting was not requested."""
 

@@ -48,7 +48,7 @@ def test_round_trip_keeps_other_columns_and_meets_the_bound(jets: Table, tmp_pat
     assert _within(jets, back, 1e-3)
     info = file_info(out)
     assert info["header"]["codec"]["name"] == "bounded-jets"
-    assert info["header"]["data_format"] == 4
+    assert info["header"]["data_format"] == 5
     pq_out = tmp_path / "b.parquet"
     assert decompress_to_parquet(out, pq_out) == jets.num_rows
     streamed = read_table(pq_out)

@@ -200,7 +200,7 @@ def test_data_format_versions(model, jets: Table, tmp_path: Path) -> None:  # ty
     with write_container(newer, header):
         pass
     with pytest.raises(
-        ContainerVersionError, match=r"data format 99; this hepsqueeze reads up to 4: upgrade"
+        ContainerVersionError, match=r"data format 99; this hepsqueeze reads up to 5: upgrade"
     ):
         decompress_dataset(newer)
     with pytest.raises(ContainerVersionError):

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import os
 import struct
@@ -54,7 +55,15 @@ from hepsqueeze.baselines.bounds import ErrorBound
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
 
 VARIABLES: Final = ("E", "pt", "eta", "phi")
-FORMAT: Final = 2
+#: Payload format written. 3: phi is coded around the branch the input uses ([-pi, pi) or
+#: [0, 2 pi), ``phi_offset``) and decoded on it without wrapping; values off it are exceptions.
+FORMAT: Final = 3
+#: Payload formats read (2: phi decoded wrapped into [-pi, pi)).
+READ_FORMATS: Final = (2, 3)
+#: Largest |symbol| quantised: values further out (huge |eta| or pt, bounds far below a value's
+#: precision) are exceptions, so symbols, their differences and low-bit counts stay well inside
+#: int64 and the reader's 40-bit limit.
+MAX_SYMBOL: Final = 1 << 36
 MAGIC: Final = b"HSQB"
 #: Magic of a payload of several blocks (each a payload of its own, starting with MAGIC).
 BLOCKS_MAGIC: Final = b"HSQK"
@@ -90,6 +99,8 @@ _ESC_HIGH: Final = 127
 # Substitutes quantised in place of exception values (their exact bits are restored after decoding).
 _SUBSTITUTE: Final = {"E": 1.0, "pt": 1.0, "eta": 0.0, "phi": 0.0}
 _DESC: Final = 6  # count, lo, k, coder, bins, escapes
+
+log = logging.getLogger(__name__)
 
 I64 = npt.NDArray[np.int64]
 #: Symbol arrays: int32 when every symbol of a block fits (half the memory traffic), else int64.
@@ -164,8 +175,9 @@ class JetBounds:
 # ----------------------------------------------------------------------------- quantisation
 
 
-def _steps(bounds: JetBounds, cols: list[F64], valid: list[Mask]) -> dict[str, float]:
-    """Quantisation steps, shrunk so that float32 rounding of the decoded value stays in bound."""
+def _steps(bounds: JetBounds, cols: list[F64], valid: list[Mask], phi_top: float) -> dict[str, float]:
+    """Quantisation steps, shrunk so that float32 rounding of the decoded value stays in bound
+    (``phi_top``: the largest |phi| decoded, pi or 2 pi)."""
     f32 = 2.0**-23
     out: dict[str, float] = {}
     for j, v in enumerate(VARIABLES):
@@ -182,7 +194,7 @@ def _steps(bounds: JetBounds, cols: list[F64], valid: list[Mask]) -> dict[str, f
                 finite = size[valid[j]]
                 k = finite.size - 1 - int(finite.size * 1e-4)
                 top = float(np.partition(finite, k)[k])
-            scale = max(top, math.pi if v == "phi" else 0.0)
+            scale = max(top, phi_top if v == "phi" else 0.0)
             margin = min(0.5, 1e-4 + 2 * scale * f32 / b.value)
             out[v] = 2.0 * b.value * (1.0 - margin)
     return out
@@ -220,11 +232,35 @@ def _energy(pred: F64, q_e: npt.NDArray[Any], steps: dict[str, float]) -> F32:
     return e32
 
 
-def _phi(q_phi: npt.NDArray[Any], steps: dict[str, float]) -> F32:
+#: The interval of decoded phi of each branch (offset 0: [-pi, pi]; offset pi: [0, 2 pi]), as the
+#: float32 values nearest the ends: clipping there only ever moves a value towards its original.
+_PHI_RANGE: Final = {
+    0.0: (float(np.float32(-math.pi)), float(np.float32(math.pi))),
+    math.pi: (0.0, float(np.float32(2 * math.pi))),
+}
+
+
+def _phi(q_phi: npt.NDArray[Any], steps: dict[str, float], offset: float | None) -> F32:
+    """Decoded phi: on the input's branch (``offset`` 0 or pi, payload format 3), or wrapped into
+    [-pi, pi) (``None``: payload format 2)."""
     phi64 = q_phi * steps["phi"]
-    np.subtract(phi64, 2 * math.pi, out=phi64, where=phi64 >= math.pi)
-    np.add(phi64, 2 * math.pi, out=phi64, where=phi64 < -math.pi)
+    if offset is None:
+        np.subtract(phi64, 2 * math.pi, out=phi64, where=phi64 >= math.pi)
+        np.add(phi64, 2 * math.pi, out=phi64, where=phi64 < -math.pi)
+        return phi64.astype(np.float32)
+    lo, hi = _PHI_RANGE[offset]
+    phi64 += offset
+    np.clip(phi64, lo, hi, out=phi64)
     return phi64.astype(np.float32)
+
+
+def _phi_offset(phi: F64, valid: Mask) -> float:
+    """pi where every finite phi lies in [0, 2 pi) and some beyond pi (the [0, 2 pi) convention),
+    else 0 ([-pi, pi))."""
+    finite = phi[valid]
+    if finite.size and float(finite.min()) >= 0.0 and math.pi < float(finite.max()) < 2 * math.pi:
+        return math.pi
+    return 0.0
 
 
 def _assemble(e32: F32, pt32: F32, eta32: F32, phi32: F32) -> F32:
@@ -234,15 +270,18 @@ def _assemble(e32: F32, pt32: F32, eta32: F32, phi32: F32) -> F32:
 
 
 def _quantise(
-    cols: list[F64], valid: list[Mask], steps: dict[str, float]
+    cols: list[F64], valid: list[Mask], steps: dict[str, float], phi_offset: float
 ) -> tuple[dict[str, Ints], F32, bool]:
     """The integer symbols of every value (whole float64 numbers, then int32 if all are narrow),
-    the float32 values they decode to, and whether the symbols are narrow."""
+    the float32 values they decode to, and whether the symbols are narrow. ``cols[3]`` is phi
+    already shifted and wrapped into [-pi, pi) (see :func:`_encode_quantised`)."""
     f: dict[str, F64] = {}
     for j, v in enumerate(VARIABLES[1:], start=1):
         col = np.where(valid[j], cols[j], _SUBSTITUTE[v])
         g = np.log(col, out=col) if v == "pt" else col
         f[v] = np.rint(np.divide(g, steps[v], out=g), out=g)
+        # beyond MAX_SYMBOL: the substitute's symbol (0); the value becomes an exception
+        f[v][~(np.abs(f[v]) <= MAX_SYMBOL)] = 0.0
         f[v] += 0.0  # -0.0 -> 0.0: the decoder's integers have no sign of zero
     # huge |eta| or pt overflow the prediction to inf (or 0): E is stored as an exception then
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
@@ -250,27 +289,26 @@ def _quantise(
         pred = _prediction(pt32, eta32)
         ratio = np.where(valid[0], cols[0] / pred, 1.0)
         q_e = np.rint(np.log(ratio) / steps["E"])
-    f["E"] = np.where(np.isfinite(q_e) & (np.abs(q_e) < 2**40), q_e, 0.0)
+    f["E"] = np.where(np.abs(q_e) <= MAX_SYMBOL, q_e, 0.0)  # NaN compares false: 0
     narrow = all(
         float(a.max(initial=0.0)) < _NARROW and float(a.min(initial=0.0)) > -_NARROW for a in f.values()
     )
     dtype = np.int32 if narrow else np.int64
     q: dict[str, Ints] = {v: a.astype(dtype) for v, a in f.items()}
     with np.errstate(over="ignore", invalid="ignore"):
-        values = _assemble(_energy(pred, f["E"], steps), pt32, eta32, _phi(f["phi"], steps))
+        values = _assemble(_energy(pred, f["E"], steps), pt32, eta32, _phi(f["phi"], steps, phi_offset))
     return q, values, narrow
 
 
 def _violations(cols: list[F64], y: F32, bounds: JetBounds) -> Mask:
-    """Values of ``y`` outside the bound around the inputs (``(rows, 4)``); non-finite inputs too."""
+    """Values of ``y`` outside the bound around the inputs (``(rows, 4)``); non-finite inputs too.
+    phi too is compared without wrapping: a value must come back on its own branch."""
     bad = np.zeros(y.shape, dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         for j, v in enumerate(VARIABLES):
             b = getattr(bounds, v)
             x = cols[j]
             d = np.abs(y[:, j].astype(np.float64) - x)
-            if v == "phi":
-                d = np.minimum(d, 2 * math.pi - d)
             err = d / np.abs(x) if b.kind == "relative" else d
             bad[:, j] = ~(err <= b.value)
             if bounds.floor(v):
@@ -544,8 +582,22 @@ def encode_jets(
     The event column is not stored: the caller keeps it (the decoder needs it). More than
     ``block_rows`` rows are cut, at event boundaries, into blocks of about equal size that are coded
     independently, on ``threads`` threads (default: the CPUs this process may use). The blocks
-    depend on the data only, so the payload is the same on every machine. Returns the payload.
+    depend on the data only, so the payload is the same on every machine. Returns the payload,
+    which has been decoded and checked against every bound before it is returned.
     """
+    return encode_jets_checked(event, x, bounds, block_rows=block_rows, threads=threads)[0]
+
+
+def encode_jets_checked(
+    event: npt.ArrayLike,
+    x: npt.ArrayLike,
+    bounds: JetBounds,
+    *,
+    block_rows: int = BLOCK_ROWS,
+    threads: int | None = None,
+) -> tuple[bytes, F32]:
+    """:func:`encode_jets`, and the ``(rows, 4)`` float32 values that the payload decodes to (decoded
+    from its bytes: what :func:`decode_jets` returns)."""
     ev = np.asarray(event, dtype=np.int64)
     original = np.asarray(x, dtype=np.float32)
     if original.ndim != 2 or original.shape[1] != 4 or ev.shape != (original.shape[0],):
@@ -556,9 +608,11 @@ def encode_jets(
     if len(cuts) == 2:
         return _encode_block(ev, original, bounds)
     spans = list(itertools.pairwise(cuts))
-    blocks = _map(lambda s: _encode_block(ev[s[0] : s[1]], original[s[0] : s[1]], bounds), spans, threads)
+    coded = _map(lambda s: _encode_block(ev[s[0] : s[1]], original[s[0] : s[1]], bounds), spans, threads)
+    blocks = [p for p, _ in coded]
     table = np.array([(b - a, len(p)) for (a, b), p in zip(spans, blocks, strict=True)], dtype="<u8")
-    return BLOCKS_MAGIC + struct.pack("<I", len(blocks)) + table.tobytes() + b"".join(blocks)
+    payload = BLOCKS_MAGIC + struct.pack("<I", len(blocks)) + table.tobytes() + b"".join(blocks)
+    return payload, np.concatenate([v for _, v in coded])
 
 
 def _block_cuts(event: I64, block_rows: int) -> list[int]:
@@ -593,15 +647,46 @@ def _map(fn: Callable[[Any], _T], items: list[Any], threads: int | None) -> list
         return list(pool.map(fn, items))
 
 
-def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> bytes:
-    coded = _encode_quantised(ev, original, bounds)
-    if len(coded) > original.nbytes // 2:
-        # Bounds near float32 precision cost more than the values themselves: store them exactly
-        # (within any bound) if that is smaller, so the codec never does worse than lossless.
+def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes, F32]:
+    """The payload of one block and the values it decodes to, proven by decoding it.
+
+    The quantised payload is decoded here, from its bytes, and must reproduce the encoder's values
+    bit for bit and meet every bound; if it does not (a case the quantiser did not foresee), or if
+    storing the float32 values exactly is smaller, the block is stored exactly instead."""
+    coded: bytes | None
+    try:
+        coded, _ = _encode_quantised(ev, original, bounds)  # its values: checked by the digest below
+    except (OverflowError, ValueError, zstandard.ZstdError) as exc:
+        log.warning("a block of %d jets cannot be quantised (%s): stored exactly", ev.size, exc)
+        coded = None
+    if coded is not None:
+        try:
+            back = _decode_block(ev, coded, verify=True)
+        except (ContainerError, InputError) as exc:
+            log.warning("a quantised block of %d jets does not decode (%s): stored exactly", ev.size, exc)
+            coded = None
+        else:
+            # the digest proved back == decoded bit for bit; now every value against its bound
+            miss = _violations([original[:, j].astype(np.float64) for j in range(4)], back, bounds)
+            if (miss & ~_exceptional(original, back)).any():
+                log.warning("a quantised block of %d jets misses its bounds: stored exactly", ev.size)
+                coded = None
+    # Bounds near float32 precision cost more than the values themselves: store them exactly
+    # (within any bound) if that is smaller, so the codec never does worse than lossless.
+    if coded is None or len(coded) > original.nbytes // 2:
         raw = _raw_payload(original)
-        if len(raw) < len(coded):
-            return raw
-    return coded
+        if coded is None or len(raw) < len(coded):
+            if _raw_values(raw, ev.size).tobytes() != np.ascontiguousarray(original).tobytes():
+                raise ContainerError("internal error: an exactly stored block does not decode to its values")
+            return raw, np.array(original, dtype=np.float32)
+    return coded, back
+
+
+def _exceptional(original: F32, back: F32) -> Mask:
+    """Values restored bit for bit (the exceptions: NaN payloads, inf, values <= 0 under a relative
+    bound): they meet any bound however the bound check treats them."""
+    same: Mask = np.ascontiguousarray(original).view(np.uint32) == np.ascontiguousarray(back).view(np.uint32)
+    return same
 
 
 def _raw_payload(original: F32) -> bytes:
@@ -613,13 +698,15 @@ def _raw_payload(original: F32) -> bytes:
     return RAW_MAGIC + struct.pack("<Q", original.shape[0]) + frame
 
 
-def _raw_values(payload: bytes) -> F32:
+def _raw_values(payload: bytes, expected_rows: int) -> F32:
     if len(payload) < 12:
         raise ContainerError("bounded-codec raw payload is truncated")
     (rows,) = struct.unpack("<Q", payload[4:12])
+    if rows != expected_rows:
+        raise InputError(f"payload holds {rows} jets but the event column has {expected_rows} rows")
     frame = payload[12:]
     try:
-        if rows > 1 << 40 or zstandard.frame_content_size(frame) != 16 * rows:
+        if zstandard.frame_content_size(frame) != 16 * rows:
             raise ContainerError("bounded-codec raw payload does not hold its rows")
         planes = np.frombuffer(zstandard.ZstdDecompressor().decompress(frame), dtype=np.uint8)
     except zstandard.ZstdError as exc:
@@ -628,11 +715,14 @@ def _raw_values(payload: bytes) -> F32:
     return values
 
 
-def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> bytes:
+def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes, F32]:
+    """The quantised payload of one block and the values it decodes to."""
     cols = [original[:, j].astype(np.float64) for j in range(4)]
-    # phi is coded in [-pi, pi): other conventions ([0, 2 pi)) come back wrapped, within the bound
-    cols[3] = _wrap_phi(cols[3])
     valid = [np.isfinite(c) for c in cols]
+    # phi is coded as phi - offset in [-pi, pi) and decoded on the input's branch ([-pi, pi) or
+    # [0, 2 pi)); values off the branch (beyond it, or huge) fail the unwrapped check: exceptions
+    offset = _phi_offset(cols[3], valid[3])
+    shifted = _wrap_phi(cols[3] - offset) if offset else _wrap_phi(cols[3])
     floored: dict[str, npt.NDArray[np.intp]] = {}
     for j, v in enumerate(VARIABLES[:2]):
         valid[j] &= cols[j] > 0
@@ -641,8 +731,9 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> bytes:
             if low.any():  # decoded as 0, within the floor: positions only
                 floored[v] = np.flatnonzero(low)
                 valid[j] &= ~low
-    steps = _steps(bounds, cols, valid)
-    q, decoded, narrow = _quantise(cols, valid, steps)
+    coding = [*cols[:3], shifted]
+    steps = _steps(bounds, coding, valid, math.pi + offset)
+    q, decoded, narrow = _quantise(coding, valid, steps, offset)
     _apply_floors(decoded, floored)
     exceptions = _violations(cols, decoded, bounds)
     plans = [_plan(s) for s in _groups(q, ev, steps)]
@@ -663,6 +754,7 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> bytes:
         "exceptions": int(rows.size),
         "floored": {v: int(r.size) for v, r in floored.items()},
         "decoded_xxh64": _digest(decoded),
+        "phi_offset": offset,
     }
     tables = [p.table for p in plans if p.table is not None]
     escapes = [p.escapes for p in plans if p.escapes is not None]
@@ -683,7 +775,7 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> bytes:
     head = json.dumps(header, separators=(",", ":")).encode()
     stream = words + frames
     out: bytes = MAGIC + struct.pack("<III", len(head), len(blob), len(stream)) + head + blob + stream
-    return out
+    return out, decoded
 
 
 def _apply_floors(values: F32, floored: dict[str, npt.NDArray[Any]]) -> None:
@@ -748,17 +840,13 @@ def _blocks(payload: bytes) -> list[tuple[int, bytes]] | None:
 
 
 def _decode_block(ev: I64, payload: bytes, verify: bool) -> F32:
+    if ev.ndim != 1:
+        raise InputError(f"the event column must be one-dimensional, got shape {ev.shape}")
     if payload[:4] == RAW_MAGIC:
-        values = _raw_values(payload)
-        if ev.shape != (values.shape[0],):
-            raise InputError(
-                f"payload holds {values.shape[0]} jets but the event column has shape {ev.shape}"
-            )
-        return values
-    parsed = _parse(payload)
-    n = parsed.rows
-    if ev.shape != (n,):
-        raise InputError(f"payload holds {n} jets but the event column has shape {ev.shape}")
+        return _raw_values(payload, ev.size)
+    # the rows are checked against the event column (memory the caller holds) before anything
+    # the payload claims is allocated
+    parsed = _parse(payload, ev.size)
     try:
         # garbage that passed the checks can overflow exp or give NaN: the digest rejects it
         with np.errstate(all="ignore"):
@@ -790,6 +878,7 @@ class _Parsed:
     frames: bytes
     dtype: type[np.signedinteger[Any]]
     floored: dict[str, I64]
+    phi_offset: float | None  # None: format 2 (phi wrapped into [-pi, pi))
 
 
 def _decode_groups(p: _Parsed) -> list[Ints]:
@@ -874,7 +963,9 @@ def _decode_checked(ev: I64, p: _Parsed) -> F32:
         raise ContainerError("bounded-codec payload: E context sizes do not match the decoded jets")
     q_e = np.empty(n, dtype=dt)
     q_e[e_rows] = np.concatenate(e_groups) if e_groups else np.zeros(0, dt)
-    values = _assemble(_energy(_prediction(pt32, eta32), q_e, steps), pt32, eta32, _phi(q_phi, steps))
+    values = _assemble(
+        _energy(_prediction(pt32, eta32), q_e, steps), pt32, eta32, _phi(q_phi, steps, p.phi_offset)
+    )
     if p.exc_rows.size and (p.exc_rows.min() < 0 or p.exc_rows.max() >= n or p.exc_cols.max() > 3):
         raise ContainerError("bounded-codec payload: exception positions out of range")
     for rows in p.floored.values():
@@ -926,14 +1017,16 @@ def _block_header(payload: bytes) -> dict[str, Any]:
         header = json.loads(payload[16 : 16 + n_head])
     except ValueError as exc:
         raise ContainerError(f"bounded-codec payload is corrupt: {exc}") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        found = header.get("format") if isinstance(header, dict) else None
+    found = header.get("format") if isinstance(header, dict) else None
+    if type(found) is not int or found not in READ_FORMATS:
         raise ContainerError(
-            f"bounded-codec payload format {found!r} (this version reads {FORMAT}; "
-            "format 1 came from development versions of hepsqueeze 0.1: compress the source again)"
+            f"bounded-codec payload format {found!r} (this version reads "
+            f"{', '.join(map(str, READ_FORMATS))}; format 1 came from development versions of "
+            "hepsqueeze 0.1: compress the source again; newer formats need a newer hepsqueeze)"
         )
-    _check_header(header)
-    return header
+    checked: dict[str, Any] = header
+    _check_header(checked)
+    return checked
 
 
 def _int(header: dict[str, Any], key: str, limit: int) -> int:
@@ -957,20 +1050,34 @@ def _check_header(header: dict[str, Any]) -> tuple[int, dict[str, float], int, s
     return n, steps, m, digest
 
 
-def _parse(payload: bytes) -> _Parsed:
+def _parse(payload: bytes, expected_rows: int) -> _Parsed:
     n_head, n_blob, n_stream = _sizes(payload)
     header = _block_header(payload)
     n, steps, m, digest = _check_header(header)
+    if n != expected_rows:
+        raise InputError(f"payload holds {n} jets but the event column has {expected_rows} rows")
+    offset: float | None = None
+    if header["format"] >= 3:
+        offset = header.get("phi_offset")
+        if type(offset) is not float or offset not in _PHI_RANGE:
+            raise ContainerError(f"bounded-codec payload header has an invalid 'phi_offset': {offset!r}")
     if _int(header, "groups", 1000) != len(GROUP_NAMES):
         raise ContainerError(
             f"bounded-codec payload has {header['groups']} groups, this version codes {len(GROUP_NAMES)}"
         )
     n_frames = _int(header, "frames", 10_000)
     ans_bytes = _int(header, "ans_bytes", n_stream)
+    blob = payload[16 + n_head : 16 + n_head + n_blob]
     try:
-        side = zstandard.ZstdDecompressor().decompress(
-            payload[16 + n_head : 16 + n_head + n_blob], max_output_size=1 << 34
-        )
+        # the side information's size is known from the header up to the tables and escapes: the
+        # frame must state its size, within that bound, before zstd allocates anything
+        size = zstandard.frame_content_size(blob)
+        limit = _side_limit(n, m, n_frames)
+        if not 0 <= size <= limit:
+            raise ContainerError(
+                f"bounded-codec payload: side information of {size} bytes (unknown: -1), at most {limit} fit"
+            )
+        side = zstandard.ZstdDecompressor().decompress(blob, max_output_size=size)
     except zstandard.ZstdError as exc:
         raise ContainerError(f"bounded-codec payload is corrupt: {exc}") from None
     reader = _Reader(side)
@@ -1010,8 +1117,21 @@ def _parse(payload: bytes) -> _Parsed:
     return _Parsed(
         n, steps, digest, descs, frame_lengths, tables, escapes, exc_rows, exc_cols, exc_raw,
         words, payload[start + ans_bytes :], np.int32 if header.get("narrow") is True else np.int64,
-        floored,
+        floored, offset,
     )  # fmt: skip
+
+
+def _side_limit(rows: int, exceptions: int, frames: int) -> int:
+    """Most bytes the side information of a block of ``rows`` jets can hold: descriptors, frame
+    lengths, count tables, escapes (at most every symbol), exceptions, floored positions."""
+    groups = len(GROUP_NAMES)
+    return (
+        8 * (_DESC * groups + frames)
+        + 4 * groups * (TABLE_BINS + 2)
+        + 8 * 4 * rows
+        + 17 * exceptions
+        + 16 * rows
+    )
 
 
 class _Reader:
@@ -1044,4 +1164,12 @@ def payload_stats(payload: bytes) -> dict[str, int]:
     return {"header": 16 + n_head, "tables_and_exceptions": n_blob, "stream": n_stream, "total": len(payload)}
 
 
-__all__ = ["JetBounds", "decode_jets", "encode_jets", "payload_header", "payload_stats"]
+__all__ = [
+    "MAX_SYMBOL",
+    "JetBounds",
+    "decode_jets",
+    "encode_jets",
+    "encode_jets_checked",
+    "payload_header",
+    "payload_stats",
+]

@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 DATA_KIND: Final = "hepsqueeze-data"
 #: Newest data format written and read. 1: one table. 2: auxiliary tables and the layout.
 #: 3: the exception stream. 4: the error-bounded jet codec (:mod:`hepsqueeze.codec.bounded_file`).
-DATA_FORMAT: Final = 4
+#: 5: the error-bounded codec with values stored exactly where they miss in the column's dtype.
+DATA_FORMAT: Final = 5
 #: Format written by the autoencoder codec for files with exceptions.
 EXCEPTIONS_DATA_FORMAT: Final = 3
 #: Format written for a dataset that is one plain table, so that older readers still read it.
@@ -422,21 +423,101 @@ class _ChunkEncoder:
     def _add_exceptions(
         self, name: str, chunk: int, rows: npt.NDArray[np.int64], original: npt.NDArray[Any]
     ) -> None:
-        values = np.ascontiguousarray(original[rows])
-        if not values.dtype.isnative:
-            values = values.astype(values.dtype.newbyteorder("="))
-        bits = values.view(bits_dtype(values.dtype).newbyteorder("="))
-        rows_name, values_name = self._exc_names[name]
-        self.writer.add_array(
-            "column", rows_name, rows, chunk=chunk, encoding="zstd", level=ZSTD_LEVEL, transform="delta",
-            exceptions=EXCEPTION_ROWS, column=name,
-        )  # fmt: skip
-        self.writer.add_array(
-            "column", values_name, bits, chunk=chunk, encoding="zstd", level=ZSTD_LEVEL,
-            exceptions=EXCEPTION_VALUES, column=name, value_dtype=values.dtype.newbyteorder("<").str,
-        )  # fmt: skip
+        add_exceptions(self.writer, self._exc_names[name], name, chunk=chunk, rows=rows, original=original)
         self.exceptions[name] += int(rows.size)
         log.debug("chunk %d: %d exceptions in column %r", chunk, rows.size, name)
+
+
+def add_exceptions(
+    writer: ContainerWriter,
+    section_names: tuple[str, str],
+    column: str,
+    *,
+    chunk: int,
+    rows: npt.NDArray[np.int64],
+    original: npt.NDArray[Any],
+) -> None:
+    """Write the exception sections (row numbers, exact bits of ``original[rows]``) of ``column``
+    in ``chunk``, under ``section_names`` (rows, values)."""
+    values = np.ascontiguousarray(original[rows])
+    if not values.dtype.isnative:
+        values = values.astype(values.dtype.newbyteorder("="))
+    bits = values.view(bits_dtype(values.dtype).newbyteorder("="))
+    rows_name, values_name = section_names
+    writer.add_array(
+        "column", rows_name, rows.astype(np.int64), chunk=chunk, encoding="zstd", level=ZSTD_LEVEL,
+        transform="delta", exceptions=EXCEPTION_ROWS, column=column,
+    )  # fmt: skip
+    writer.add_array(
+        "column", values_name, bits, chunk=chunk, encoding="zstd", level=ZSTD_LEVEL,
+        exceptions=EXCEPTION_VALUES, column=column, value_dtype=values.dtype.newbyteorder("<").str,
+    )  # fmt: skip
+
+
+def exception_section(
+    reader: ContainerReader,
+    sec: Section,
+    compressed: Sequence[str],
+    dtypes: Mapping[str, np.dtype[Any]],
+    *,
+    rows: int,
+    slots: dict[str, dict[str, Section]],
+) -> None:
+    """Check an exception section (at most ``rows`` values of a compressed column) and file it in
+    ``slots`` (column -> role -> section); ContainerError if it fits nothing or repeats."""
+    extras = sec.extras
+    role, name = extras.get("exceptions"), extras.get("column")
+    if (
+        not isinstance(role, str)
+        or not isinstance(name, str)
+        or role not in (EXCEPTION_ROWS, EXCEPTION_VALUES)
+        or name not in compressed
+    ):
+        raise reader.error(sec, f"exception section for {name!r} ({role!r}) matches no compressed column")
+    slot = slots.setdefault(name, {})
+    if role in slot:
+        raise reader.error(sec, f"second exception {role} section for column {name!r}")
+    want = np.dtype("<i8") if role == EXCEPTION_ROWS else bits_dtype(dtypes[name])
+    if len(sec.shape) != 1 or sec.shape[0] > rows or sec.dtype != want:
+        raise reader.error(
+            sec, f"exception {role} have shape {sec.shape} {sec.dtype}, expected at most ({rows},) {want}"
+        )
+    if role == EXCEPTION_VALUES and extras.get("value_dtype") != dtypes[name].str:
+        raise reader.error(sec, f"exception values are {extras.get('value_dtype')!r}, not {dtypes[name].str}")
+    slot[role] = sec
+
+
+def exception_pairs(
+    reader: ContainerReader, slots: dict[str, dict[str, Section]]
+) -> dict[str, tuple[Section, Section]]:
+    """The (rows, values) sections of each column filed by :func:`exception_section`, checked complete."""
+    out: dict[str, tuple[Section, Section]] = {}
+    for name, slot in slots.items():
+        if set(slot) != {EXCEPTION_ROWS, EXCEPTION_VALUES}:
+            raise reader.error(next(iter(slot.values())), f"incomplete exception sections for {name!r}")
+        rows_sec, values_sec = slot[EXCEPTION_ROWS], slot[EXCEPTION_VALUES]
+        if rows_sec.shape != values_sec.shape:
+            raise reader.error(
+                values_sec, f"{values_sec.shape[0]} exception values for {rows_sec.shape[0]} rows"
+            )
+        out[name] = (rows_sec, values_sec)
+    return out
+
+
+def restore_exceptions(
+    reader: ContainerReader, pair: tuple[Section, Section], target: npt.NDArray[Any], dtype: np.dtype[Any]
+) -> None:
+    """Write the exact bits of the exception sections ``pair`` into ``target`` (one chunk of a
+    column of ``dtype``), after checking the row numbers."""
+    rows_sec, values_sec = pair
+    rows = target.shape[0]
+    idx = reader.read_array(rows_sec)
+    if idx.size and (idx[0] < 0 or idx[-1] >= rows or bool(np.any(np.diff(idx) <= 0))):
+        raise reader.error(rows_sec, f"exception rows are not ascending row numbers below {rows}")
+    values = reader.read_array(values_sec)
+    if dtype == np.bool_ and bool(np.any(values > 1)):
+        raise reader.error(values_sec, "exception values of a bool column hold bytes other than 0 and 1")
+    target.view(values.dtype.newbyteorder("="))[idx] = values
 
 
 def _report(
@@ -745,7 +826,6 @@ def _iter_chunks(
     plan = _plan_chunks(reader, spec, decoder)
     dtypes = {name: dtype for name, dtype, _ in spec.columns}
     for latent, columns, exceptions in plan:
-        rows = latent.shape[0]
         x = decoder.decode(reader.read_array(latent).astype(np.float32))
         out: dict[str, npt.NDArray[Any]] = {}
         for name, dtype, role in spec.columns:
@@ -753,17 +833,8 @@ def _iter_chunks(
                 out[name] = as_column_dtype(x[:, spec.compressed.index(name)], dtype)
             else:
                 out[name] = reader.read_array(columns[name])
-        for name, (rows_sec, values_sec) in exceptions.items():
-            idx = reader.read_array(rows_sec)
-            if idx.size and (idx[0] < 0 or idx[-1] >= rows or bool(np.any(np.diff(idx) <= 0))):
-                raise reader.error(rows_sec, f"exception rows are not ascending row numbers below {rows}")
-            bits = reader.read_array(values_sec)
-            if dtypes[name] == np.bool_ and bool(np.any(bits > 1)):
-                raise reader.error(
-                    values_sec, "exception values of a bool column hold bytes other than 0 and 1"
-                )
-            target = out[name]
-            target.view(bits.dtype.newbyteorder("="))[idx] = bits
+        for name, pair in exceptions.items():
+            restore_exceptions(reader, pair, out[name], dtypes[name])
         yield out
 
 
@@ -819,30 +890,7 @@ def _plan_chunks(reader: ContainerReader, spec: _Spec, decoder: CompressionModel
             )
         rows = latents[sec.chunk].shape[0]
         if "exceptions" in extras:
-            role, name = extras.get("exceptions"), extras.get("column")
-            if (
-                not isinstance(role, str)
-                or not isinstance(name, str)
-                or role not in (EXCEPTION_ROWS, EXCEPTION_VALUES)
-                or name not in spec.compressed
-            ):
-                raise reader.error(
-                    sec, f"exception section for {name!r} ({role!r}) matches no compressed column"
-                )
-            slot = found[sec.chunk].setdefault(name, {})
-            if role in slot:
-                raise reader.error(sec, f"second exception {role} section for column {name!r}")
-            want = np.dtype("<i8") if role == EXCEPTION_ROWS else bits_dtype(dtypes[name])
-            if len(sec.shape) != 1 or sec.shape[0] > rows or sec.dtype != want:
-                raise reader.error(
-                    sec,
-                    f"exception {role} have shape {sec.shape} {sec.dtype}, expected at most ({rows},) {want}",
-                )
-            if role == EXCEPTION_VALUES and extras.get("value_dtype") != dtypes[name].str:
-                raise reader.error(
-                    sec, f"exception values are {extras.get('value_dtype')!r}, not {dtypes[name].str}"
-                )
-            slot[role] = sec
+            exception_section(reader, sec, spec.compressed, dtypes, rows=rows, slots=found[sec.chunk])
             continue
         if sec.name not in passthrough:
             raise reader.error(sec, f"column section {sec.name!r} is not a passthrough column of the header")
@@ -856,17 +904,7 @@ def _plan_chunks(reader: ContainerReader, spec: _Spec, decoder: CompressionModel
         missing = [n for n in passthrough if n not in columns[i]]
         if missing:
             raise reader.error(latent, f"column(s) {', '.join(map(repr, missing))} missing in chunk {i}")
-        exceptions: dict[str, tuple[Section, Section]] = {}
-        for name, slot in found[i].items():
-            if set(slot) != {EXCEPTION_ROWS, EXCEPTION_VALUES}:
-                raise reader.error(next(iter(slot.values())), f"incomplete exception sections for {name!r}")
-            rows_sec, values_sec = slot[EXCEPTION_ROWS], slot[EXCEPTION_VALUES]
-            if rows_sec.shape != values_sec.shape:
-                raise reader.error(
-                    values_sec, f"{values_sec.shape[0]} exception values for {rows_sec.shape[0]} rows"
-                )
-            exceptions[name] = (rows_sec, values_sec)
-        plan.append((latent, columns[i], exceptions))
+        plan.append((latent, columns[i], exception_pairs(reader, found[i])))
     return plan
 
 
