@@ -229,6 +229,7 @@ def _check_race(directory: Path, results: list[tuple[int, int, int]], writers: i
 
 def test_race_threads_one_winner_per_name(tmp_path: Path) -> None:
     writers, names = 8, 300
+    umask_before = _umask()
     barrier = threading.Barrier(writers)
     results: list[tuple[int, int, int]] = []
     lock = threading.Lock()
@@ -245,6 +246,9 @@ def test_race_threads_one_winner_per_name(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     _check_race(tmp_path, results, writers, names)
+    assert _umask() == umask_before  # concurrent writers did not leave the process with another umask
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {0o666 & ~umask_before}
 
 
 @posix_only

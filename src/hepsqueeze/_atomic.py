@@ -283,9 +283,7 @@ def atomic_output(
         try:
             os.close(fd)
             # mkstemp creates the file private (0600); the output should get the usual permissions.
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
+            os.chmod(tmp, 0o666 & ~_current_umask())
             yield tmp
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
@@ -309,6 +307,18 @@ def atomic_open(
     with atomic_output(path, force, verify) as tmp, open(tmp, "wb") as fh:
         yield fh
         fh.flush()
+
+
+_umask_lock = threading.Lock()
+
+
+def _current_umask() -> int:
+    """The process umask. Reading it means setting it, so concurrent writers (threads) take turns:
+    otherwise one could read the other's temporary 0 and leave the process with umask 0."""
+    with _umask_lock:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def _exists_error(out: Path) -> OutputExistsError:
