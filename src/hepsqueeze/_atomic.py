@@ -5,12 +5,11 @@ Rules every output follows (the CLI and the library share them):
 - Only regular files are written. An existing directory, device node, FIFO or socket under the
   output name is refused with :class:`~hepsqueeze.errors.OutputExistsError`, with or without
   ``force``: ``--force -o /dev/null`` must not replace the device node with a regular file.
-- Symbolic links: an existing symbolic link under the output name (dangling or not) counts as an
-  existing output, so without ``force`` it is refused like any existing file. With ``force`` it is
-  refused too: replacing the link would silently cut it off from its target, and writing through it
-  would put the temporary file (and the atomic rename) in another directory. The message names the
-  link's target so the user can pass that path instead. Symbolic links in the *directories* of the
-  path are followed as usual.
+- Symbolic links: an existing symbolic link under the output name (dangling or not) is refused,
+  with or without ``force``: replacing the link would silently cut it off from its target, and
+  writing through it would put the temporary file (and the atomic rename) in another directory.
+  The message names the link's target so the user can pass that path instead. Symbolic links in
+  the *directories* of the path are followed as usual.
 - Without ``force`` the finished file is published with a no-replace primitive (a hard link, else
   ``renameat2(RENAME_NOREPLACE)``, else an ``O_EXCL`` placeholder), so two writers racing for one
   name cannot overwrite each other: exactly one wins, the others get ``OutputExistsError``.
@@ -102,11 +101,6 @@ def check_output(path: str | os.PathLike[str], force: bool) -> Path:
             f"cannot write output {str(out)!r}: {where} is a file, not a directory"
         ) from None
     if stat.S_ISLNK(st.st_mode):
-        if not force:
-            raise OutputExistsError(
-                f"output {str(out)!r} already exists (a symbolic link); pass --force (force=True) "
-                "to overwrite it"
-            )
         target = os.readlink(out)
         raise OutputExistsError(
             f"output {str(out)!r} is a symbolic link (to {target!r}); hepsqueeze does not write through "
