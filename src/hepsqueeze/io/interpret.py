@@ -52,12 +52,12 @@ def select_names(available: Sequence[str], columns: Sequence[str] | None, where:
     """The names to read: all of ``available`` in file order, or ``columns`` in the order requested.
 
     Raises :class:`ColumnError` for a requested name that is missing (naming the nearest ones) or
-    requested twice, and :class:`InputError` if the file itself repeats a name.
+    requested twice, and also (a :class:`ColumnError`) if the file itself repeats a name.
     """
     seen: set[str] = set()
     for name in available:
         if name in seen:
-            raise InputError(f"column name {name!r} appears more than once in {where}")
+            raise ColumnError(f"column name {name!r} appears more than once in {where}")
         seen.add(name)
     if columns is None:
         return list(available)
@@ -92,7 +92,7 @@ def build_table(pairs: Iterable[tuple[str, Any]], where: str, source: str | None
     first: tuple[str, int] | None = None
     for name, raw in pairs:
         if name in columns:
-            raise InputError(f"column name {name!r} appears more than once in {where}")
+            raise ColumnError(f"column name {name!r} appears more than once in {where}")
         array = np.asarray(raw)
         check_shape(name, array.shape, where)
         check_dtype(name, array.dtype, where)

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from hepsqueeze.errors import InputError, InputFileNotFoundError
-from hepsqueeze.io.formats.parquet import arrow_to_numpy
-from hepsqueeze.io.interpret import check_dtype
+from hepsqueeze.errors import InputError
+from hepsqueeze.io.formats.parquet import arrow_to_numpy, index_columns
+from hepsqueeze.io.interpret import check_dtype, select_names
+from hepsqueeze.io.source import check_input
 from hepsqueeze.io.table import Table
 
 
@@ -26,9 +27,7 @@ def parquet_batches(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    src = Path(path)
-    if not src.exists():
-        raise InputFileNotFoundError(f"input file {str(src)!r} does not exist")
+    src = check_input(path)
     where = str(src)
     try:
         # pre_buffer=False: with pre-buffering, pyarrow 26 keeps every row group read so far cached
@@ -37,9 +36,12 @@ def parquet_batches(
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"cannot read {where} as Parquet: {exc}") from None
     schema = pf.schema_arrow
-    meta = schema.pandas_metadata or {}
-    index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
-    names = [n for n in schema.names if n not in index]
+    try:
+        index = index_columns(schema, where)
+        names = select_names([n for n in schema.names if n not in index], None, where)
+    except InputError:
+        pf.close()
+        raise
     dtypes: dict[str, np.dtype[Any]] = {}
     for name in names:
         kind = schema.field(name).type

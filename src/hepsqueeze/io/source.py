@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from hepsqueeze.errors import InputError, InputFileNotFoundError
 
 
 def check_input(path: str | os.PathLike[str]) -> Path:
-    """``path`` as a Path; :class:`InputFileNotFoundError` if missing, InputError if a directory."""
+    """``path`` as a Path; :class:`InputFileNotFoundError` if missing, InputError unless a regular file."""
     p = Path(path)
     if not p.exists():
         parent = p.parent
@@ -17,6 +18,21 @@ def check_input(path: str | os.PathLike[str]) -> Path:
         raise InputFileNotFoundError(f"input file {str(p)!r} not found{hint}")
     if p.is_dir():
         raise InputError(f"input {str(p)!r} is a directory; give a file")
+    if not p.is_file():
+        # A device (/dev/urandom), FIFO or socket: endless or read-once, not a data file.
+        mode = p.stat().st_mode
+        what = (
+            "a character device"
+            if stat.S_ISCHR(mode)
+            else "a block device"
+            if stat.S_ISBLK(mode)
+            else "a FIFO (named pipe)"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise InputError(f"input {str(p)!r} is {what}, not a regular file; give a data file")
     return p
 
 

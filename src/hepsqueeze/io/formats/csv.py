@@ -22,6 +22,7 @@ import numpy.typing as npt
 from hepsqueeze.errors import ConfigError, InputError
 from hepsqueeze.io.interpret import build_table, native, select_names
 from hepsqueeze.io.registry import Format, get_option
+from hepsqueeze.io.source import read_head
 from hepsqueeze.io.table import Table
 
 _FLOAT_DTYPES: dict[str, np.dtype[Any]] = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
@@ -35,11 +36,36 @@ def _delimiter(options: dict[str, Any]) -> str:
     return delimiter
 
 
+#: Bytes at the start of a CSV file checked for binary content before parsing.
+TEXT_CHECK_BYTES = 1 << 16
+
+
+def _check_text(path: Path) -> None:
+    """InputError if the file starts with bytes that are not UTF-8 text (NUL bytes, invalid sequences)."""
+    head = read_head(path, TEXT_CHECK_BYTES)
+    bad = [head.find(b"\x00")]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the block read is not an error.
+        cut = len(head) == TEXT_CHECK_BYTES and exc.reason == "unexpected end of data"
+        bad.append(-1 if cut else exc.start)
+    found = [b for b in bad if b >= 0]
+    if found:
+        raise InputError(
+            f"{str(path)!r} holds binary data, not CSV text (byte {min(found)} is not UTF-8 text)"
+        )
+
+
 def _header(path: Path, delimiter: str) -> list[str]:
     # The header decides which columns exist before pyarrow parses anything, so a missing requested
     # column is reported with the nearest names instead of a pyarrow KeyError.
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        row = next(csv.reader(fh, delimiter=delimiter), None)
+    _check_text(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            row = next(csv.reader(fh, delimiter=delimiter), None)
+    except csv.Error as exc:  # e.g. a first line longer than the csv module's field limit
+        raise InputError(f"cannot read the header row of {str(path)!r}: {exc}") from None
     if not row:
         raise InputError(f"{str(path)!r} is empty; a CSV file needs a header row with the column names")
     return row

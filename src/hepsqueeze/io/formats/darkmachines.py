@@ -212,18 +212,32 @@ def _locate(parsed: _Parsed, i: int, per_object: bool) -> tuple[int, str]:
     return parsed.lines[event] + 1, f"object {i - first + 1} "
 
 
+#: Bytes read to recognise a DarkMachines file; its first line may be longer (see sniff_darkmachines).
+SNIFF_BYTES = 1 << 16
+
+
 def sniff_darkmachines(path: Path) -> bool:
-    """True if the first non-blank line of ``path`` is a valid DarkMachines event line."""
-    head = read_head(path, 1 << 16)
+    """True if the first non-blank line of ``path`` is a valid DarkMachines event line.
+
+    Only :data:`SNIFF_BYTES` are read; a first line longer than that is judged by its complete
+    fields (up to its last ``;`` within them), so the answer does not depend on the line's length.
+    """
+    head = read_head(path, SNIFF_BYTES)
     if not head or b";" not in head:
         return False
     text = head.decode("utf-8", errors="replace")
     lines = text.split("\n")
-    if len(head) == 1 << 16 and len(lines) > 1:
-        lines.pop()  # the last line may be cut off
-    first = next((line.rstrip("\r") for line in lines if line.strip()), None)
-    if first is None:
+    cut = len(head) == SNIFF_BYTES
+    found = next(((i, line) for i, line in enumerate(lines) if line.strip()), None)
+    if found is None:
         return False
+    index, first = found
+    if cut and index == len(lines) - 1:
+        # The line goes on past the bytes read: keep its complete fields.
+        if ";" not in first:
+            return False
+        first = first[: first.rindex(";") + 1]
+    first = first.rstrip("\r")
     parsed = _Parsed()
     try:
         _parse_line(first, 1, str(path), parsed)

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import struct
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,8 +145,10 @@ def read_npy_header(source: BinaryIO, where: str) -> NpyHeader:
     if not isinstance(fortran, bool):
         raise InputError(f"cannot read {where} as .npy: fortran_order {str(fortran)[:20]} is not a bool")
     try:
-        dtype = np.lib.format.descr_to_dtype(header["descr"])
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError, RecursionError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # deprecated descriptions are refused, not warned about
+            dtype = np.lib.format.descr_to_dtype(header["descr"])
+    except Exception as exc:  # numpy's dtype parser raises many types on odd text
         raise InputError(
             f"cannot read {where} as .npy: invalid dtype description ({type(exc).__name__})"
         ) from None

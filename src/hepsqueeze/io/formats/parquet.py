@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from hepsqueeze.errors import ConfigError, InputError
 from hepsqueeze.io.interpret import build_table, native, select_names
+from hepsqueeze.io.limits import check_claimed_bytes
 from hepsqueeze.io.registry import Format, get_option
 from hepsqueeze.io.table import Table
 
@@ -30,6 +31,32 @@ def arrow_to_numpy(name: str, column: Any, where: str) -> npt.NDArray[Any]:
     return np.asarray(column.to_numpy())
 
 
+def index_columns(schema: Any, where: str) -> set[str]:
+    """Names of the pandas index columns recorded in a Parquet schema (stored as extra columns, not data)."""
+    try:
+        meta = schema.pandas_metadata or {}
+    except ValueError as exc:  # the metadata is not JSON
+        raise InputError(
+            f"cannot read {where} as Parquet: its pandas metadata is not valid JSON ({exc})"
+        ) from None
+    found = meta.get("index_columns", []) if isinstance(meta, dict) else []
+    return {c for c in found if isinstance(c, str)} if isinstance(found, list) else set()
+
+
+def check_read_size(pf: Any, names: Sequence[str], where: str) -> None:
+    """The rows the file's metadata claims, times the selected columns' widths, must fit the limit."""
+    schema = pf.schema_arrow
+    rows = int(pf.metadata.num_rows)
+    width = 0
+    for name in names:
+        try:
+            bits = int(schema.field(name).type.bit_width)
+        except ValueError:  # not fixed-width (strings, lists): refused when the column is converted
+            bits = 64
+        width += max(1, bits // 8)
+    check_claimed_bytes(rows * width, f"{rows} rows of {len(names)} column(s)", where)
+
+
 class Parquet:
     """Reader and writer for ``.parquet`` files."""
 
@@ -41,9 +68,9 @@ class Parquet:
         with pq.ParquetFile(path) as pf:
             schema = pf.schema_arrow
             # A non-range pandas index is stored as an extra column; it is not data.
-            meta = schema.pandas_metadata or {}
-            index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+            index = index_columns(schema, where)
             names = select_names([n for n in schema.names if n not in index], columns, where)
+            check_read_size(pf, names, where)
             data = pf.read(columns=names, use_pandas_metadata=False)
         return build_table(
             ((n, arrow_to_numpy(n, c, where)) for n, c in zip(names, data.columns, strict=True)), where
