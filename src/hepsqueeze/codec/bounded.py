@@ -290,7 +290,7 @@ def _quantise(
         ratio = np.where(valid[0], cols[0] / pred, 1.0)
         q_e = np.rint(np.log(ratio) / steps["E"])
     f["E"] = np.where(np.abs(q_e) <= MAX_SYMBOL, q_e, 0.0)  # NaN compares false: 0
-    narrow = all(
+    narrow = _phi_period(steps) < _NARROW and all(
         float(a.max(initial=0.0)) < _NARROW and float(a.min(initial=0.0)) > -_NARROW for a in f.values()
     )
     dtype = np.int32 if narrow else np.int64
@@ -656,6 +656,9 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes, F32
     coded: bytes | None
     try:
         coded, _ = _encode_quantised(ev, original, bounds)  # its values: checked by the digest below
+    except _UnquantisableError as exc:
+        log.debug("a block of %d jets is stored exactly: %s", ev.size, exc)
+        coded = None
     except (OverflowError, ValueError, zstandard.ZstdError) as exc:
         log.warning("a block of %d jets cannot be quantised (%s): stored exactly", ev.size, exc)
         coded = None
@@ -680,6 +683,10 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes, F32
                 raise ContainerError("internal error: an exactly stored block does not decode to its values")
             return raw, np.array(original, dtype=np.float32)
     return coded, back
+
+
+class _UnquantisableError(Exception):
+    """Bounds too fine for the symbol range: the block is stored exactly."""
 
 
 def _exceptional(original: F32, back: F32) -> Mask:
@@ -733,6 +740,10 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes,
                 valid[j] &= ~low
     coding = [*cols[:3], shifted]
     steps = _steps(bounds, coding, valid, math.pi + offset)
+    if _phi_period(steps) > MAX_SYMBOL:
+        raise _UnquantisableError(
+            f"a phi step of {steps['phi']:.3g} rad gives more than {MAX_SYMBOL} symbols"
+        )
     q, decoded, narrow = _quantise(coding, valid, steps, offset)
     _apply_floors(decoded, floored)
     exceptions = _violations(cols, decoded, bounds)
