@@ -155,10 +155,10 @@ def test_float64_at_1e_9_and_extreme_magnitudes(tmp_path: Path) -> None:
     pt[:3] = [1e300, 1e-300, 5e-324]
     eta = rng.uniform(-4, 4, n).astype(np.float16)
     nan = np.array([0x7FF8000000000000 + k for k in range(120)], dtype=np.uint64).view(np.float64)
-    E = pt * np.cosh(eta.astype(np.float64))
-    E[100:220] = nan
+    energy = pt * np.cosh(eta.astype(np.float64))
+    energy[100:220] = nan
     phi = rng.integers(-3, 4, n).astype(np.int32)
-    table = Table({"E": E, "pt": pt, "eta": eta, "phi": phi})
+    table = Table({"E": energy, "pt": pt, "eta": eta, "phi": phi})
     b = JetBounds(*(ErrorBound(k, 1e-9) for k in ("relative", "relative", "absolute", "absolute")))
     check_file(tmp_path, table, list(VARS), b, 1 << 20)
     b3 = JetBounds.uniform(1e-3)

@@ -43,7 +43,9 @@ __all__ = [
     "KNOWN_KINDS",
     "MAGIC",
     "MAX_DESC_BYTES",
+    "MAX_DESC_ITEMS",
     "MAX_HEADER_BYTES",
+    "MAX_HEADER_ITEMS",
     "MAX_NBYTES",
     "MAX_NDIM",
     "MAX_SECTIONS",
@@ -80,8 +82,15 @@ DTYPES: frozenset[str] = frozenset(
 
 # Limits a reader enforces before reading or allocating anything; the writer enforces the same ones
 # so that it never produces a file the reader refuses.
-MAX_HEADER_BYTES: Final = 64 << 20
+MAX_HEADER_BYTES: Final = 16 << 20
+"""Longest header JSON. Real headers take a few kB (a NanoAOD layout of 1500 branches ~ 200 kB)."""
+MAX_HEADER_ITEMS: Final = 1 << 18
+"""Most JSON values (objects, arrays, keys' entries and scalars) in a header. Parsed JSON takes far more
+memory than its text (a dict of 1M short keys: 18 MiB of text, 240 MiB while parsing, 6 s); with at
+most 2**18 values a header parses in well under 100 MB and a second, whatever its content."""
 MAX_DESC_BYTES: Final = 1 << 20
+MAX_DESC_ITEMS: Final = 1 << 12
+"""Most JSON values in one section descriptor (real ones hold about 20)."""
 MAX_TOTAL_DESC_BYTES: Final = 256 << 20
 MAX_SECTIONS: Final = 1 << 20
 MAX_NBYTES: Final = 1 << 40
@@ -232,8 +241,26 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
-    """Strictly parse UTF-8 JSON that must be an object (no NaN, no duplicate keys)."""
+def _json_items_bound(raw: bytes | bytearray) -> int:
+    """An upper bound on the number of JSON values in ``raw``, without parsing it.
+
+    Every value after the first of an array or object follows a comma, and the first values are at
+    most the number of arrays and objects; commas and brackets inside strings only raise the bound.
+    """
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
+
+
+def _check_items(raw: bytes | bytearray, limit: int, what: str) -> None:
+    bound = _json_items_bound(raw)
+    if bound > limit:
+        raise _ProblemError(
+            f"{what} JSON holds up to {bound} values (commas and brackets), more than the limit of {limit}"
+        )
+
+
+def _parse_json_object(raw: bytes, what: str, max_items: int) -> dict[str, Any]:
+    """Strictly parse UTF-8 JSON that must be an object (no NaN, no duplicate keys, at most ``max_items`` values)."""
+    _check_items(raw, max_items, what)
     try:
         obj = json.loads(
             raw.decode("utf-8"),
@@ -391,7 +418,7 @@ def _label(index: int, desc: Mapping[str, Any] | None) -> str:
 def _label_raw(index: int, raw: bytes) -> str:
     # Best effort for messages about sections whose descriptor is not yet trusted.
     try:
-        return _label(index, _parse_json_object(raw, "descriptor"))
+        return _label(index, _parse_json_object(raw, "descriptor", MAX_DESC_ITEMS))
     except _ProblemError:
         return f"section #{index}"
 
@@ -460,6 +487,10 @@ class ContainerWriter:
             raise ContainerError(
                 f"container header is {len(raw)} bytes of JSON; the limit is {MAX_HEADER_BYTES}"
             )
+        try:
+            _check_items(raw, MAX_HEADER_ITEMS, "container header")
+        except _ProblemError as exc:
+            raise ContainerError(str(exc)) from None
         self.header: dict[str, Any] = json.loads(raw)
         """The header as stored (plain JSON types)."""
         self.sections: list[Section] = []
@@ -621,6 +652,7 @@ class ContainerWriter:
                 f"{where}: descriptor of {len(raw)} bytes exceeds the descriptor size limits"
             )
         try:
+            _check_items(raw, MAX_DESC_ITEMS, "descriptor")
             # Hold the writer to the reader's rules, so it can never write a file the reader rejects.
             _check_data_desc(full, len(payload))
         except _ProblemError as exc:
@@ -894,7 +926,7 @@ class ContainerReader:
         if xxhash.xxh64_intdigest(raw) != stored:
             self._fail("header", _PREAMBLE.size, "checksum mismatch; the file is corrupt")
         try:
-            self.header = _parse_json_object(raw, "header")
+            self.header = _parse_json_object(raw, "header", MAX_HEADER_ITEMS)
         except _ProblemError as exc:
             self._fail("header", _PREAMBLE.size, str(exc))
         self.version = version
@@ -941,7 +973,7 @@ class ContainerReader:
             # Sections without payload (the end section) cost nothing to verify, and may never be read.
             stored = self._stored_checksum(raw, start, offset, payload_len, verify or payload_len == 0)
             try:
-                desc = _parse_json_object(raw, "descriptor")
+                desc = _parse_json_object(raw, "descriptor", MAX_DESC_ITEMS)
             except _ProblemError as exc:
                 self._fail(f"section #{index}", pos + 4, str(exc))
             where = _label(index, desc)
