@@ -82,12 +82,13 @@ DTYPES: frozenset[str] = frozenset(
 
 # Limits a reader enforces before reading or allocating anything; the writer enforces the same ones
 # so that it never produces a file the reader refuses.
-MAX_HEADER_BYTES: Final = 16 << 20
+MAX_HEADER_BYTES: Final = 64 << 20
 """Longest header JSON. Real headers take a few kB (a NanoAOD layout of 1500 branches ~ 200 kB)."""
 MAX_HEADER_ITEMS: Final = 1 << 18
-"""Most JSON values (objects, arrays, keys' entries and scalars) in a header. Parsed JSON takes far more
+"""Most JSON values (objects, arrays, entries and scalars) in a header. Parsed JSON takes far more
 memory than its text (a dict of 1M short keys: 18 MiB of text, 240 MiB while parsing, 6 s); with at
-most 2**18 values a header parses in well under 100 MB and a second, whatever its content."""
+most 2**18 values, the parsed header is bounded by a small multiple of its bytes (long strings) plus
+about 60 MB (many small values), and parses in about a second at most."""
 MAX_DESC_BYTES: Final = 1 << 20
 MAX_DESC_ITEMS: Final = 1 << 12
 """Most JSON values in one section descriptor (real ones hold about 20)."""
@@ -254,7 +255,8 @@ def _check_items(raw: bytes | bytearray, limit: int, what: str) -> None:
     bound = _json_items_bound(raw)
     if bound > limit:
         raise _ProblemError(
-            f"{what} JSON holds up to {bound} values (commas and brackets), more than the limit of {limit}"
+            f"{what} JSON is nested too deeply or too large: up to {bound} values (commas and brackets), "
+            f"more than the limit of {limit}"
         )
 
 
