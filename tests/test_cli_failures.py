@@ -271,6 +271,8 @@ def test_decompress_stream_writes_parquet_only(
         ["-o", str(tmp_path / "x.csv")],
         ["-o", str(tmp_path / "x.parquet"), "--format", "csv"],
         ["-o", str(tmp_path / "x.h5")],
+        ["-o", str(tmp_path / "x")],
+        ["-o", str(tmp_path / "x.unknown")],
     ):
         code, _, err = run(["decompress", str(packed), "--stream", *argv], capsys)
         assert_one_line_error(code, err, "--stream writes Parquet only", ".parquet")
@@ -278,6 +280,17 @@ def test_decompress_stream_writes_parquet_only(
     code, _, err = run(["decompress", str(packed), "--stream", "-o", str(tmp_path / "x.parquet")], capsys)
     assert code == 0, err
     assert read_table(tmp_path / "x.parquet").num_rows == read_table(jets_file).num_rows
+    # judged by the name, not by what an existing file (replaced with --force) holds
+    (tmp_path / "y.pq").write_text("a,b\n1,2\n")
+    code, _, err = run(
+        ["decompress", str(packed), "--stream", "--force", "-o", str(tmp_path / "y.pq")], capsys
+    )
+    assert code == 0, err
+    code, _, err = run(
+        ["decompress", str(packed), "--stream", "--format", "parquet", "-o", str(tmp_path / "z.dat")], capsys
+    )
+    assert code == 0, err
+    assert read_table(tmp_path / "z.dat", format="parquet").num_rows == read_table(jets_file).num_rows
 
 
 def test_longest_output_name(jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

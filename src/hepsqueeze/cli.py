@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -74,9 +76,6 @@ def _split(value: str | None) -> list[str] | None:
 
 def _check_output_dir(path: Path) -> Path:
     """Refuse, before any work, an output directory path that exists and is not a directory."""
-    import os
-    import stat
-
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -407,6 +406,29 @@ def compress(
     )
 
 
+def _check_stream_output(output: Path, fmt: str | None) -> None:
+    """``decompress --stream`` writes Parquet: refuse an output named or ``--format``-ed otherwise.
+
+    Judged by the name and option only (not by sniffing an existing file that --force replaces).
+    """
+    from hepsqueeze.io.registry import get_format
+
+    what: str | None
+    if fmt is not None:
+        what = get_format(fmt).name
+    else:
+        try:
+            what = get_format(output.suffix).name if output.suffix else None
+        except ConfigError:
+            what = None
+    if what != "parquet":
+        kind = f"is {what}" if what is not None else "has no Parquet extension"
+        raise ConfigError(
+            f"decompress --stream writes Parquet only, but {str(output)!r} {kind}: "
+            "give an output ending in .parquet (or --format parquet), or drop --stream"
+        )
+
+
 @app.command()
 def decompress(
     input_file: Annotated[Path, typer.Argument(metavar="FILE", help="Compressed file.", readable=False)],
@@ -433,14 +455,7 @@ def decompress(
 
     check_output(output, force)
     if stream:
-        from hepsqueeze.io.registry import detect_format
-
-        out_format = detect_format(output, fmt)
-        if out_format != "parquet":
-            raise ConfigError(
-                f"decompress --stream writes Parquet only, but {str(output)!r} is {out_format}: "
-                "give an output ending in .parquet, or drop --stream"
-            )
+        _check_stream_output(output, fmt)
     decoder = None if model is None else resolve_model(str(model))
     if stream:
         from hepsqueeze.codec.compress import decompress_to_parquet
