@@ -19,7 +19,6 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import xxhash
 
 from hepsqueeze import __version__
 from hepsqueeze.baselines.bounds import ErrorBound
@@ -30,17 +29,20 @@ from hepsqueeze.codec.compress import (
     DEFAULT_CHUNK_ROWS,
     ZSTD_LEVEL,
     CompressionReport,
+    TableSpecs,
     _add_column,
     _read_aux,
     _rechunk,
     add_exceptions,
     as_column_dtype,
+    column_digest,
     exception_pairs,
     exception_section,
-    read_header,
     restore_exceptions,
+    table_digests,
     tables_header,
     unique_name,
+    verify_written,
     write_aux_tables,
 )
 from hepsqueeze.codec.container import DTYPES, ContainerReader, Section, write_container
@@ -49,7 +51,6 @@ from hepsqueeze.errors import (
     ConfigError,
     ContainerError,
     InputError,
-    VerificationError,
     missing_column_message,
 )
 from hepsqueeze.io.dataset import Dataset
@@ -320,7 +321,7 @@ def _write(
     exceptions = rows = 0
 
     def verify(tmp: Path) -> None:
-        _verify_written(tmp, digests, {t: _table_digests(a) for t, a in dataset.aux.items()})
+        verify_written(tmp, digests, {t: table_digests(a) for t, a in dataset.aux.items()}, _open_chunks)
 
     with write_container(out, header, force=force, verify=verify) as writer:
         for chunk, part in enumerate(chunks):
@@ -348,11 +349,11 @@ def _write(
                     add_exceptions(writer, exc_names[name], name, chunk=chunk, rows=miss, original=original)
                     bits(values)[miss] = bits(original)[miss]
                     exact[name] += int(miss.size)
-                digest[name] = _digest(values)
+                digest[name] = column_digest(values)
             for name in names:
                 if name in chosen:
                     continue
-                digest[name] = _digest(part[name])
+                digest[name] = column_digest(part[name])
                 if has_event and name == event_column:
                     # Runs (event number, jets in it): the codec needs the multiplicities anyway,
                     # and they cost far less than a per-jet column, even delta coded.
@@ -392,38 +393,9 @@ def _write(
     )
 
 
-def _digest(values: npt.NDArray[Any]) -> str:
-    """xxh64 of a column's values (little-endian bytes: the same for any byte order in memory)."""
-    arr = np.ascontiguousarray(values)
-    if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "=" and not np.little_endian):
-        arr = arr.astype(arr.dtype.newbyteorder("<"))
-    return xxhash.xxh64(arr.tobytes()).hexdigest()
-
-
-def _table_digests(table: Table) -> dict[str, str]:
-    return {name: _digest(table[name]) for name in table.names}
-
-
-def _verify_written(path: Path, digests: list[dict[str, str]], aux: dict[str, dict[str, str]]) -> None:
-    """Decode the file just written and compare every column of every chunk with what was checked."""
-    with ContainerReader.open(path) as reader:
-        read_header(reader)
-        spec = _parse_spec(reader)
-        count = 0
-        for i, chunk in enumerate(_iter_chunks(reader, spec)):
-            got = {name: _digest(values) for name, values in chunk.items()}
-            if i >= len(digests) or got != digests[i]:
-                wrong = sorted(k for k in got if i >= len(digests) or digests[i].get(k) != got[k])
-                raise VerificationError(
-                    f"{path}: chunk {i} of the file just written decodes to other values than were checked "
-                    f"(columns {', '.join(wrong)}); nothing was published. This is a bug: please report it"
-                )
-            count += 1
-        if count != len(digests):
-            raise VerificationError(f"{path}: the file just written holds {count} chunks, not {len(digests)}")
-        for name, rows, specs in spec.tables:
-            if _table_digests(_read_aux(reader, name, rows, specs, reader.name)) != aux.get(name):
-                raise VerificationError(f"{path}: auxiliary table {name!r} does not read back as written")
+def _open_chunks(reader: ContainerReader) -> tuple[Iterator[dict[str, npt.NDArray[Any]]], TableSpecs]:
+    spec = _parse_spec(reader)
+    return _iter_chunks(reader, spec), spec.tables
 
 
 def is_bounded(header: dict[str, Any]) -> bool:

@@ -34,12 +34,20 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import xxhash
 
 from hepsqueeze import __version__
 from hepsqueeze._atomic import atomic_output
 from hepsqueeze.codec.container import DTYPES, ContainerReader, ContainerWriter, Section, write_container
 from hepsqueeze.codec.exceptions import EXCEPTION_ROWS, EXCEPTION_VALUES, ExceptionFinder, bits_dtype
-from hepsqueeze.errors import ConfigError, ContainerError, ContainerVersionError, InputError, ModelError
+from hepsqueeze.errors import (
+    ConfigError,
+    ContainerError,
+    ContainerVersionError,
+    InputError,
+    ModelError,
+    VerificationError,
+)
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.io import decoder_bytes, decoder_hash, model_from_bytes
@@ -180,10 +188,13 @@ def compress_dataset(
             stop = min(start + chunk_rows, table.num_rows)
             yield table.slice(start, stop), x[start:stop]
 
-    with write_container(out, header, force=force) as writer:
+    digests: list[dict[str, str]] = []
+    verify = _verifier(model, embed_model, digests, {t: table_digests(a) for t, a in dataset.aux.items()})
+    with write_container(out, header, force=force, verify=verify) as writer:
         encoder = _ChunkEncoder(
-            writer, model, chosen, schema, latent_dtype=latent_dtype, strict=strict, finder=finder
-        )
+            writer, model, chosen, schema, latent_dtype=latent_dtype, strict=strict, finder=finder,
+            digests=digests,
+        )  # fmt: skip
         if embed_model:
             writer.add_bytes("model", "decoder", decoder_bytes(model))
         for part, xs in chunks():
@@ -230,7 +241,10 @@ def compress_batches(
     )  # fmt: skip
     header["input"] = input_info or {}
     header["layout"] = dict(layout or {})
-    with write_container(out, header, force=force) as writer:
+    digests: list[dict[str, str]] = []
+    with write_container(
+        out, header, force=force, verify=_verifier(model, embed_model, digests, {})
+    ) as writer:
         encoder = _ChunkEncoder(
             writer,
             model,
@@ -239,6 +253,7 @@ def compress_batches(
             latent_dtype=latent_dtype,
             strict=strict,
             finder=ExceptionFinder(model),
+            digests=digests,
         )
         if embed_model:
             writer.add_bytes("model", "decoder", decoder_bytes(model))
@@ -372,8 +387,10 @@ class _ChunkEncoder:
         latent_dtype: str,
         strict: bool,
         finder: ExceptionFinder,
+        digests: list[dict[str, str]],
     ) -> None:
         self.writer = writer
+        self.digests = digests
         self.model = model
         self.chosen = list(chosen)
         self.passthrough = [n for n in schema if n not in chosen]
@@ -412,11 +429,21 @@ class _ChunkEncoder:
                 "use --latent-dtype float32"
             )
         self.writer.add_array("latent", "latent", stored, chunk=chunk)
+        # what a reader will decode, for the check of the finished file (see _verifier)
+        decoded = self.model.decode(stored.astype(np.float32)) if part.num_rows else x
+        digest: dict[str, str] = {}
         for j, name in enumerate(self.chosen):
+            values = as_column_dtype(decoded[:, j], originals[j].dtype)
             if rows[j].size:
                 self._add_exceptions(name, chunk, rows[j], originals[j])
+                values.view(bits_dtype(values.dtype))[rows[j]] = np.ascontiguousarray(
+                    originals[j][rows[j]]
+                ).view(bits_dtype(values.dtype))
+            digest[name] = column_digest(values)
         for name in self.passthrough:
             _add_column(self.writer, name, part[name], chunk)
+            digest[name] = column_digest(part[name])
+        self.digests.append(digest)
         self.rows += part.num_rows
         self.chunks += 1
 
@@ -518,6 +545,65 @@ def restore_exceptions(
     if dtype == np.bool_ and bool(np.any(values > 1)):
         raise reader.error(values_sec, "exception values of a bool column hold bytes other than 0 and 1")
     target.view(values.dtype.newbyteorder("="))[idx] = values
+
+
+def column_digest(values: npt.NDArray[Any]) -> str:
+    """xxh64 of a column's values as little-endian bytes (the same for any byte order in memory)."""
+    arr = np.ascontiguousarray(values)
+    if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "=" and not np.little_endian):
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    return xxhash.xxh64(arr.tobytes()).hexdigest()
+
+
+def table_digests(table: Table) -> dict[str, str]:
+    """:func:`column_digest` of every column of ``table``."""
+    return {name: column_digest(table[name]) for name in table.names}
+
+
+ChunkOpener = Callable[
+    [ContainerReader],
+    tuple[Iterator[dict[str, npt.NDArray[Any]]], list[tuple[str, int, list[tuple[str, np.dtype[Any]]]]]],
+]
+
+
+def verify_written(
+    path: Path, digests: list[dict[str, str]], aux: Mapping[str, dict[str, str]], open_chunks: ChunkOpener
+) -> None:
+    """Decode the file just written (``open_chunks``: its main-table chunks and auxiliary tables)
+    and compare every column of every chunk with the digests of what was meant to be stored.
+    Raises :class:`VerificationError`: the caller then publishes nothing."""
+    with ContainerReader.open(path) as reader:
+        read_header(reader)
+        chunks, tables = open_chunks(reader)
+        count = 0
+        for i, chunk in enumerate(chunks):
+            got = {name: column_digest(values) for name, values in chunk.items()}
+            if i >= len(digests) or got != digests[i]:
+                wrong = sorted(k for k in got if i >= len(digests) or digests[i].get(k) != got[k])
+                raise VerificationError(
+                    f"{path}: chunk {i} of the file just written decodes to other values than were meant "
+                    f"(columns {', '.join(wrong)}); nothing was published. This is a bug: please report it"
+                )
+            count += 1
+        if count != len(digests):
+            raise VerificationError(f"{path}: the file just written holds {count} chunks, not {len(digests)}")
+        for name, rows, specs in tables:
+            if table_digests(_read_aux(reader, name, rows, specs, reader.name)) != aux.get(name):
+                raise VerificationError(f"{path}: auxiliary table {name!r} does not read back as written")
+
+
+def _verifier(
+    model: CompressionModel, embedded: bool, digests: list[dict[str, str]], aux: Mapping[str, dict[str, str]]
+) -> Callable[[Path], None]:
+    """The check of a finished autoencoder file: decoded (with its embedded decoder, if any), it
+    must give the values the writer decoded from the latents it stored."""
+
+    def open_chunks(reader: ContainerReader) -> Any:
+        spec = _parse_header(reader)
+        decoder = _decoder_for(reader, spec, None if embedded else model)
+        return _iter_chunks(reader, spec, decoder), spec.tables
+
+    return lambda path: verify_written(path, digests, aux, open_chunks)
 
 
 def _report(
