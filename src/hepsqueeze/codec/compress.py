@@ -560,10 +560,10 @@ def table_digests(table: Table) -> dict[str, str]:
     return {name: column_digest(table[name]) for name in table.names}
 
 
-ChunkOpener = Callable[
-    [ContainerReader],
-    tuple[Iterator[dict[str, npt.NDArray[Any]]], list[tuple[str, int, list[tuple[str, np.dtype[Any]]]]]],
-]
+#: The auxiliary tables of a header: name, rows, (column, dtype) of each column.
+TableSpecs = list[tuple[str, int, list[tuple[str, np.dtype[Any]]]]]
+#: Opens the main table of a container chunk by chunk and names its auxiliary tables.
+ChunkOpener = Callable[[ContainerReader], tuple[Iterator[dict[str, npt.NDArray[Any]]], TableSpecs]]
 
 
 def verify_written(
