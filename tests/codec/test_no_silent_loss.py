@@ -32,6 +32,7 @@ from hepsqueeze.io.table import Table
 VARS = ("E", "pt", "eta", "phi")
 DTYPES = [np.dtype(d) for d in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")]
 EXAMPLES = int(os.environ.get("HEPSQUEEZE_PROPERTY_EXAMPLES", "40"))
+SLOW_EXAMPLES = int(os.environ.get("HEPSQUEEZE_PROPERTY_SLOW_EXAMPLES", "20000"))
 
 
 def _sentinels(dtype: np.dtype[Any]) -> list[Any]:
@@ -112,39 +113,47 @@ def check_file(tmp: Path, table: Table, names: list[str], b: JetBounds, chunk_ro
             assert _exactly_within(x[i], y[i], bound, floor), (name, x.dtype, x[i], y[i], bound, floor)
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(
-    st.integers(1, 24).flatmap(lambda n: st.tuples(columns(n), st.just(n))),
-    bounds(),
-    st.permutations(range(4)),
-    st.sampled_from(["", "Jet_", "FatJet.", "jets/"]),
-    st.booleans(),
-    st.sampled_from([5, 1 << 20]),
-)
-def test_every_value_within_its_bound_in_its_own_dtype(
-    tmp_path_factory: pytest.TempPathFactory,
-    data: tuple[tuple[npt.NDArray[Any], ...], int],
-    b: JetBounds,
-    order: list[int],
-    prefix: str,
-    with_event: bool,
-    chunk_rows: int,
-) -> None:
-    cols, n = data
-    names = [prefix + v for v in VARS]
-    table_cols: dict[str, npt.NDArray[Any]] = {}
-    if with_event:
-        table_cols["event"] = np.sort(np.random.default_rng(n).integers(0, max(1, n // 2), n)).astype(
-            np.int64
-        )
-    for j in order:  # the columns in any order in the file and on the command line
-        table_cols[names[j]] = cols[j]
-    table_cols["other"] = np.arange(n, dtype=np.int16)
-    check_file(tmp_path_factory.mktemp("p"), Table(table_cols), [names[j] for j in order], b, chunk_rows)
+def _property(examples: int) -> Any:
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        st.integers(1, 24).flatmap(lambda n: st.tuples(columns(n), st.just(n))),
+        bounds(),
+        st.permutations(range(4)),
+        st.sampled_from(["", "Jet_", "FatJet.", "jets/"]),
+        st.booleans(),
+        st.sampled_from([5, 1 << 20]),
+    )
+    def test(
+        tmp_path_factory: pytest.TempPathFactory,
+        data: tuple[tuple[npt.NDArray[Any], ...], int],
+        b: JetBounds,
+        order: list[int],
+        prefix: str,
+        with_event: bool,
+        chunk_rows: int,
+    ) -> None:
+        cols, n = data
+        names = [prefix + v for v in VARS]
+        table_cols: dict[str, npt.NDArray[Any]] = {}
+        if with_event:
+            rng = np.random.default_rng(n)
+            table_cols["event"] = np.sort(rng.integers(0, max(1, n // 2), n)).astype(np.int64)
+        for j in order:  # the columns in any order in the file and on the command line
+            table_cols[names[j]] = cols[j]
+        table_cols["other"] = np.arange(n, dtype=np.int16)
+        tmp = tmp_path_factory.mktemp("p")
+        check_file(tmp, Table(table_cols), [names[j] for j in order], b, chunk_rows)
+
+    return test
+
+
+test_every_value_within_its_bound_in_its_own_dtype = _property(EXAMPLES)
+#: The long run (``make test-slow``): 20,000 examples, about 8 minutes on 2 cores.
+test_every_value_within_its_bound_long = pytest.mark.slow(_property(SLOW_EXAMPLES))
 
 
 def test_float64_at_1e_9_and_extreme_magnitudes(tmp_path: Path) -> None:
