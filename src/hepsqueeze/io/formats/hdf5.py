@@ -15,6 +15,7 @@ from typing import Any
 
 from hepsqueeze.errors import ConfigError, InputError
 from hepsqueeze.io.interpret import build_table, check_dtype, check_shape, select_names
+from hepsqueeze.io.limits import allocating, check_claimed_bytes
 from hepsqueeze.io.registry import Format, get_option
 from hepsqueeze.io.table import Table
 
@@ -68,7 +69,12 @@ class Hdf5:
             for name in names:
                 check_shape(name, datasets[name].shape, where)
                 check_dtype(name, datasets[name].dtype, where)
-            return build_table(((n, datasets[n][()]) for n in names), where, source=str(path))
+            # A dataset's shape is a claim: unwritten chunks read as fill values, so a few kB of
+            # file can declare terabytes. Check the total before reading.
+            total = sum(int(datasets[n].size) * datasets[n].dtype.itemsize for n in names)
+            check_claimed_bytes(total, f"{len(names)} dataset(s)", where)
+            with allocating(total, f"{len(names)} dataset(s)", where):
+                return build_table(((n, datasets[n][()]) for n in names), where, source=str(path))
 
     def write(self, table: Table, path: Path, **options: Any) -> None:
         """Write one dataset per column into ``group`` (created with its parents if needed).

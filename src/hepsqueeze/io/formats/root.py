@@ -460,6 +460,8 @@ class Root:
         tree_name = get_option(options, "tree", None, (str, type(None)), "root") or str(layout["tree"])
         try:
             plan = _Plan.from_dataset(dataset)
+        except HepsqueezeError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"the ROOT layout of {dataset.source} is invalid ({exc!r})") from None
         if layout.get("other_objects"):
