@@ -112,3 +112,79 @@ def test_atheris_short_run(tmp_path: Path) -> None:
     assert "Done" in proc.stderr
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("crash-", "timeout-", "oom-"))]
     shutil.rmtree(corpus)
+
+
+@pytest.fixture(scope="module")
+def bounded_file(tmp_path_factory: pytest.TempPathFactory) -> TinyFile:
+    """An error-bounded file with everything its format has: three quantised chunks, event runs,
+    float64/float16 columns with values stored exactly for their dtype, phi in [0, 2 pi), a NaN,
+    a sentinel eta, a passthrough column and an auxiliary table."""
+    from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    pt = 20 + rng.exponential(40, n)
+    eta = rng.uniform(-4, 4, n)
+    cols = {
+        "event": np.arange(n, dtype=np.int64) // 4,
+        "E": pt * np.cosh(eta) * rng.uniform(1, 1.05, n),  # float64
+        "pt": pt.astype(np.float32),
+        "eta": eta.astype(np.float16),
+        "phi": rng.uniform(0, 2 * np.pi, n).astype(np.float32),
+        "flag": rng.integers(0, 4, n).astype(np.int8),
+    }
+    cols["E"][7] = np.nan
+    cols["eta"][9] = np.finfo(np.float16).max
+    aux = {"events": Table({"id": np.arange(7, dtype=np.int32), "w": np.linspace(0, 1, 7)})}
+    path = tmp_path_factory.mktemp("bounded") / "b.hsqz"
+    compress_bounded(
+        Dataset(Table(cols), aux, {"format": "test"}), path, parse_max_error("1e-3"), chunk_rows=2000
+    )
+    return path, path.read_bytes(), decompress_dataset(path)
+
+
+def _payload_ranges(path: Path) -> list[tuple[int, int]]:
+    from hepsqueeze.codec.container import ContainerReader
+
+    with ContainerReader.open(path) as reader:
+        return [(s.offset, s.offset + s.length) for s in reader.sections if s.name == "bounded"]
+
+
+def forged(path: Path, data: bytes, count: int, seed: int) -> Iterator[tuple[str, bytes]]:
+    """Mutations inside the codec's payloads with every container checksum recomputed: only the
+    payload's own digest of the decoded values stands between them and wrong data."""
+    fuzz = fuzz_module()
+    ranges = _payload_ranges(path)
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        lo, hi = ranges[int(rng.integers(0, len(ranges)))]
+        mutant = bytearray(data)
+        for pos in rng.integers(lo, hi, int(rng.integers(1, 4))):
+            mutant[pos] ^= int(rng.integers(1, 256))
+        yield f"forged payload mutant {_}", fuzz.repair_checksums(bytes(mutant))
+
+
+def test_bounded_file_truncations_flips_and_forged_payloads(bounded_file: TinyFile, tmp_path: Path) -> None:
+    path, data, reference = bounded_file
+    cut = run_campaign(lambda: truncations(path, data, 200, 6), reference, tmp_path / "t.hsqz")
+    log.warning(cut.line(f"truncation ({len(data)}-byte bounded file)"))
+    flip = run_campaign(lambda: flips(data, 1500, 7), reference, tmp_path / "f.hsqz")
+    log.warning(flip.line(f"byte flips ({len(data)}-byte bounded file)"))
+    forge = run_campaign(lambda: forged(path, data, 600, 8), reference, tmp_path / "g.hsqz")
+    log.warning(forge.line(f"forged-checksum payload mutants ({len(data)}-byte bounded file)"))
+    assert cut.failures == []
+    assert flip.failures == []
+    assert forge.failures == []
+    assert cut.detected == cut.executions
+    assert flip.detected == flip.executions
+
+
+@pytest.mark.slow
+def test_bounded_file_long_campaigns(bounded_file: TinyFile, tmp_path: Path) -> None:
+    path, data, reference = bounded_file
+    flip = run_campaign(lambda: flips(data, 12000, 9), reference, tmp_path / "f.hsqz")
+    log.warning(flip.line(f"byte flips ({len(data)}-byte bounded file)"))
+    forge = run_campaign(lambda: forged(path, data, 10000, 10), reference, tmp_path / "g.hsqz")
+    log.warning(forge.line(f"forged-checksum payload mutants ({len(data)}-byte bounded file)"))
+    assert flip.failures == []
+    assert forge.failures == []
