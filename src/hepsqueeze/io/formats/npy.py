@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -101,14 +101,14 @@ class NpyHeader:
         return self.count * self.dtype.itemsize
 
 
-def _read_exactly(source: BinaryIO, size: int, what: str, where: str) -> bytes:
+def _read_exactly(source: IO[bytes], size: int, what: str, where: str) -> bytes:
     data = source.read(size)
     if len(data) != size:
         raise InputError(f"cannot read {where} as .npy: the file ends inside the {what}")
     return data
 
 
-def read_npy_header(source: BinaryIO, where: str) -> NpyHeader:
+def read_npy_header(source: IO[bytes], where: str) -> NpyHeader:
     """Parse an ``.npy`` header from ``source`` (positioned at its start); InputError if malformed.
 
     Unlike numpy's reader, every problem (a header that is not a Python literal, a shape that is
@@ -159,7 +159,7 @@ def read_npy_header(source: BinaryIO, where: str) -> NpyHeader:
     return NpyHeader(shape, dtype, fortran, len(_NPY_MAGIC) + 2 + size + length)
 
 
-def load_array(source: BinaryIO, where: str, size: int) -> npt.NDArray[Any]:
+def load_array(source: IO[bytes], where: str, size: int) -> npt.NDArray[Any]:
     """One ``.npy`` array of ``size`` bytes (the file's, or a zip member's declared size), never unpickling.
 
     The header's claimed data size must be exactly what follows the header, and within
@@ -177,18 +177,19 @@ def load_array(source: BinaryIO, where: str, size: int) -> npt.NDArray[Any]:
     if header.dtype.itemsize == 0 and header.count:
         raise InputError(f"cannot read {where} as .npy: dtype {header.dtype} has no bytes per value")
     check_claimed_bytes(claimed, "the array", where)
-    order = "F" if header.fortran_order else "C"
+    order: Literal["C", "F"] = "F" if header.fortran_order else "C"
     with allocating(claimed, "the array", where):
         flat = np.empty(header.count, dtype=header.dtype)
         if claimed:
-            view = memoryview(flat.view(np.uint8).reshape(-1))
+            view = memoryview(flat.view(np.uint8).reshape(-1).data)
             pos = 0
             while pos < claimed:
                 got = source.readinto(view[pos : pos + _READ_BLOCK])  # type: ignore[attr-defined]
                 if not got:
                     raise InputError(f"cannot read {where} as .npy: the file ends inside the array data")
                 pos += got
-    return flat.reshape(header.shape, order=order)
+    array: npt.NDArray[Any] = flat.reshape(header.shape, order=order)
+    return array
 
 
 class Npy:
