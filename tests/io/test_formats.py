@@ -321,7 +321,7 @@ def test_unknown_and_mistyped_options(tmp_path: Path) -> None:
 def test_no_overwrite_without_force(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"t{EXT[fmt]}"
     path.write_bytes(b"keep")
-    with pytest.raises(OutputExistsError, match=r"--force"):
+    with pytest.raises(OutputExistsError, match=r"overwriting was not asked for"):
         write_table(mixed(), path)
     assert path.read_bytes() == b"keep"
     write_table(mixed(), path, force=True)
