@@ -41,7 +41,7 @@ def _leftovers(directory: Path) -> list[str]:
 def test_existing_file_needs_force(tmp_path: Path) -> None:
     out = tmp_path / "x.bin"
     _write(out, b"one")
-    with pytest.raises(OutputExistsError, match="already exists; pass --force"):
+    with pytest.raises(OutputExistsError, match="already exists; overwriting was not asked for"):
         _write(out, b"two")
     assert out.read_bytes() == b"one"
     _write(out, b"three", force=True)

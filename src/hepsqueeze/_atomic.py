@@ -115,7 +115,7 @@ def check_output(path: str | os.PathLike[str], force: bool) -> Path:
         )
     if not force:
         raise OutputExistsError(
-            f"output {str(out)!r} already exists; pass --force (force=True) to overwrite it"
+            f"output {str(out)!r} already exists; overwriting was not asked for (force=True)"
         )
     return out
 
@@ -318,7 +318,7 @@ def _current_umask() -> int:
 def _exists_error(out: Path) -> OutputExistsError:
     return OutputExistsError(
         f"output {str(out)!r} already exists (created while this one was written); "
-        "pass --force (force=True) to overwrite it"
+        "overwriting was not asked for (force=True)"
     )
 
 

@@ -393,11 +393,12 @@ def compress(
             )
     if rep.exception_count:
         why = (
-            "NaN/inf/<= 0 under a relative bound"
+            "NaN/inf, <= 0 under a relative bound, off their phi branch or out of the codec's range; "
+            "'(jets)': in the float32 coding, 'name (dtype)': missing the bound in the column's own dtype"
             if bounds is not None
             else "NaN/inf/denormal/outside the training range"
         )
-        console.print(f"stored {rep.exception_count} values exactly as exceptions ({why}): {rep.exceptions}")
+        console.print(f"stored {rep.exception_count} values exactly ({why}): {rep.exceptions}")
     within = f" within {max_error}" if max_error is not None else ""
     console.print(
         f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}){within} to {output}: "
@@ -933,6 +934,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # typer's standalone mode ends every run with one
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except OutputExistsError as exc:
+        text = str(exc)
+        hint = " (add --force to overwrite it)" if "was not asked for" in text else ""
+        return _error(rich_escape(text) + hint)
     except HepsqueezeError as exc:
         return _error(rich_escape(str(exc)))
     except MemoryError:

@@ -211,7 +211,7 @@ def inspect(
     path = out / SUMMARY_FILE
     if path.exists() and not force:
         raise OutputExistsError(
-            f"{str(path)!r} already exists; pass --force (force=True) to overwrite the report"
+            f"{str(path)!r} already exists; overwriting the report was not asked for (force=True)"
         )
     summary = summarise(data)
     summary["created_by"] = f"hepsqueeze {__version__}"

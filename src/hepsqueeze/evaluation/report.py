@@ -440,7 +440,7 @@ def evaluate(
     metrics_path = out_dir / METRICS_FILE
     if metrics_path.exists() and not force:
         raise OutputExistsError(
-            f"{str(metrics_path)!r} already exists; pass --force (force=True) to overwrite the report"
+            f"{str(metrics_path)!r} already exists; overwriting the report was not asked for (force=True)"
         )
     notes: list[str] = []
     mdl = _load_model(model)
