@@ -258,7 +258,11 @@ def _phi_offset(phi: F64, valid: Mask) -> float:
     """pi where every finite phi lies in [0, 2 pi) and some beyond pi (the [0, 2 pi) convention),
     else 0 ([-pi, pi))."""
     finite = phi[valid]
-    if finite.size and float(finite.min()) >= 0.0 and math.pi < float(finite.max()) < 2 * math.pi:
+    if (
+        finite.size
+        and float(finite.min()) >= 0.0
+        and _PHI_RANGE[0.0][1] < float(finite.max()) <= _PHI_RANGE[math.pi][1]
+    ):
         return math.pi
     return 0.0
 
