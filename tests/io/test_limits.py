@@ -314,3 +314,17 @@ def test_bad_root_branches_are_input_errors(nano: Dataset, branch: dict[str, Any
     layout["branches"] = [{**layout["branches"][0], **branch}, *layout["branches"][1:]]
     with pytest.raises(InputError, match=match):
         Dataset(nano.table, nano.aux, layout)
+
+
+def test_hdf5_driver_information_block_is_refused(tmp_path: Path) -> None:
+    """Found by fuzzing: a driver-info address in a 3 kB file made HDF5 take 4 GB while opening it."""
+    pytest.importorskip("h5py")
+    path = write_table(Table({"a": np.arange(3.0)}), tmp_path / "t.h5")
+    data = bytearray(path.read_bytes())
+    assert data[:8] == b"\x89HDF\r\n\x1a\n"
+    assert data[8] == 0  # superblock version 0: the driver-info address is at byte 48
+    assert data[48:56] == b"\xff" * 8
+    data[48:56] = struct.pack("<Q", 115)
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="driver information block"):
+        read_table(path)

@@ -37,6 +37,46 @@ def _group_name(options: dict[str, Any]) -> str:
     return group or "/"
 
 
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: Superblocks are searched at 0, 512, 1024, 2048, ... up to this offset (after a user block).
+_MAX_SUPERBLOCK_OFFSET = 1 << 20
+_UNDEFINED = b"\xff"
+
+
+def _check_superblock(path: Path) -> None:
+    """Refuse superblocks that send HDF5 to a multi-file driver (a driver information block).
+
+    Version 0 and 1 superblocks hold the address of a driver information block, used only by the
+    family and multi-file drivers; a corrupt or hostile address there made the HDF5 library take
+    over 4 GB while opening a 3 kB file (found by fuzzing). Data files hepsqueeze reads are single
+    files, so such a file is refused before HDF5 opens it.
+    """
+    with open(path, "rb") as fh:
+        offset = 0
+        while offset <= _MAX_SUPERBLOCK_OFFSET:
+            fh.seek(offset)
+            head = fh.read(24)
+            if len(head) < 24:
+                return  # HDF5 itself reports the missing superblock
+            if head[:8] == _SIGNATURE:
+                break
+            offset = 512 if offset == 0 else offset * 2
+        else:
+            return
+        version, size_of_offsets = head[8], head[13]
+        if version not in (0, 1) or size_of_offsets not in (2, 4, 8):
+            return
+        # base, free-space, end-of-file and driver-info addresses follow the fixed fields
+        fixed = 24 if version == 0 else 28
+        fh.seek(offset + fixed + 3 * size_of_offsets)
+        driver = fh.read(size_of_offsets)
+    if driver and driver != _UNDEFINED * size_of_offsets:
+        raise InputError(
+            f"{str(path)!r} names an HDF5 driver information block (family or multi-file driver); "
+            "only single-file HDF5 is supported"
+        )
+
+
 class Hdf5:
     """Reader and writer for ``.h5``/``.hdf5`` files."""
 
@@ -45,6 +85,7 @@ class Hdf5:
         h5py = _h5py()
         group_name = _group_name(options)
         where = str(path) if group_name == "/" else f"{path} (group {group_name!r})"
+        _check_superblock(path)
         with h5py.File(path, "r") as fh:
             group = fh.get(group_name)
             if not isinstance(group, h5py.Group):
