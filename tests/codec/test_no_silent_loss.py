@@ -152,7 +152,7 @@ def _property(examples: int) -> Any:
 
 
 test_every_value_within_its_bound_in_its_own_dtype = _property(EXAMPLES)
-#: The long run (``make test-slow``): 20,000 examples, about 8 minutes on 2 cores.
+#: The long run (``make test-slow``): 20,000 examples, about 10 minutes on 2 cores.
 test_every_value_within_its_bound_long = pytest.mark.slow(_property(SLOW_EXAMPLES))
 
 
