@@ -328,3 +328,19 @@ def test_hdf5_driver_information_block_is_refused(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="driver information block"):
         read_table(path)
+
+
+def test_root_directory_claiming_2_31_keys_is_refused_quickly(tmp_path: Path) -> None:
+    """Found by fuzzing: uproot looped over a claimed 2**31 keys for minutes on a 3 kB file."""
+    uproot = pytest.importorskip("uproot")
+    path = tmp_path / "keys.root"
+    with uproot.recreate(path) as file:
+        file.mktree("t", {"a": np.float64}).extend({"a": np.arange(3.0)})
+    with uproot.open(path) as file:
+        seek = int(file.file.root_directory._fSeekKeys)
+    data = bytearray(path.read_bytes())
+    (keylen,) = struct.unpack_from(">H", data, seek + 14)  # after fNbytes, fVersion, fObjlen, fDatime
+    struct.pack_into(">i", data, seek + keylen, 0x7FFFFFFF)
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"claims 2147483647 keys"):
+        read_table(path)

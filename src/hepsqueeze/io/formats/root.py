@@ -56,6 +56,11 @@ EXTEND_ENTRIES = 100_000
 _INDEX_NAMES = ("event", "entry", "entry_number")
 
 
+#: Fewest bytes of one TKey record in a directory's key list: 18 fixed bytes, two 4-byte seek
+#: addresses and three strings of at least their length byte.
+MIN_KEY_BYTES = 29
+
+
 def _module(name: str) -> ModuleType:
     # uproot and awkward are optional (the "io" extra); import them only when ROOT files are used.
     try:
@@ -64,7 +69,32 @@ def _module(name: str) -> ModuleType:
         raise ConfigError(
             f"ROOT support needs uproot and awkward: pip install 'hepsqueeze[io]' ({exc})"
         ) from exc
+    if name == "uproot":
+        _check_key_counts(module)
     return module
+
+
+def _check_key_counts(uproot: ModuleType) -> None:
+    """Make uproot refuse a directory claiming more keys than its key list can hold.
+
+    uproot reads a directory's 4-byte key count and then loops that many times; fuzzing found a
+    3 kB file claiming 2**31 keys that kept uproot busy (and growing) for minutes. The check uses
+    uproot's own ``hook_before_keys`` hook and only ever rejects corrupt files.
+    """
+    directory = uproot.reading.ReadOnlyDirectory
+    if getattr(directory, "_hepsqueeze_key_check", False):
+        return
+    previous = directory.hook_before_keys
+
+    def hook_before_keys(self: Any, **kwargs: Any) -> None:
+        num_keys, chunk, cursor = kwargs["num_keys"], kwargs["keys_chunk"], kwargs["keys_cursor"]
+        room = int(chunk.stop) - int(cursor.index)
+        if num_keys < 0 or num_keys * MIN_KEY_BYTES > room:
+            raise ValueError(f"a directory claims {num_keys} keys but its key list has {room} bytes left")
+        previous(self, **kwargs)
+
+    directory.hook_before_keys = hook_before_keys
+    directory._hepsqueeze_key_check = True
 
 
 def sniff_root(path: Path) -> bool:
