@@ -33,7 +33,6 @@ LIMIT_BYTES = 1 << 30
 #: Environment for the runner: without these, thread arenas and jemalloc reserve over 1 GiB of
 #: address space (not memory) before any data is read (measured: VmPeak 2.1 GB -> 0.8 GB).
 RUNNER_ENV = {"MALLOC_ARENA_MAX": "1", "OMP_NUM_THREADS": "1", "ARROW_DEFAULT_MEMORY_POOL": "system"}
-CODEC_XFAIL = "fixed by the codec part"
 _HERE = Path(__file__).resolve().parent
 
 
@@ -44,7 +43,6 @@ class Bomb:
     name: str
     kind: str
     argv: tuple[str, ...]
-    xfail: str | None = None
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -258,12 +256,10 @@ def build_corpus(directory: Path) -> list[Bomb]:
     directory.mkdir(parents=True, exist_ok=True)
     cases: list[Bomb] = []
 
-    def add(
-        name: str, kind: str, data: bytes | None, argv: tuple[str, ...], xfail: str | None = None
-    ) -> None:
+    def add(name: str, kind: str, data: bytes | None, argv: tuple[str, ...]) -> None:
         if data is not None:
             (directory / name).write_bytes(data)
-        cases.append(Bomb(name, kind, argv, xfail))
+        cases.append(Bomb(name, kind, argv))
 
     def compress(name: str, *extra: str) -> tuple[str, ...]:
         return ("compress", name, "--max-error", "1e-3", *extra, "-o", f"out-{name}.hsqz", "--force")
@@ -452,7 +448,6 @@ def build_corpus(directory: Path) -> list[Bomb]:
             "bounded",
             data,
             ("decompress", name, "--stream", "-o", f"out-{name}.parquet", "--force"),
-            CODEC_XFAIL,
         )
     payload = next(
         i for i, (_, d, _, _) in enumerate(sections(jets)) if d["kind"] == "column" and d["dtype"] == "|u1"
@@ -469,7 +464,6 @@ def build_corpus(directory: Path) -> list[Bomb]:
             "bounded",
             replace_section(jets, payload, desc, mutated),
             decompress("bounded-zstd-no-content-size.hsqz", ".parquet"),
-            CODEC_XFAIL,
         )
 
     # input files

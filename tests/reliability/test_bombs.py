@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bomb_corpus import CODEC_XFAIL, LIMIT_BYTES, RUNNER_ENV, Bomb, build_corpus
+from bomb_corpus import LIMIT_BYTES, RUNNER_ENV, Bomb, build_corpus
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -62,7 +62,7 @@ def test_every_bomb_fails_cleanly_under_1gib(corpus: Corpus) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(results) == len(cases)
-    failures, expected = [], []
+    failures = []
     for case, result in zip(cases, results, strict=True):
         found = problems(result["code"], result["stderr"])
         log.info(
@@ -70,10 +70,8 @@ def test_every_bomb_fails_cleanly_under_1gib(corpus: Corpus) -> None:
             result["peak_rss_kib"] >> 10, result["seconds"], result["stderr"].strip()[:200],
         )  # fmt: skip
         if found:
-            (expected if case.xfail else failures).append(f"{case.name}: {'; '.join(found)}")
+            failures.append(f"{case.name}: {'; '.join(found)}")
     assert failures == []
-    if expected:
-        pytest.xfail(f"{CODEC_XFAIL}: {expected}")
 
 
 def _limit() -> None:
@@ -92,6 +90,6 @@ def test_every_bomb_via_its_own_cli_process(corpus: Corpus) -> None:
         )  # fmt: skip
         found = problems(proc.returncode, proc.stderr)
         log.warning("%-40s exit %d: %s", case.name, proc.returncode, proc.stderr.strip()[:200])
-        if found and not case.xfail:
+        if found:
             failures.append(f"{case.name}: {'; '.join(found)}")
     assert failures == []
