@@ -42,3 +42,34 @@ def test_integer_variables_survive_save_load_and_the_decoder_copy(tmp_path: Path
 def test_unknown_integer_variable_is_rejected() -> None:
     with pytest.raises(ModelError, match="not among its variables"):
         _model(("n90",))
+
+
+def test_columns_are_matched_to_the_variables_by_name() -> None:
+    from hepsqueeze.errors import ColumnError
+
+    model = _mapping_model()
+    names = ["Jet_phi", "Jet_E", "Jet_eta", "Jet_pt", "Jet_mass", "f0", "f1", "f2", "f3"]
+    assert model.column_mapping(names, ["Jet_phi", "Jet_eta", "Jet_E", "Jet_pt"], "f") == [
+        "Jet_E",
+        "Jet_pt",
+        "Jet_eta",
+        "Jet_phi",
+    ]
+    assert model.column_mapping(names, ["f0", "f1", "f2", "f3"], "f") == ["f0", "f1", "f2", "f3"]
+    with pytest.raises(ColumnError, match=r"'Jet_mass' .* does not name one variable"):
+        model.column_mapping(names, ["Jet_mass", "Jet_pt", "Jet_eta", "Jet_phi"], "f")
+    with pytest.raises(ColumnError, match="does not name one variable"):
+        model.column_mapping(names, ["Jet_pt", "Jet_pt", "Jet_eta", "Jet_phi"], "f")
+
+
+def _mapping_model() -> CompressionModel:
+    import torch
+
+    from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
+    from hepsqueeze.preprocessing.normalisation import Normaliser
+
+    torch.manual_seed(0)
+    variables = ("E", "pt", "eta", "phi")
+    x = np.abs(np.random.default_rng(0).standard_normal((64, 4))).astype(np.float32) + 1
+    net = Autoencoder(AutoencoderConfig((4, 6, 2, 6, 4)))
+    return CompressionModel(net, Normaliser.fit("minmax", variables, x), variables, variables, name="m")

@@ -143,7 +143,35 @@ class CompressionModel:
                 if not columns:
                     msg += f"; model {self.name!r} was trained on columns {', '.join(self.columns)}: pass --columns"
                 raise ColumnError(msg)
-        return chosen
+        return self._by_name(chosen, where) if columns else chosen
+
+    def _by_name(self, chosen: list[str], where: str) -> list[str]:
+        """``chosen`` in the order of the model's variables, matched by name: a column is the
+        variable (or its training column) of the same name, optionally after a collection prefix
+        (``Jet_pt``). Names that say nothing (``f0``, ``x``) keep their order; a column that names
+        one variable but would land on another, or that names none while others do, is refused."""
+        slots = [self._slot(c) for c in chosen]
+        if all(s is None for s in slots):
+            return chosen
+        if None in slots or len(set(slots)) != len(slots):
+            bad = next(c for c, s in zip(chosen, slots, strict=True) if s is None or slots.count(s) > 1)
+            raise ColumnError(
+                f"column {bad!r} of {where} does not name one variable of model {self.name!r} "
+                f"({', '.join(self.variables)}; trained on {', '.join(self.columns)}): columns are matched "
+                "by name, optionally after a collection prefix such as Jet_"
+            )
+        order = sorted(range(len(chosen)), key=lambda i: slots[i] or 0)
+        return [chosen[i] for i in order]
+
+    def _slot(self, name: str) -> int | None:
+        """The variable ``name`` stands for: an exact name first, then the longest variable that
+        ends it after a separator (``lead_pt`` is ``lead_pt``, not ``pt``, where both exist)."""
+        pairs = list(zip(self.variables, self.columns, strict=True))
+        for j, (v, c) in enumerate(pairs):
+            if name in (v, c):
+                return j
+        found = [(len(v), j) for j, (v, _) in enumerate(pairs) if any(name.endswith(s + v) for s in "_./")]
+        return max(found)[1] if found else None
 
     def summary(self) -> Mapping[str, Any]:
         """A JSON-able description: name, layer sizes, variables, parameters."""
