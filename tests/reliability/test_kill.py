@@ -117,7 +117,11 @@ def test_sigterm_and_sighup_remove_the_temporary_file(
         str(target),
     ]
     proc = subprocess.Popen(
-        [*cmd, "--stream"] if stream else cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [*cmd, "--stream"] if stream else cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_signals,  # noqa: PLW1509 (resets two handlers; nohup or a CI runner may ignore SIGHUP)
     )
     try:
         deadline = time.monotonic() + 60
@@ -154,6 +158,20 @@ def test_shell_sees_128_plus_signum(big_job: tuple[Path, Path], tmp_path: Path) 
         f'while ! ls "{tmp_path}"/.big.hsqz.*.tmp >/dev/null 2>&1; do sleep 0.05; done; '
         'kill -TERM $pid; wait $pid; echo "status $?"'
     )
-    res = subprocess.run(["sh", "-c", script], check=False, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        ["sh", "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_default_signals,
+    )
     assert res.stdout.strip().splitlines()[-1] == f"status {128 + signal.SIGTERM}", res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def _default_signals() -> None:
+    """SIGTERM and SIGHUP as a batch system delivers them: not ignored (hepsqueeze, like any
+    program, leaves a signal its parent ignores alone)."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
