@@ -452,12 +452,15 @@ def decompress(
     from hepsqueeze._atomic import check_output
     from hepsqueeze.codec.compress import decompress_dataset
     from hepsqueeze.io import write_dataset
-    from hepsqueeze.zoo import resolve_model
 
     check_output(output, force)
     if stream:
         _check_stream_output(output, fmt)
-    decoder = None if model is None else resolve_model(str(model))
+    decoder = None
+    if model is not None:  # torch only where a network is given
+        from hepsqueeze.zoo import resolve_model
+
+        decoder = resolve_model(str(model))
     if stream:
         from hepsqueeze.codec.compress import decompress_to_parquet
 

@@ -30,7 +30,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -50,8 +50,10 @@ from hepsqueeze.errors import (
 )
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
-from hepsqueeze.models.io import decoder_bytes, decoder_hash, model_from_bytes
-from hepsqueeze.models.model import EVAL_BATCH, LATENT_DTYPES, CompressionModel
+from hepsqueeze.models.constants import EVAL_BATCH, LATENT_DTYPES
+
+if TYPE_CHECKING:  # torch is imported only where a network is built or run
+    from hepsqueeze.models.model import CompressionModel
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +198,7 @@ def compress_dataset(
             digests=digests,
         )  # fmt: skip
         if embed_model:
-            writer.add_bytes("model", "decoder", decoder_bytes(model))
+            writer.add_bytes("model", "decoder", _decoder_bytes(model))
         for part, xs in chunks():
             encoder.write(part, xs)
         write_aux_tables(writer, dataset, chunk_rows, encoder.unique_name)
@@ -256,7 +258,7 @@ def compress_batches(
             digests=digests,
         )
         if embed_model:
-            writer.add_bytes("model", "decoder", decoder_bytes(model))
+            writer.add_bytes("model", "decoder", _decoder_bytes(model))
         for part in _rechunk(batches, chunk_rows, dtypes, source):
             if encoder.rows + part.num_rows > num_rows:
                 raise InputError(f"{source} holds more than the announced {num_rows} rows")
@@ -311,6 +313,18 @@ def compress_parquet(
     )
 
 
+def _decoder_bytes(model: CompressionModel) -> bytes:
+    from hepsqueeze.models.io import decoder_bytes
+
+    return decoder_bytes(model)
+
+
+def _decoder_hash(model: CompressionModel) -> str:
+    from hepsqueeze.models.io import decoder_hash
+
+    return decoder_hash(model)
+
+
 def _check_options(latent_dtype: str, chunk_rows: int) -> None:
     if latent_dtype not in LATENT_DTYPES:
         raise ConfigError(f"unknown latent dtype {latent_dtype!r}; choose one of {', '.join(LATENT_DTYPES)}")
@@ -343,7 +357,7 @@ def _header(
         "codec": {"name": "autoencoder", "latent_dtype": latent_dtype, "latent_dim": model.latent_dim},
         "model": {
             "name": model.name,
-            "decoder_hash": decoder_hash(model),
+            "decoder_hash": _decoder_hash(model),
             "embedded": embed_model,
             "nodes": list(model.config.nodes),
         },
@@ -1039,7 +1053,7 @@ def _decoder_for(reader: ContainerReader, spec: _Spec, model: CompressionModel |
     info = spec.model
     stored_hash = info.get("decoder_hash")
     if model is not None:
-        if decoder_hash(model) != stored_hash:
+        if _decoder_hash(model) != stored_hash:
             raise ModelError(
                 f"model {model.name!r} does not match the one {reader.name} was compressed with "
                 f"({info.get('name')!r}, decoder hash {stored_hash})"
@@ -1061,10 +1075,12 @@ def _decoder_for(reader: ContainerReader, spec: _Spec, model: CompressionModel |
         if len(embedded) > 1:
             raise reader.error(embedded[1], "more than one embedded model")
         try:
+            from hepsqueeze.models.io import model_from_bytes
+
             decoder = model_from_bytes(reader.read_bytes(embedded[0]), f"{reader.name} (embedded model)")
         except ModelError as exc:
             raise reader.error(embedded[0], f"the embedded model is invalid: {exc}") from None
-        if decoder_hash(decoder) != stored_hash:
+        if _decoder_hash(decoder) != stored_hash:
             raise reader.error(embedded[0], "the embedded model does not match the header's decoder hash")
     if len(spec.compressed) != len(decoder.variables):
         raise reader.error(

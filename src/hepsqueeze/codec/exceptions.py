@@ -26,14 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import InputError
-from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.preprocessing.normalisation import CUSTOM_RULES
+
+if TYPE_CHECKING:  # readers of compressed files import this module without torch
+    from hepsqueeze.models.model import CompressionModel
 
 __all__ = [
     "EXCEPTION_ROWS",

@@ -1,9 +1,40 @@
-"""Autoencoder models, presets and model files."""
+"""Autoencoder models, presets and model files.
 
-from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
-from hepsqueeze.models.io import decoder_bytes, decoder_hash, load_model, model_from_bytes, save_model
-from hepsqueeze.models.model import CompressionModel
-from hepsqueeze.models.presets import PRESETS, get_preset
+Names are imported lazily: :mod:`hepsqueeze.models.constants` (and readers of compressed files that
+need no network) must not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LOCATIONS = {
+    "Autoencoder": "hepsqueeze.models.autoencoder",
+    "AutoencoderConfig": "hepsqueeze.models.autoencoder",
+    "CompressionModel": "hepsqueeze.models.model",
+    "PRESETS": "hepsqueeze.models.presets",
+    "decoder_bytes": "hepsqueeze.models.io",
+    "decoder_hash": "hepsqueeze.models.io",
+    "get_preset": "hepsqueeze.models.presets",
+    "load_model": "hepsqueeze.models.io",
+    "model_from_bytes": "hepsqueeze.models.io",
+    "save_model": "hepsqueeze.models.io",
+}
+
+if TYPE_CHECKING:
+    from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
+    from hepsqueeze.models.io import decoder_bytes, decoder_hash, load_model, model_from_bytes, save_model
+    from hepsqueeze.models.model import CompressionModel
+    from hepsqueeze.models.presets import PRESETS, get_preset
+
+
+def __getattr__(name: str) -> Any:
+    module = _LOCATIONS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hepsqueeze.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "PRESETS",

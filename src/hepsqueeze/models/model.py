@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,12 +12,8 @@ import torch
 
 from hepsqueeze.errors import ColumnError, InputError, ModelError
 from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
+from hepsqueeze.models.constants import EVAL_BATCH, LATENT_DTYPES
 from hepsqueeze.preprocessing.normalisation import Normaliser
-
-# Rows per forward pass at inference. Compression chunks are a multiple of it, so the container path
-# and `reconstruct` run the very same batches and give bit-identical results on one machine.
-EVAL_BATCH: Final = 1 << 16
-LATENT_DTYPES: Final = ("float32", "float16")
 
 
 @dataclass
