@@ -6,8 +6,9 @@ worker processes) does not pay for importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hepsqueeze._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -39,10 +40,7 @@ if TYPE_CHECKING:
     from hepsqueeze.training import TrainConfig
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'hepsqueeze' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

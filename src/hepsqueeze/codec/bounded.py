@@ -52,6 +52,7 @@ import xxhash
 import zstandard
 
 from hepsqueeze.baselines.bounds import ErrorBound
+from hepsqueeze.codec.bound_check import bits
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
 
 VARIABLES: Final = ("E", "pt", "eta", "phi")
@@ -675,7 +676,7 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes, F32
         else:
             # the digest proved back == decoded bit for bit; now every value against its bound
             miss = _violations([original[:, j].astype(np.float64) for j in range(4)], back, bounds)
-            if (miss & ~_exceptional(original, back)).any():
+            if (miss & ~(bits(original) == bits(back))).any():  # exceptions come back bit for bit
                 log.warning("a quantised block of %d jets misses its bounds: stored exactly", ev.size)
                 coded = None
     # Bounds near float32 precision cost more than the values themselves: store them exactly
@@ -691,13 +692,6 @@ def _encode_block(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes, F32
 
 class _UnquantisableError(Exception):
     """Bounds too fine for the symbol range: the block is stored exactly."""
-
-
-def _exceptional(original: F32, back: F32) -> Mask:
-    """Values restored bit for bit (the exceptions: NaN payloads, inf, values <= 0 under a relative
-    bound): they meet any bound however the bound check treats them."""
-    same: Mask = np.ascontiguousarray(original).view(np.uint32) == np.ascontiguousarray(back).view(np.uint32)
-    return same
 
 
 def _raw_payload(original: F32) -> bytes:
@@ -733,7 +727,7 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes,
     # phi is coded as phi - offset in [-pi, pi) and decoded on the input's branch ([-pi, pi) or
     # [0, 2 pi)); values off the branch (beyond it, or huge) fail the unwrapped check: exceptions
     offset = _phi_offset(cols[3], valid[3])
-    shifted = _wrap_phi(cols[3] - offset) if offset else _wrap_phi(cols[3])
+    shifted = _wrap_phi(cols[3] - offset)
     floored: dict[str, npt.NDArray[np.intp]] = {}
     for j, v in enumerate(VARIABLES[:2]):
         valid[j] &= cols[j] > 0

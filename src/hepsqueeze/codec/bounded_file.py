@@ -54,6 +54,7 @@ from hepsqueeze.errors import (
     missing_column_message,
 )
 from hepsqueeze.io.dataset import Dataset
+from hepsqueeze.io.interpret import variable_of
 from hepsqueeze.io.layout import check_layout
 from hepsqueeze.io.table import Table
 
@@ -67,8 +68,6 @@ PAYLOAD_SECTION: Final = "bounded"
 RUNS_SUFFIX: Final = "#runs"
 
 _TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9.eE+-]+)\s*(r?)\s*$")
-#: Separators between a collection prefix and the variable (``Jet_pt``, ``Jet.pt``).
-_PREFIX_SEPARATORS: Final = ("_", ".", "/")
 #: Largest ``chunk_rows`` a reader accepts from a file's header: a chunk's rows are allocated
 #: (about 40 bytes each while decoding) before the payload proves it holds them.
 MAX_CHUNK_ROWS: Final = 1 << 24
@@ -140,15 +139,6 @@ def _parse_bounds(spec: str) -> JetBounds:
     return JetBounds(bounds["E"], bounds["pt"], bounds["eta"], bounds["phi"])
 
 
-def _slot(name: str) -> str | None:
-    """The jet variable a column name stands for: the variable itself or ``PREFIX_variable``
-    (``Jet_pt``, ``Jet.eta``); None for any other name (``Jet_mass``, ``event``)."""
-    for v in VARIABLES:
-        if name == v or any(name.endswith(sep + v) and len(name) > len(v) + 1 for sep in _PREFIX_SEPARATORS):
-            return v
-    return None
-
-
 def match_columns(columns: Sequence[str] | None, names: Sequence[str], source: str) -> list[str]:
     """The table's columns for E, pt, eta and phi, in that order, matched by name, never by position.
 
@@ -161,14 +151,15 @@ def match_columns(columns: Sequence[str] | None, names: Sequence[str], source: s
             raise ColumnError(missing_column_message(c, names, source))
     slots: dict[str, str] = {}
     for c in chosen:
-        v = _slot(c)
-        if v is None:
+        j = variable_of(c, VARIABLES)
+        if j is None:
             raise ColumnError(
                 f"column {c!r} of {source} is not one of the jet codec's variables {', '.join(VARIABLES)} "
                 "(names must be the variable, optionally after a collection prefix such as Jet_; "
                 "the codec bounds E and pt relatively and eta and phi absolutely, so a column is taken "
                 "by its name only)"
             )
+        v = VARIABLES[j]
         if v in slots:
             raise ColumnError(f"columns {slots[v]!r} and {c!r} of {source} both name the jet variable {v}")
         slots[v] = c
@@ -357,8 +348,8 @@ def _write(
                 if has_event and name == event_column:
                     # Runs (event number, jets in it): the codec needs the multiplicities anyway,
                     # and they cost far less than a per-jet column, even delta coded.
-                    values, lengths = _runs(part[name])
-                    _add_column(writer, name, values, chunk, runs="values")
+                    run_values, lengths = _runs(part[name])
+                    _add_column(writer, name, run_values, chunk, runs="values")
                     # lengths are small unrelated counts: byte shuffle, not the delta of sorted ids
                     writer.add_array(
                         "column",

@@ -38,6 +38,7 @@ import xxhash
 
 from hepsqueeze import __version__
 from hepsqueeze._atomic import atomic_output
+from hepsqueeze.codec.bound_check import bits
 from hepsqueeze.codec.container import DTYPES, ContainerReader, ContainerWriter, Section, write_container
 from hepsqueeze.codec.exceptions import EXCEPTION_ROWS, EXCEPTION_VALUES, ExceptionFinder, bits_dtype
 from hepsqueeze.errors import (
@@ -450,9 +451,7 @@ class _ChunkEncoder:
             values = as_column_dtype(decoded[:, j], originals[j].dtype)
             if rows[j].size:
                 self._add_exceptions(name, chunk, rows[j], originals[j])
-                values.view(bits_dtype(values.dtype))[rows[j]] = np.ascontiguousarray(
-                    originals[j][rows[j]]
-                ).view(bits_dtype(values.dtype))
+                bits(values)[rows[j]] = bits(originals[j])[rows[j]]
             digest[name] = column_digest(values)
         for name in self.passthrough:
             _add_column(self.writer, name, part[name], chunk)
@@ -483,14 +482,14 @@ def add_exceptions(
     values = np.ascontiguousarray(original[rows])
     if not values.dtype.isnative:
         values = values.astype(values.dtype.newbyteorder("="))
-    bits = values.view(bits_dtype(values.dtype).newbyteorder("="))
+    raw = values.view(bits_dtype(values.dtype).newbyteorder("="))
     rows_name, values_name = section_names
     writer.add_array(
         "column", rows_name, rows.astype(np.int64), chunk=chunk, encoding="zstd", level=ZSTD_LEVEL,
         transform="delta", exceptions=EXCEPTION_ROWS, column=column,
     )  # fmt: skip
     writer.add_array(
-        "column", values_name, bits, chunk=chunk, encoding="zstd", level=ZSTD_LEVEL,
+        "column", values_name, raw, chunk=chunk, encoding="zstd", level=ZSTD_LEVEL,
         exceptions=EXCEPTION_VALUES, column=column, value_dtype=values.dtype.newbyteorder("<").str,
     )  # fmt: skip
 

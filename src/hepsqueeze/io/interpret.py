@@ -48,6 +48,26 @@ def check_shape(name: str, shape: tuple[int, ...] | None, where: str) -> None:
         )
 
 
+#: Separators between a collection prefix and a variable name (``Jet_pt``, ``Jet.pt``, ``jets/pt``).
+PREFIX_SEPARATORS = ("_", ".", "/")
+
+
+def variable_of(name: str, variables: Sequence[str], aliases: Sequence[str] = ()) -> int | None:
+    """Which of ``variables`` the column ``name`` stands for, by name: the variable itself (or its
+    entry in ``aliases``, e.g. the column a model was trained on), else the longest variable that
+    ends it after a non-empty collection prefix and a separator (``Jet_pt`` is ``pt``; ``lead_pt``
+    is ``lead_pt`` where both exist). None for a name that names no variable (``Jet_mass``)."""
+    for j, v in enumerate(variables):
+        if name == v or (j < len(aliases) and name == aliases[j]):
+            return j
+    found = [
+        (len(v), j)
+        for j, v in enumerate(variables)
+        if len(name) > len(v) + 1 and any(name.endswith(sep + v) for sep in PREFIX_SEPARATORS)
+    ]
+    return max(found)[1] if found else None
+
+
 def select_names(available: Sequence[str], columns: Sequence[str] | None, where: str) -> list[str]:
     """The names to read: all of ``available`` in file order, or ``columns`` in the order requested.
 

@@ -6,8 +6,9 @@ need no network) must not pay for importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hepsqueeze._lazy import lazy_getattr
 
 _LOCATIONS = {
     "Autoencoder": "hepsqueeze.models.autoencoder",
@@ -29,11 +30,7 @@ if TYPE_CHECKING:
     from hepsqueeze.models.presets import PRESETS, get_preset
 
 
-def __getattr__(name: str) -> Any:
-    module = _LOCATIONS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hepsqueeze.models' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LOCATIONS)
 
 
 __all__ = [

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import torch
 
 from hepsqueeze.errors import ColumnError, InputError, ModelError
+from hepsqueeze.io.interpret import variable_of
 from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
 from hepsqueeze.models.constants import EVAL_BATCH, LATENT_DTYPES
 from hepsqueeze.preprocessing.normalisation import Normaliser
@@ -146,7 +147,7 @@ class CompressionModel:
         variable (or its training column) of the same name, optionally after a collection prefix
         (``Jet_pt``). Names that say nothing (``f0``, ``x``) keep their order; a column that names
         one variable but would land on another, or that names none while others do, is refused."""
-        slots = [self._slot(c) for c in chosen]
+        slots = [variable_of(c, self.variables, self.columns) for c in chosen]
         if all(s is None for s in slots):
             return chosen
         if None in slots or len(set(slots)) != len(slots):
@@ -158,16 +159,6 @@ class CompressionModel:
             )
         order = sorted(range(len(chosen)), key=lambda i: slots[i] or 0)
         return [chosen[i] for i in order]
-
-    def _slot(self, name: str) -> int | None:
-        """The variable ``name`` stands for: an exact name first, then the longest variable that
-        ends it after a separator (``lead_pt`` is ``lead_pt``, not ``pt``, where both exist)."""
-        pairs = list(zip(self.variables, self.columns, strict=True))
-        for j, (v, c) in enumerate(pairs):
-            if name in (v, c):
-                return j
-        found = [(len(v), j) for j, (v, _) in enumerate(pairs) if any(name.endswith(s + v) for s in "_./")]
-        return max(found)[1] if found else None
 
     def summary(self) -> Mapping[str, Any]:
         """A JSON-able description: name, layer sizes, variables, parameters."""

@@ -1,0 +1,20 @@
+"""Lazy package attributes: a package names where each public name lives, and the module is
+imported on first use (so that importing one light submodule does not import torch)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_getattr(package: str, locations: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module-level ``__getattr__`` for ``package`` that imports ``locations[name]`` on demand."""
+
+    def attribute(name: str) -> Any:
+        module = locations.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    return attribute
