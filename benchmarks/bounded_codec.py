@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 
 from hepsqueeze.baselines import bounds_for
-from hepsqueeze.baselines.bounds import column_errors
 from hepsqueeze.baselines.registry import get_baseline
-from hepsqueeze.codec.bounded import JetBounds, decode_jets, encode_jets, payload_stats
 from hepsqueeze.codec.bounded_file import compress_bounded
+from hepsqueeze.codecs.bounded.payload import JetBounds, decode_jets, encode_jets, payload_stats
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.bounds import column_errors
 
 VARIABLES = ("E", "pt", "eta", "phi")
 BASELINES = ("sz3", "quantise+zstd", "bitround+zstd", "zfp")

@@ -4,7 +4,7 @@
 
 Every method codes the same held-out ttbar + QCD jets within ``--eps`` (relative on E and pt,
 absolute on eta and phi) with the codec's quantisation steps and entropy coders (zstd Huffman and
-constriction ANS, through :mod:`hepsqueeze.codec.bounded`); only the prediction the symbols are
+constriction ANS, through :mod:`hepsqueeze.codecs.bounded.payload`); only the prediction the symbols are
 coded against differs:
 
 - ``hepsqueeze``: the shipped codec (analytic prediction, event-level contexts); ``per jet``: the
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import time
 from pathlib import Path
@@ -39,8 +38,9 @@ import torch
 import zstandard
 from torch import nn
 
-from hepsqueeze.codec import bounded
+from hepsqueeze.codecs.bounded import payload as bounded
 from hepsqueeze.datasets import generate_mixture
+from hepsqueeze.metrics.delta_phi import wrap_phi
 from hepsqueeze.zoo import load
 
 VARIABLES = ("E", "pt", "eta", "phi")
@@ -57,10 +57,6 @@ def coded_bytes(groups: list[np.ndarray]) -> int:
     return len(words) + len(frames) + len(zstandard.ZstdCompressor(level=19).compress(side))
 
 
-def _wrap(d: np.ndarray) -> np.ndarray:
-    return (d + math.pi) % (2 * math.pi) - math.pi
-
-
 def residual_bytes(x: np.ndarray, pred: np.ndarray, steps: dict[str, float], eps: float) -> tuple[int, bool]:
     """Bytes of pt, eta, phi coded as steps from ``pred`` (rows, 3: ln pt, eta, phi) and E as in the
     codec; and whether every decoded value is within ``eps``."""
@@ -68,17 +64,17 @@ def residual_bytes(x: np.ndarray, pred: np.ndarray, steps: dict[str, float], eps
     lnpt, eta, phi = np.log(x64[:, 1]), x64[:, 2], x64[:, 3]
     r_pt = np.rint((lnpt - pred[:, 0]) / steps["pt"])
     r_eta = np.rint((eta - pred[:, 1]) / steps["eta"])
-    r_phi = np.rint(_wrap(phi - pred[:, 2]) / steps["phi"])
+    r_phi = np.rint(wrap_phi(phi - pred[:, 2]) / steps["phi"])
     pt32 = np.exp(pred[:, 0] + r_pt * steps["pt"]).astype(np.float32)
     eta32 = (pred[:, 1] + r_eta * steps["eta"]).astype(np.float32)
-    phi32 = _wrap(pred[:, 2] + r_phi * steps["phi"]).astype(np.float32)
+    phi32 = wrap_phi(pred[:, 2] + r_phi * steps["phi"]).astype(np.float32)
     e_pred = pt32.astype(np.float64) * np.cosh(eta32.astype(np.float64))
     q_e = np.rint(np.log(x64[:, 0] / e_pred) / steps["E"])
     e32 = (e_pred * np.exp(q_e * steps["E"])).astype(np.float32)
     y = np.column_stack([e32, pt32, eta32, phi32]).astype(np.float64)
     rel = np.abs(y[:, :2] - x64[:, :2]) / np.abs(x64[:, :2])
     ok = bool((rel <= eps).all() and (np.abs(y[:, 2] - eta) <= eps).all())
-    ok &= bool((np.abs(_wrap(y[:, 3] - phi)) <= eps).all())
+    ok &= bool((np.abs(wrap_phi(y[:, 3] - phi)) <= eps).all())
     # the codec's E contexts, from the decoded floats: |eta| and ln pt in 0.5 bins
     ctx = np.minimum(np.abs(eta32) // 0.5, 9) * 10 + np.clip((np.log(pt32) - 3.0) // 0.5, 0, 9)
     e_groups = [q_e[ctx == c] for c in range(100)]

@@ -22,8 +22,8 @@ import torch
 
 from hepsqueeze.codec.compress import compress_table, decompress_file
 from hepsqueeze.datasets import generate_mixture
-from hepsqueeze.evaluation.metrics import residual_summary
 from hepsqueeze.io import write_table
+from hepsqueeze.metrics.residuals import residual_summary
 from hepsqueeze.models import load_model
 from hepsqueeze.training import split_rows
 

@@ -59,7 +59,7 @@ def repair_checksums(data: bytes) -> bytes:
 def check(data: bytes) -> None:
     """Parse and decode ``data``: as a container, as compressed data and as a model file."""
     from hepsqueeze.codec.compress import decompress_reader
-    from hepsqueeze.codec.container import ContainerReader
+    from hepsqueeze.container import ContainerReader
     from hepsqueeze.errors import ContainerError, ModelError
     from hepsqueeze.models.io import model_from_bytes
 
@@ -168,7 +168,7 @@ def main() -> None:
 
     with atheris.instrument_imports(include=["hepsqueeze"]):
         import hepsqueeze.codec.compress
-        import hepsqueeze.codec.container
+        import hepsqueeze.container
         import hepsqueeze.models.io  # noqa: F401
 
     atheris.Setup(sys.argv, check)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hepsqueeze import _atomic
-from hepsqueeze._atomic import (
+from hepsqueeze import atomic
+from hepsqueeze.atomic import (
     atomic_open,
     atomic_output,
     check_output,
@@ -159,10 +159,10 @@ def publish_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
             raise OSError(errno.EPERM, "Operation not permitted (no hard links here)")
 
         monkeypatch.setattr(os, "link", no_link)
-    if method == "renameat2" and _atomic._load_renameat2() is None:
+    if method == "renameat2" and atomic._load_renameat2() is None:
         pytest.skip("no renameat2 on this platform")
     if method == "placeholder":
-        monkeypatch.setattr(_atomic, "_rename_noreplace", lambda tmp, out: False)
+        monkeypatch.setattr(atomic, "_rename_noreplace", lambda tmp, out: False)
     return method
 
 
@@ -351,7 +351,7 @@ def test_remove_live_temporaries(tmp_path: Path) -> None:
         write()
     assert seen == [True, False, False]
     assert not out.exists()
-    assert _atomic._live_temps == {}
+    assert atomic._live_temps == {}
 
 
 def test_remove_live_temporaries_spares_other_processes_files(
@@ -374,16 +374,16 @@ def test_signal_handlers_are_installed_and_restored() -> None:
     before = signal.getsignal(signal.SIGTERM)
     if before is not signal.SIG_DFL:
         pytest.skip("SIGTERM already handled in this process")
-    previous = _atomic.install_signal_cleanup()
+    previous = atomic.install_signal_cleanup()
     try:
-        assert signal.getsignal(signal.SIGTERM) is _atomic._cleanup_and_reraise
+        assert signal.getsignal(signal.SIGTERM) is atomic._cleanup_and_reraise
     finally:
-        _atomic.restore_signal_handlers(previous)
+        atomic.restore_signal_handlers(previous)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     ignored = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:  # nohup: an ignored SIGHUP stays ignored
-        previous = _atomic.install_signal_cleanup()
+        previous = atomic.install_signal_cleanup()
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
-        _atomic.restore_signal_handlers(previous)
+        atomic.restore_signal_handlers(previous)
     finally:
         signal.signal(signal.SIGHUP, ignored)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from hepsqueeze import _atomic
+from hepsqueeze import atomic
 from hepsqueeze.cli import app, main
 from hepsqueeze.io import read_table
 
@@ -313,7 +313,7 @@ def test_failed_write_removes_the_directories_it_created(
     def disk_full(tmp: Path, out: Path, force: bool) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))
 
-    monkeypatch.setattr(_atomic, "_publish", disk_full)
+    monkeypatch.setattr(atomic, "_publish", disk_full)
     (tmp_path / "existing").mkdir()
     out = tmp_path / "existing" / "new" / "deeper" / "x.hsqz"
     for extra in ([], ["--stream"]):

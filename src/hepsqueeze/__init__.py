@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hepsqueeze._lazy import lazy_getattr
-
-__version__ = "0.1.0"
+from hepsqueeze.lazy import lazy_getattr
+from hepsqueeze.version import __version__
 
 _LAZY = {
     "compress": "hepsqueeze.api",

@@ -25,8 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table as RichTable
 
-from hepsqueeze import __version__
 from hepsqueeze.errors import ConfigError, HepsqueezeError, OutputExistsError
+from hepsqueeze.version import __version__
 
 app = typer.Typer(
     name="hepsqueeze",
@@ -158,7 +158,7 @@ def generate(
     fmt: FormatOpt = None,
 ) -> None:
     """Generate pp collisions at 13 TeV with Pythia 8; anti-kt R=0.4 jets (FastJet), or whole events."""
-    from hepsqueeze._atomic import check_output
+    from hepsqueeze.atomic import check_output
     from hepsqueeze.datasets import GeneratorConfig, generate_dataset
     from hepsqueeze.datasets import list_processes as all_processes
     from hepsqueeze.io import write_dataset
@@ -236,8 +236,8 @@ def train(
     """Train an autoencoder on a table of jets (or the objects of an event file) and save the model file."""
     import dataclasses
 
-    from hepsqueeze._atomic import check_output
     from hepsqueeze.api import train as api_train
+    from hepsqueeze.atomic import check_output
     from hepsqueeze.io import read_table
     from hepsqueeze.models import get_preset, save_model
     from hepsqueeze.training import EpochReport, TrainConfig
@@ -337,7 +337,7 @@ def compress(
     allow_pickle: PickleOpt = False,
 ) -> None:
     """Compress a table into one container file."""
-    from hepsqueeze._atomic import check_output
+    from hepsqueeze.atomic import check_output
     from hepsqueeze.codec.compress import compress_dataset
     from hepsqueeze.io import input_size_bytes, read_dataset
     from hepsqueeze.zoo import resolve_model
@@ -449,7 +449,7 @@ def decompress(
     ] = None,
 ) -> None:
     """Decompress a container into a table with the input's columns, order and dtypes."""
-    from hepsqueeze._atomic import check_output
+    from hepsqueeze.atomic import check_output
     from hepsqueeze.codec.compress import decompress_dataset
     from hepsqueeze.io import write_dataset
 
@@ -928,7 +928,7 @@ def main(argv: list[str] | None = None) -> int:
     traceback is logged at debug level: ``-vv`` shows it). SIGTERM and SIGHUP remove the temporary
     files of outputs being written before the process dies of the signal.
     """
-    from hepsqueeze._atomic import install_signal_cleanup, restore_signal_handlers
+    from hepsqueeze.atomic import install_signal_cleanup, restore_signal_handlers
 
     args = list(sys.argv[1:] if argv is None else argv)
     previous = install_signal_cleanup()

@@ -15,8 +15,8 @@ from hepsqueeze.baselines import bounds_from_errors
 from hepsqueeze.codec.compress import CompressionReport, compress_table, decompress_file
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.evaluation.benchmark import best_baseline
-from hepsqueeze.evaluation.metrics import residual_summary
 from hepsqueeze.io import input_size_bytes, write_table
+from hepsqueeze.metrics.residuals import residual_summary
 from hepsqueeze.models.io import load_model, save_model
 from hepsqueeze.training.trainer import EpochReport
 

@@ -29,9 +29,9 @@ from hepsqueeze.baselines import (
     get_baseline,
     payload_method,
 )
-from hepsqueeze.baselines.bounds import BoundKind
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.bounds import BoundKind
 
 VARIABLES = ["E", "pt", "eta", "phi"]
 BOUNDED = [b for b in default_baselines() if b.bounded]

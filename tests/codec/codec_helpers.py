@@ -42,7 +42,7 @@ def jet_table(rng: np.random.Generator, rows: int) -> Table:
 
 def in_range_table(model: CompressionModel, rows: int, seed: int = 2) -> Table:
     """A jet table of at most ``rows`` rows without exceptions for ``model``."""
-    from hepsqueeze.codec.exceptions import ExceptionFinder
+    from hepsqueeze.codecs.autoencoder.exceptions import ExceptionFinder
 
     t = jet_table(np.random.default_rng(seed), rows)
     finder = ExceptionFinder(model)

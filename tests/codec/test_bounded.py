@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hepsqueeze.baselines.bounds import ErrorBound
-from hepsqueeze.codec.bounded import (
+from hepsqueeze.codecs.bounded.payload import (
     JetBounds,
     _block_cuts,
     _pack_low,
@@ -26,6 +25,7 @@ from hepsqueeze.codec.bounded import (
 )
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.bounds import ErrorBound
 
 
 def _errors(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ def test_decodes_identically_in_a_fresh_process(jets: Table, tmp_path: Path) -> 
     np.save(tmp_path / "event.npy", jets["event"])
     here = decode_jets(jets["event"], payload)
     code = (
-        "import numpy as np, sys; from hepsqueeze.codec.bounded import decode_jets; "
+        "import numpy as np, sys; from hepsqueeze.codecs.bounded.payload import decode_jets; "
         f"p = open(r'{tmp_path / 'p.bin'}', 'rb').read(); e = np.load(r'{tmp_path / 'event.npy'}'); "
         "sys.stdout.buffer.write(decode_jets(e, p).tobytes())"
     )

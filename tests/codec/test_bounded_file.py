@@ -9,7 +9,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from hepsqueeze.baselines.bounds import column_errors
 from hepsqueeze.cli import main
 from hepsqueeze.codec.bounded_file import compress_bounded, compress_bounded_parquet, parse_max_error
 from hepsqueeze.codec.compress import decompress_dataset, decompress_file, decompress_to_parquet, file_info
@@ -17,6 +16,7 @@ from hepsqueeze.errors import ColumnError, ConfigError, ContainerError
 from hepsqueeze.io import read_table, write_table
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.bounds import column_errors
 
 VARS = ("E", "pt", "eta", "phi")
 

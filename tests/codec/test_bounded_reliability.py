@@ -15,15 +15,15 @@ import pytest
 import zstandard
 from codec_helpers import jet_table
 
-from hepsqueeze.baselines.bounds import ErrorBound
 from hepsqueeze.codec import bounded_file
-from hepsqueeze.codec.bounded import JetBounds, decode_jets, encode_jets, payload_header
 from hepsqueeze.codec.bounded_file import compress_bounded, match_columns, parse_max_error
 from hepsqueeze.codec.compress import decompress_dataset, decompress_to_parquet
-from hepsqueeze.codec.container import ContainerReader, write_container
+from hepsqueeze.codecs.bounded.payload import JetBounds, decode_jets, encode_jets, payload_header
+from hepsqueeze.container import ContainerReader, write_container
 from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, VerificationError
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.bounds import ErrorBound
 
 VARS = ("E", "pt", "eta", "phi")
 

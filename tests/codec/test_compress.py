@@ -12,8 +12,8 @@ from hepsqueeze.codec.compress import (
     decompress_file,
     file_info,
 )
-from hepsqueeze.codec.container import ContainerReader, write_container
-from hepsqueeze.codec.exceptions import codec_reconstruct
+from hepsqueeze.codecs.autoencoder.exceptions import codec_reconstruct
+from hepsqueeze.container import ContainerReader, write_container
 from hepsqueeze.errors import (
     ColumnError,
     ContainerError,
@@ -29,7 +29,7 @@ from hepsqueeze.models import load_model, save_model
 
 def in_range(model, table: Table) -> Table:  # type: ignore[no-untyped-def]
     """The rows of ``table`` without exceptions."""
-    from hepsqueeze.codec.exceptions import ExceptionFinder
+    from hepsqueeze.codecs.autoencoder.exceptions import ExceptionFinder
 
     finder = ExceptionFinder(model)
     x = table.stack(model.columns)

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hepsqueeze.codec.container import (
+from hepsqueeze.container import (
     DTYPES,
     FORMAT_VERSION,
     KNOWN_KINDS,

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from hepsqueeze.codec.compress import compress_table, decompress_file, file_info
-from hepsqueeze.codec.container import ContainerReader, write_container
-from hepsqueeze.codec.exceptions import codec_reconstruct
+from hepsqueeze.codecs.autoencoder.exceptions import codec_reconstruct
+from hepsqueeze.container import ContainerReader, write_container
 from hepsqueeze.errors import ContainerError, InputError
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.model import CompressionModel

@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hepsqueeze.baselines.bounds import ErrorBound
-from hepsqueeze.codec.bounded import JetBounds
 from hepsqueeze.codec.bounded_file import compress_bounded
 from hepsqueeze.codec.compress import decompress_dataset
+from hepsqueeze.codecs.bounded.payload import JetBounds
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.bounds import ErrorBound
 
 VARS = ("E", "pt", "eta", "phi")
 DTYPES = [np.dtype(d) for d in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")]

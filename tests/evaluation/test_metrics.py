@@ -26,7 +26,7 @@ def test_summary_fields() -> None:
 
 
 def test_zero_valued_relative_variable_gets_absolute_residuals() -> None:
-    from hepsqueeze.evaluation.metrics import residual_kind
+    from hepsqueeze.metrics.residuals import residual_kind
 
     m = np.array([0.0, 2.0, 10.0])
     assert residual_kind("m") == "relative"
@@ -38,7 +38,7 @@ def test_zero_valued_relative_variable_gets_absolute_residuals() -> None:
 
 
 def test_exact_match_rate_of_integer_variables() -> None:
-    from hepsqueeze.evaluation.metrics import exact_match_rate
+    from hepsqueeze.metrics.residuals import exact_match_rate
 
     x = np.array([[1.0, 3.0], [2.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
     y = x + np.array([[0.4, 0.0], [0.6, 0.0], [-0.49, 0.0], [-0.51, 0.0]])

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hepsqueeze.codec.exceptions import codec_inputs
+from hepsqueeze.codecs.autoencoder.exceptions import codec_inputs
 from hepsqueeze.errors import ColumnError, InputError, OutputExistsError
-from hepsqueeze.evaluation.metrics import ks_statistic
 from hepsqueeze.evaluation.report import compute_metrics, draw_report, evaluate, resolve_columns
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.residuals import ks_statistic
 
 VARS = ["E", "pt", "eta", "phi"]
 

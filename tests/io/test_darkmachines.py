@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hepsqueeze.codec.compress import compress_dataset, decompress_dataset
-from hepsqueeze.codec.exceptions import codec_inputs, codec_reconstruct
+from hepsqueeze.codecs.autoencoder.exceptions import codec_inputs, codec_reconstruct
 from hepsqueeze.errors import InputError
 from hepsqueeze.io import Dataset, Table, detect_format, read_dataset, read_table, write_dataset
 from hepsqueeze.io.formats.darkmachines import OBJECT_TYPES

@@ -13,7 +13,7 @@ import pytest
 import uproot
 
 from hepsqueeze.codec.compress import compress_dataset, decompress_dataset
-from hepsqueeze.codec.exceptions import codec_reconstruct
+from hepsqueeze.codecs.autoencoder.exceptions import codec_reconstruct
 from hepsqueeze.errors import ColumnError, InputError
 from hepsqueeze.io import Table, detect_format, read_dataset, read_table, write_dataset, write_table
 

@@ -139,7 +139,7 @@ def run_campaign(
 
 def boundaries(path: Path) -> list[int]:
     """Byte offsets where the container's structure changes: header, each section's fields, the end."""
-    from hepsqueeze.codec.container import ContainerReader
+    from hepsqueeze.container import ContainerReader
 
     with ContainerReader.open(path) as reader:
         cuts = {0, 9, 11, 13, 17, reader.header_size - 8, reader.header_size, reader.file_size}

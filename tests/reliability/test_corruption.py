@@ -144,7 +144,7 @@ def bounded_file(tmp_path_factory: pytest.TempPathFactory) -> TinyFile:
 
 
 def _payload_ranges(path: Path) -> list[tuple[int, int]]:
-    from hepsqueeze.codec.container import ContainerReader
+    from hepsqueeze.container import ContainerReader
 
     with ContainerReader.open(path) as reader:
         return [(s.offset, s.offset + s.length) for s in reader.sections if s.name == "bounded"]

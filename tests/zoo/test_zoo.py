@@ -7,7 +7,7 @@ import pytest
 
 from hepsqueeze.cli import main
 from hepsqueeze.codec.compress import compress_table, decompress_file
-from hepsqueeze.codec.exceptions import codec_reconstruct
+from hepsqueeze.codecs.autoencoder.exceptions import codec_reconstruct
 from hepsqueeze.errors import ConfigError
 from hepsqueeze.io.table import Table
 from hepsqueeze.models import decoder_hash

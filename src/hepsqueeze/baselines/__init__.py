@@ -13,16 +13,16 @@ decoding; float16 is neither and is reported with the error it makes.
 """
 
 from hepsqueeze.baselines.base import Baseline, BoundViolationError, payload_method, read_payload
-from hepsqueeze.baselines.bounds import (
+from hepsqueeze.baselines.lossless import FpzipLossless, Lzma, Zstd
+from hepsqueeze.baselines.lossy import BitRound, Float16, FpzipReduced, Quantise, Sz3, Zfp
+from hepsqueeze.baselines.registry import decompress, default_baselines, get_baseline
+from hepsqueeze.metrics.bounds import (
     ErrorBound,
     bounds_for,
     bounds_from_errors,
     column_errors,
     error_summary,
 )
-from hepsqueeze.baselines.lossless import FpzipLossless, Lzma, Zstd
-from hepsqueeze.baselines.lossy import BitRound, Float16, FpzipReduced, Quantise, Sz3, Zfp
-from hepsqueeze.baselines.registry import decompress, default_baselines, get_baseline
 
 __all__ = [
     "Baseline",

@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
-from hepsqueeze.baselines.bounds import ErrorBound, check_bounds, column_errors
 from hepsqueeze.errors import ConfigError, ContainerError, HepsqueezeError, InputError
+from hepsqueeze.metrics.bounds import ErrorBound, check_bounds, column_errors
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from hepsqueeze.baselines.base import (
     zstd_compress,
     zstd_decompress,
 )
-from hepsqueeze.baselines.bounds import ErrorBound
 from hepsqueeze.errors import ContainerError
+from hepsqueeze.metrics.bounds import ErrorBound
 
 
 class Zstd(Baseline):

@@ -31,9 +31,9 @@ from hepsqueeze.baselines.base import (
     zstd_compress,
     zstd_decompress,
 )
-from hepsqueeze.baselines.bounds import ErrorBound
 from hepsqueeze.baselines.lossless import fpzip_decode
 from hepsqueeze.errors import ConfigError, ContainerError
+from hepsqueeze.metrics.bounds import ErrorBound
 
 MANTISSA_BITS: Final = 23  # float32
 DEFAULT_ZSTD_LEVEL: Final = 19

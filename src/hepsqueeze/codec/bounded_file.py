@@ -1,7 +1,7 @@
 """Compressed files of the error-bounded jet codec (data format 4, codec ``bounded-jets``).
 
 The main table's four jet columns (E, pt, eta, phi by default) are coded by
-:mod:`hepsqueeze.codec.bounded` chunk by chunk, each chunk's payload a ``column`` section named
+:mod:`hepsqueeze.codecs.bounded.payload` chunk by chunk, each chunk's payload a ``column`` section named
 ``bounded`` with ``{"codec": "bounded-jets"}``; the event column and every other column, the
 auxiliary tables and the layout are stored losslessly as in the other data formats, so
 decompression gives back a dataset that writes the original file structure.
@@ -20,10 +20,6 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze import __version__
-from hepsqueeze.baselines.bounds import ErrorBound
-from hepsqueeze.codec.bound_check import bits, misses
-from hepsqueeze.codec.bounded import VARIABLES, JetBounds, decode_jets, encode_jets_checked, payload_header
 from hepsqueeze.codec.compress import (
     DATA_KIND,
     DEFAULT_CHUNK_ROWS,
@@ -45,7 +41,14 @@ from hepsqueeze.codec.compress import (
     verify_written,
     write_aux_tables,
 )
-from hepsqueeze.codec.container import DTYPES, ContainerReader, Section, write_container
+from hepsqueeze.codecs.bounded.payload import (
+    VARIABLES,
+    JetBounds,
+    decode_jets,
+    encode_jets_checked,
+    payload_header,
+)
+from hepsqueeze.container import DTYPES, ContainerReader, Section, write_container
 from hepsqueeze.errors import (
     ColumnError,
     ConfigError,
@@ -57,6 +60,9 @@ from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.interpret import variable_of
 from hepsqueeze.io.layout import check_layout
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.bound_check import bits, misses
+from hepsqueeze.metrics.bounds import ErrorBound
+from hepsqueeze.version import __version__
 
 #: Data format of files written by this codec. 5: values that miss their bound in the column's
 #: dtype are stored exactly (exception sections, as in data format 3); 4 is read too.

@@ -13,7 +13,7 @@ rows, as a ``column`` section named ``<table>/<column>`` with the extra descript
 and ``column`` (so no new section kind, and no container version bump, is needed). Files of one
 plain table are still written as data format 1, which older hepsqueeze versions read.
 
-Data format 3 adds the exception stream (:mod:`hepsqueeze.codec.exceptions`): NaN, infinities,
+Data format 3 adds the exception stream (:mod:`hepsqueeze.codecs.autoencoder.exceptions`): NaN, infinities,
 denormals and values outside the model's training range or log domain are stored exactly, per chunk,
 in ``column`` sections marked by the extra key ``exceptions``, and restored bit for bit. A file
 is written as format 3 only when it may hold exceptions (always for streamed, non-strict
@@ -36,11 +36,14 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
-from hepsqueeze import __version__
-from hepsqueeze._atomic import atomic_output
-from hepsqueeze.codec.bound_check import bits
-from hepsqueeze.codec.container import DTYPES, ContainerReader, ContainerWriter, Section, write_container
-from hepsqueeze.codec.exceptions import EXCEPTION_ROWS, EXCEPTION_VALUES, ExceptionFinder, bits_dtype
+from hepsqueeze.atomic import atomic_output
+from hepsqueeze.codecs.autoencoder.exceptions import (
+    EXCEPTION_ROWS,
+    EXCEPTION_VALUES,
+    ExceptionFinder,
+    bits_dtype,
+)
+from hepsqueeze.container import DTYPES, ContainerReader, ContainerWriter, Section, write_container
 from hepsqueeze.errors import (
     ConfigError,
     ContainerError,
@@ -51,7 +54,9 @@ from hepsqueeze.errors import (
 )
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.bound_check import bits
 from hepsqueeze.models.constants import EVAL_BATCH, LATENT_DTYPES
+from hepsqueeze.version import __version__
 
 if TYPE_CHECKING:  # torch is imported only where a network is built or run
     from hepsqueeze.models.model import CompressionModel

@@ -17,7 +17,9 @@ from hepsqueeze.errors import ConfigError, nearest_names
 from .processes import PROCESSES
 
 #: Bump whenever a code change alters generated output, so stale cache files are not reused.
-GENERATOR_CODE_VERSION = "2"  # 2: isolated e/mu/photons removed before jet clustering
+# 2: isolated e/mu/photons removed before jet clustering; 3: one delta phi (hepsqueeze.metrics.delta_phi):
+# differences already in [-pi, pi) are no longer rounded by the modulo
+GENERATOR_CODE_VERSION = "3"
 
 #: Largest accepted user seed (exclusive); Pythia's own seed is derived from it by hashing.
 SEED_LIMIT = 2**63

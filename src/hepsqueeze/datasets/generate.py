@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hepsqueeze._atomic import atomic_output
+from hepsqueeze.atomic import atomic_output
 from hepsqueeze.errors import ConfigError, GeneratorError, HepsqueezeError
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.formats.darkmachines import EVENTS_TABLE, DarkMachines

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hepsqueeze.metrics.delta_phi import delta_phi
+
 Float = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
@@ -59,11 +61,6 @@ class Particles:
     @property
     def phi(self) -> Float:
         return np.arctan2(self.py, self.px)
-
-
-def delta_phi(a: Float | float, b: Float | float) -> Float:
-    """a - b wrapped into [-pi, pi)."""
-    return np.asarray((np.asarray(a) - np.asarray(b) + math.pi) % (2.0 * math.pi) - math.pi, dtype=np.float64)
 
 
 def isolated_mask(particles: Particles) -> Bool:

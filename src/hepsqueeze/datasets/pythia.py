@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import GeneratorError
+from hepsqueeze.metrics.delta_phi import delta_phi
 
 from .config import GeneratorConfig, table_columns
 from .physics import (
@@ -29,7 +30,6 @@ from .physics import (
     Particles,
     b_labels,
     darkmachines_line,
-    delta_phi,
     isolated_mask,
     missing_et,
     object_label,

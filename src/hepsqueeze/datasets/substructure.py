@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .physics import delta_phi
+from hepsqueeze.metrics.delta_phi import delta_phi
 
 Float = npt.NDArray[np.float64]
 

@@ -1,5 +1,5 @@
 """Reconstruction metrics, written as JSON."""
 
-from hepsqueeze.evaluation.metrics import mse, residual_kind, residual_summary, residuals
+from hepsqueeze.metrics.residuals import mse, residual_kind, residual_summary, residuals
 
 __all__ = ["mse", "residual_kind", "residual_summary", "residuals"]

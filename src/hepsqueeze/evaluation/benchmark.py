@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze import __version__
 from hepsqueeze.baselines import (
     Baseline,
     ErrorBound,
@@ -45,6 +44,7 @@ from hepsqueeze.baselines import (
 from hepsqueeze.errors import ConfigError, HepsqueezeError
 from hepsqueeze.evaluation._json import json_safe
 from hepsqueeze.io.table import Table
+from hepsqueeze.version import __version__
 
 if TYPE_CHECKING:
     from hepsqueeze.models.model import CompressionModel
@@ -255,7 +255,7 @@ def _measure_bounded(
     x: npt.NDArray[np.float32], event: npt.ArrayLike | None, eps: float, repeats: int
 ) -> dict[str, Any]:
     """The error-bounded jet codec at ``eps`` (relative on E and pt, absolute on eta and phi)."""
-    from hepsqueeze.codec.bounded import JetBounds, decode_jets, encode_jets
+    from hepsqueeze.codecs.bounded.payload import JetBounds, decode_jets, encode_jets
 
     ev = np.arange(x.shape[0]) if event is None else np.asarray(event, dtype=np.int64)
     bounds = JetBounds.uniform(eps)

@@ -20,9 +20,9 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze import __version__
 from hepsqueeze.errors import InputError, OutputExistsError
 from hepsqueeze.io.table import Table
+from hepsqueeze.version import __version__
 
 log = logging.getLogger(__name__)
 

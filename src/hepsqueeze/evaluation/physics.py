@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import ColumnError, InputError
-from hepsqueeze.evaluation.metrics import distribution_stats, ks_statistic
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.residuals import distribution_stats, ks_statistic
 
 DEFAULT_THRESHOLDS: Final = (20.0, 30.0, 50.0)
 EVENT_COLUMN: Final = "event"

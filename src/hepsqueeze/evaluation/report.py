@@ -24,18 +24,9 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze import __version__
-from hepsqueeze._atomic import atomic_open
+from hepsqueeze.atomic import atomic_open
 from hepsqueeze.errors import ColumnError, InputError, ModelError, OutputExistsError, missing_column_message
 from hepsqueeze.evaluation._json import json_safe
-from hepsqueeze.evaluation.metrics import (
-    absolute_residuals,
-    binned_stats,
-    has_relative,
-    residuals,
-    responses,
-    variable_metrics,
-)
 from hepsqueeze.evaluation.physics import (
     DEFAULT_THRESHOLDS,
     EVENT_COLUMN,
@@ -48,7 +39,16 @@ from hepsqueeze.evaluation.physics import (
     physics_summary,
 )
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.residuals import (
+    absolute_residuals,
+    binned_stats,
+    has_relative,
+    residuals,
+    responses,
+    variable_metrics,
+)
 from hepsqueeze.models.model import CompressionModel
+from hepsqueeze.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def read_container(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What the report uses from a compressed file: ``info`` (:func:`file_info`), ``decoder`` (the
     embedded decoder-only model, or None) and ``latents`` (the stored codes as float32, or None)."""
     from hepsqueeze.codec.compress import file_info
-    from hepsqueeze.codec.container import ContainerReader
+    from hepsqueeze.container import ContainerReader
     from hepsqueeze.models.io import model_from_bytes
 
     info = file_info(path)

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar, cast
 
-from hepsqueeze._atomic import atomic_output
+from hepsqueeze.atomic import atomic_output
 from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.interpret import check_writable, select_names

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hepsqueeze._lazy import lazy_getattr
+from hepsqueeze.lazy import lazy_getattr
 
 _LOCATIONS = {
     "Autoencoder": "hepsqueeze.models.autoencoder",

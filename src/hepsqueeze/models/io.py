@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import xxhash
 
-from hepsqueeze.codec.container import ContainerReader, ContainerWriter, container_bytes, write_container
+from hepsqueeze.container import ContainerReader, ContainerWriter, container_bytes, write_container
 from hepsqueeze.errors import ConfigError, ContainerError, InputFileNotFoundError, ModelError
 from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
 from hepsqueeze.models.model import CompressionModel

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from hepsqueeze._atomic import atomic_open
+from hepsqueeze.atomic import atomic_open
 from hepsqueeze.plotting.style import SavedPlot
 
 CSS: Final = """

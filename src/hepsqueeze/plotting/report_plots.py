@@ -191,7 +191,7 @@ def plot_binned(
 ) -> SavedPlot:
     """Binned mean (± its error, top) and spread (std and 68% half-width, bottom) of several series.
 
-    Each series is ``(label, binned)`` with ``binned`` from :func:`hepsqueeze.evaluation.metrics.binned_stats`;
+    Each series is ``(label, binned)`` with ``binned`` from :func:`hepsqueeze.metrics.residuals.binned_stats`;
     bins with fewer than ``min_count`` entries are not drawn.
     """
     fig = new_figure((7.0, 6.5))

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hepsqueeze._atomic import atomic_open
+from hepsqueeze.atomic import atomic_open
 from hepsqueeze.evaluation._json import json_safe
 
 

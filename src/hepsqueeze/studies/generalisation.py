@@ -31,10 +31,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.codec.exceptions import training_range
+from hepsqueeze.codecs.autoencoder.exceptions import training_range
 from hepsqueeze.errors import ConfigError
-from hepsqueeze.evaluation.metrics import residual_summary
 from hepsqueeze.io.formats.darkmachines import OBJECT_TYPES
+from hepsqueeze.metrics.residuals import residual_summary
 from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.models.presets import get_preset
 from hepsqueeze.studies._output import write_json_markdown

@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import ConfigError
-from hepsqueeze.evaluation.metrics import mse, residual_summary
 from hepsqueeze.io.table import Table
+from hepsqueeze.metrics.residuals import mse, residual_summary
 from hepsqueeze.models.presets import get_preset
 from hepsqueeze.preprocessing.normalisation import SCHEMES
 from hepsqueeze.studies._output import write_json_markdown

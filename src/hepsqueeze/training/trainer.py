@@ -14,14 +14,14 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from hepsqueeze import __version__
 from hepsqueeze.errors import InputError
-from hepsqueeze.evaluation.metrics import mse, residual_summary
+from hepsqueeze.metrics.residuals import mse, residual_summary
 from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
 from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.preprocessing.normalisation import Normaliser
 from hepsqueeze.training.config import TrainConfig
 from hepsqueeze.training.split import split_rows
+from hepsqueeze.version import __version__
 
 log = logging.getLogger(__name__)
 

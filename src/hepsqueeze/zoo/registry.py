@@ -167,7 +167,7 @@ def validate(
     ``card.tolerance`` (relative) of the card's test-split value.
     """
     from hepsqueeze.datasets import generate_mixture
-    from hepsqueeze.evaluation.metrics import residual_summary
+    from hepsqueeze.metrics.residuals import residual_summary
 
     c = card(name)
     model = load(name)

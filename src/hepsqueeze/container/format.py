@@ -32,7 +32,7 @@ import numpy.typing as npt
 import xxhash
 import zstandard
 
-from hepsqueeze._atomic import atomic_open
+from hepsqueeze.atomic import atomic_open
 from hepsqueeze.errors import ContainerError, ContainerVersionError, InputFileNotFoundError
 
 __all__ = [

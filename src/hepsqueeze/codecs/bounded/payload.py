@@ -51,9 +51,10 @@ import numpy.typing as npt
 import xxhash
 import zstandard
 
-from hepsqueeze.baselines.bounds import ErrorBound
-from hepsqueeze.codec.bound_check import bits
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
+from hepsqueeze.metrics.bound_check import bits
+from hepsqueeze.metrics.bounds import ErrorBound
+from hepsqueeze.metrics.delta_phi import wrap_phi
 
 VARIABLES: Final = ("E", "pt", "eta", "phi")
 #: Payload format written. 3: phi is coded around the branch the input uses ([-pi, pi) or
@@ -199,16 +200,6 @@ def _steps(bounds: JetBounds, cols: list[F64], valid: list[Mask], phi_top: float
             margin = min(0.5, 1e-4 + 2 * scale * f32 / b.value)
             out[v] = 2.0 * b.value * (1.0 - margin)
     return out
-
-
-def _wrap_phi(phi: F64) -> F64:
-    """phi in [-pi, pi) (values already there are left untouched, bit for bit)."""
-    out = (phi < -math.pi) | (phi >= math.pi)
-    if out.any():
-        phi = phi.copy()
-        with np.errstate(invalid="ignore"):  # inf phi: kept as an exception
-            phi[out] = (phi[out] + math.pi) % (2 * math.pi) - math.pi
-    return phi
 
 
 # In place where possible: fresh megabyte arrays cost page faults, a large part of these passes.
@@ -727,7 +718,7 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes,
     # phi is coded as phi - offset in [-pi, pi) and decoded on the input's branch ([-pi, pi) or
     # [0, 2 pi)); values off the branch (beyond it, or huge) fail the unwrapped check: exceptions
     offset = _phi_offset(cols[3], valid[3])
-    shifted = _wrap_phi(cols[3] - offset)
+    shifted = wrap_phi(cols[3] - offset)
     floored: dict[str, npt.NDArray[np.intp]] = {}
     for j, v in enumerate(VARIABLES[:2]):
         valid[j] &= cols[j] > 0

@@ -20,8 +20,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.baselines.bounds import ErrorBound
 from hepsqueeze.errors import InputError
+from hepsqueeze.metrics.bounds import ErrorBound
 
 #: The allowance is shrunk by this factor: more than the float64 rounding of error and allowance.
 SAFETY: Final = 1.0 - 1e-15

@@ -2,7 +2,7 @@
 
 A bound is relative (``|y - x| <= value * |x|``) for energies, momenta and masses, and absolute
 (``|y - x| <= value``, in the variable's unit: rad for phi, none for eta) otherwise; phi differences
-wrap around at +-pi. These are the residual conventions of :mod:`hepsqueeze.evaluation.metrics`.
+wrap around at +-pi. These are the residual conventions of :mod:`hepsqueeze.metrics.residuals`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import ConfigError
-from hepsqueeze.evaluation.metrics import residual_kind, residuals
+from hepsqueeze.metrics.residuals import residual_kind, residuals
 
 BoundKind = Literal["relative", "absolute"]
 _KINDS: tuple[str, ...] = ("relative", "absolute")

@@ -8,6 +8,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from hepsqueeze.metrics.delta_phi import delta_phi
+
 # Variables whose residual is relative, (out - in) / in, as in the prior work; others are absolute.
 # A relative residual needs a non-zero input: where a variable of this set has zeros in the data
 # (a jet's mass can be 0), its residuals are absolute instead (see `residual_kind`).
@@ -35,9 +37,7 @@ def residuals(
     by default :func:`residual_kind` of the variable and these values (relative for E/pt/m without zeros)."""
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(reconstructed, dtype=np.float64)
-    diff = y - x
-    if variable.lower() in ANGULAR_VARIABLES:
-        diff = (diff + np.pi) % (2 * np.pi) - np.pi
+    diff = delta_phi(y, x) if variable.lower() in ANGULAR_VARIABLES else y - x
     if (kind or residual_kind(variable, x)) == "relative":
         with np.errstate(divide="ignore", invalid="ignore"):
             diff = diff / x
@@ -102,10 +102,8 @@ def absolute_residuals(
     original: npt.NDArray[Any], reconstructed: npt.NDArray[Any], variable: str
 ) -> npt.NDArray[np.float64]:
     """``out - in`` in the variable's unit (GeV, rad, ...); phi wrapped into [-pi, pi)."""
-    diff = np.asarray(reconstructed, dtype=np.float64) - np.asarray(original, dtype=np.float64)
-    if variable.lower() in ANGULAR_VARIABLES:
-        diff = (diff + np.pi) % (2 * np.pi) - np.pi
-    return diff
+    y, x = np.asarray(reconstructed, dtype=np.float64), np.asarray(original, dtype=np.float64)
+    return delta_phi(y, x) if variable.lower() in ANGULAR_VARIABLES else y - x
 
 
 def relative_residuals(
