@@ -12,7 +12,28 @@ from collections.abc import Iterable
 
 
 class HepsqueezeError(Exception):
-    """Base class of every error hepsqueeze raises on purpose."""
+    """Base class of every error hepsqueeze raises on purpose.
+
+    Besides its one-line message, an error carries where it happened as attributes (``None`` when
+    unknown), as uproot's ``KeyInFileError`` does: ``path`` (the file), ``column``, ``section``
+    (index of the container section) and ``offset`` (byte offset in the file). Callers branch on
+    these, never on the message.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str | None = None,
+        column: str | None = None,
+        section: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.column = column
+        self.section = section
+        self.offset = offset
 
 
 class ConfigError(HepsqueezeError, ValueError):

@@ -1,4 +1,4 @@
-"""The exception stream: values an autoencoder must not be trusted with, stored exactly instead.
+"""Values an autoencoder must not be trusted with: found here, stored exactly by the file layer.
 
 A value of a compressed column is an *exception* when it is
 
@@ -13,7 +13,7 @@ A value of a compressed column is an *exception* when it is
   few values exactly costs a few bytes. Variables whose range is unknown (``standard``, ``custom``,
   ``none`` normalisations of models without ``input_range``) get no range check.
 
-Exceptions are stored per chunk and compressed column as two ``column`` sections with the extras
+The file layer (:mod:`hepsqueeze.file.exceptions`) stores them per chunk and compressed column as two ``column`` sections with the extras
 ``{"exceptions": "rows", "column": name}`` (int64 row indices within the chunk, ascending) and
 ``{"exceptions": "values", "column": name, "value_dtype": dtype}`` (the raw bit patterns of the
 original values, as unsigned integers of the column's item size). The model encodes a stand-in
@@ -38,22 +38,12 @@ if TYPE_CHECKING:  # readers of compressed files import this module without torc
     from hepsqueeze.models.model import CompressionModel
 
 __all__ = [
-    "EXCEPTION_ROWS",
-    "EXCEPTION_VALUES",
     "ExceptionFinder",
-    "bits_dtype",
     "codec_inputs",
     "codec_reconstruct",
 ]
 
-EXCEPTION_ROWS: Final = "rows"
-EXCEPTION_VALUES: Final = "values"
 _TINY32: Final = float(np.finfo(np.float32).tiny)
-
-
-def bits_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
-    """The little-endian unsigned integer dtype holding the raw bits of one ``dtype`` item."""
-    return np.dtype(f"<u{dtype.itemsize}") if dtype.itemsize > 1 else np.dtype("|u1")
 
 
 @dataclass(frozen=True)
@@ -189,7 +179,7 @@ class ExceptionFinder:
             what = "values outside the model's training range"
         raise InputError(
             f"column {column!r} has {idx.size} {what} (first at row {start + int(first)}: "
-            f"{original[first].item()!r}); compress without --strict to store such values exactly"
+            f"{original[first].item()!r}); compress without strict checking to store such values exactly"
         )
 
     @staticmethod
