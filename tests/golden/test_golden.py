@@ -1,0 +1,157 @@
+"""Golden files: a committed file of every data format (1 to 5) and of the model format, each
+written by the code of its time, decodes with today's reader to the committed expected values, bit
+for bit; and today's writer, given the committed inputs, writes the files of the formats it still
+writes (1, 2, 3 and 5) byte for byte as committed.
+
+How each file was made: ``data/README.md`` and ``make_golden.py`` (which writes today's files with
+the two writers below).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import torch
+from make_golden import BOUNDED_MAX_ERROR, DATA, current_inputs, load_dataset, read_arrays
+
+import hepsqueeze
+from hepsqueeze.io import Dataset
+
+# --------------------------------------------------------------------------------------------------
+# Today's writers: every write of the golden files goes through these two functions (imported
+# here, so that the reading tests do not depend on where the writers live).
+
+
+def write_autoencoder(dataset: Dataset, model: Any, out: Path) -> None:
+    """Write ``dataset`` with the autoencoder ``model`` (its training columns, embedded decoder)."""
+    from hepsqueeze.codec.compress import compress_dataset
+
+    compress_dataset(dataset, model, out, None, embed_model=True)
+
+
+def write_bounded(dataset: Dataset, out: Path) -> None:
+    """Write ``dataset`` with the error-bounded codec at 1e-3 (E, pt, eta, phi)."""
+    from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
+
+    compress_bounded(dataset, out, parse_max_error(BOUNDED_MAX_ERROR), None)
+
+
+# --------------------------------------------------------------------------------------------------
+
+#: Every golden data file, its data format and the commit whose code wrote it.
+GOLDEN = [
+    ("format1_e98392b.hsqz", 1, "e98392b"),
+    ("format1_70909c6.hsqz", 1, "70909c6"),
+    ("format2_0b481ca.hsqz", 2, "0b481ca"),
+    ("format2_70909c6.hsqz", 2, "70909c6"),
+    ("format3_31c7503.hsqz", 3, "31c7503"),
+    ("bounded_format4.hsqz", 4, "hepsqueeze 0.1, payload format 2, between 2d640b3 and 4673e5c"),
+    ("format4_160e832.hsqz", 4, "160e832"),
+    ("format5_70909c6.hsqz", 5, "70909c6"),
+]
+#: The file today's writer must reproduce, for each format it still writes.
+CURRENT = {
+    1: "format1_70909c6.hsqz",
+    2: "format2_70909c6.hsqz",
+    3: "format3_31c7503.hsqz",
+    5: "format5_70909c6.hsqz",
+}
+
+_MAGIC = b"\x89HSQZ\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Decode on one thread, as the expected values were made (same sums in the same order)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def header(path: Path) -> dict[str, Any]:
+    """The JSON header of a container, read by the byte layout of docs/container-format.md (version 1)."""
+    raw = path.read_bytes()
+    magic, version, reserved, length = struct.unpack_from("<9sHHI", raw)
+    assert (magic, version, reserved) == (_MAGIC, 1, 0), path.name
+    value: dict[str, Any] = json.loads(raw[17 : 17 + length])
+    return value
+
+
+def bits_equal(got: npt.NDArray[Any], want: npt.NDArray[Any]) -> bool:
+    """Same dtype and shape and the same bits (NaN payloads and signed zeros included)."""
+    return got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
+def assert_table(got: Any, want: Mapping[str, npt.NDArray[Any]], what: str) -> None:
+    assert list(got.names) == list(want), what
+    for name, values in want.items():
+        assert bits_equal(got[name], values), f"{what}: column {name!r}"
+
+
+@pytest.mark.parametrize(("name", "fmt", "writer"), GOLDEN, ids=[g[0] for g in GOLDEN])
+def test_golden_file_decodes_as_committed(name: str, fmt: int, writer: str) -> None:
+    path = DATA / name
+    head = header(path)
+    assert (head["kind"], head["data_format"]) == ("hepsqueeze-data", fmt)
+    table, aux, layout = read_arrays(DATA / f"{path.stem}_expected.npz")
+    back = hepsqueeze.decompress_to_dataset(path)
+    assert_table(back.table, table, name)
+    assert sorted(back.aux) == sorted(aux), name
+    for tname, columns in aux.items():
+        assert_table(back.aux[tname], columns, f"{name}, table {tname!r}")
+    assert dict(back.layout) == layout, name
+
+
+def test_bounded_format_4_decodes_as_written() -> None:
+    """Written by hepsqueeze 0.1 (data format 4, payload format 2): 300 jets in 100 events at 1e-3,
+    a NaN E and a zero pt stored exactly, an int32 passthrough column; the expected values are the
+    ones that code decoded (one npz member per column)."""
+    back = hepsqueeze.decompress_to_dataset(DATA / "bounded_format4.hsqz").table
+    with np.load(DATA / "bounded_format4_expected_0.1.npz") as expected:
+        assert_table(back, {name: expected[name] for name in expected.files}, "bounded_format4.hsqz")
+
+
+def test_every_format_has_a_golden_file() -> None:
+    """Formats 1 to 5, and no file without its row here (a new format adds both)."""
+    assert {fmt for _, fmt, _ in GOLDEN} == {1, 2, 3, 4, 5}
+    assert sorted(p.name for p in DATA.glob("*.hsqz")) == sorted(g[0] for g in GOLDEN)
+
+
+def test_golden_files_hold_what_their_format_adds() -> None:
+    """Each file exercises its format: aux tables (2), exception sections (3, 5), exact values."""
+    assert "tables" not in header(DATA / "format1_e98392b.hsqz")
+    assert [t["name"] for t in header(DATA / "format2_0b481ca.hsqz")["tables"]] == ["events"]
+    for name in ("format3_31c7503.hsqz", "format5_70909c6.hsqz"):
+        assert b'"exceptions":"values"' in (DATA / name).read_bytes(), name
+    assert header(DATA / "format4_160e832.hsqz")["codec"]["name"] == "bounded-jets"
+
+
+def test_golden_model_decodes_and_encodes_as_committed() -> None:
+    """The model file (model format 1, written at e98392b): its decoder and encoder give the
+    committed outputs."""
+    model = hepsqueeze.load_model(DATA / "model.hsqm")
+    assert header(DATA / "model.hsqm")["model_format"] == 1
+    assert model.variables == ("E", "pt", "eta", "phi")
+    with np.load(DATA / "input_model.npz") as given, np.load(DATA / "model_expected.npz") as want:
+        assert bits_equal(model.decode(given["z"]), want["decoded"])
+        assert bits_equal(model.encode(given["x"]), want["encoded"])
+
+
+@pytest.mark.parametrize("fmt", sorted(CURRENT))
+def test_todays_writer_writes_the_golden_bytes(fmt: int, tmp_path: Path) -> None:
+    """Formats that did not change come out of today's writer byte for byte as committed."""
+    dataset = load_dataset(DATA / current_inputs()[fmt])
+    out = tmp_path / f"format{fmt}.hsqz"
+    if fmt == 5:
+        write_bounded(dataset, out)
+    else:
+        write_autoencoder(dataset, hepsqueeze.load_model(DATA / "model.hsqm"), out)
+    assert out.read_bytes() == (DATA / CURRENT[fmt]).read_bytes()
