@@ -1,0 +1,249 @@
+"""``benchmark``, ``evaluate``, ``inspect`` and the ``study`` commands: measuring what is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hepsqueeze.cli.options import (
+    BatchSizeOpt,
+    ForceOpt,
+    FormatOpt,
+    PresetOpt,
+    ReaderOptions,
+    WorkersOpt,
+    check_output_dir,
+    columns_option,
+    load_model_option,
+    model_option,
+    path_argument,
+    path_option,
+    split_floats,
+    split_list,
+    with_reader_options,
+)
+from hepsqueeze.cli.render import (
+    console,
+    print_markdown_report,
+    print_metrics,
+    print_warnings,
+    progress,
+    task_reporter,
+)
+
+if TYPE_CHECKING:
+    from hepsqueeze.io.table import Table
+
+StudyLrOpt = Annotated[float, typer.Option(help="Peak learning rate.")]
+StudyEpochsOpt = Annotated[int, typer.Option(help="Epochs per model.")]
+
+
+@with_reader_options
+def benchmark(
+    input_file: Annotated[Path, path_argument("Table to measure on.", metavar="INPUT")],
+    out: Annotated[Path, path_option("--out", "Directory for benchmark.json, benchmark.md and plots.")],
+    model: Annotated[Path | None, model_option("Model to include at its own error.")] = None,
+    errors: Annotated[
+        str, typer.Option(help="Maximum-error targets (relative for E/pt/m).")
+    ] = "1e-2,3e-3,1e-3,3e-4",
+    columns: Annotated[str | None, columns_option("Columns (default: the model's, or E,pt,eta,phi).")] = None,
+    variables: Annotated[
+        str | None, typer.Option(help="Variable names of the columns (default: the model's).")
+    ] = None,
+    repeats: Annotated[int, typer.Option(help="Timing runs per method (the median is kept).")] = 3,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the rate-distortion plots.")] = False,
+    *,
+    reader: ReaderOptions,
+) -> None:
+    """Every standard compressor (zstd, lzma, float16, bit rounding, quantisation, SZ3, ZFP, fpzip) and the model."""
+    check_output_dir(out)
+    from hepsqueeze.evaluation.benchmark import run_benchmark, write_benchmark
+
+    targets = split_floats(errors, "--errors") or []
+    m = load_model_option(model) if model is not None else None
+    given_columns = split_list(columns, "--columns")
+    cols = given_columns or (list(m.columns) if m is not None else ["E", "pt", "eta", "phi"])
+    var = split_list(variables, "--variables") or (
+        list(m.variables) if m is not None and not given_columns else None
+    )
+    table = _read_with_event(input_file, cols, reader)
+    event = table["event"] if "event" in table.names and "event" not in cols else None
+    result = run_benchmark(table, cols, var, errors=targets, model=m, repeats=repeats, event=event)
+    json_path, md_path = write_benchmark(result, out)
+    written = [json_path, md_path]
+    if not no_plots:
+        from hepsqueeze.plotting.rate_distortion import plot_benchmark
+
+        written += plot_benchmark(json_path, out)
+    print_markdown_report(md_path.read_text())
+    console.print(f"wrote {len(written)} files to {out}/")
+
+
+def _read_with_event(input_file: Path, columns: list[str], reader: ReaderOptions) -> Table:
+    """The columns, and the event column where the input has one: the bounded codec then codes the
+    jets of one event together."""
+    from hepsqueeze.errors import ColumnError
+    from hepsqueeze.io import read_table
+
+    try:
+        return read_table(input_file, columns=[*columns, "event"], **reader.read_kwargs())
+    except ColumnError:
+        return read_table(input_file, columns=columns, **reader.read_kwargs())
+
+
+@with_reader_options
+def evaluate(
+    original: Annotated[Path, path_argument("The original table.")],
+    reconstructed: Annotated[Path, path_argument("The decompressed table (rows in the same order).")],
+    report: Annotated[Path, path_option("--report", "Report directory (metrics.json, plots, index.html).")],
+    container: Annotated[
+        Path | None, typer.Option(help="The compressed file: ratio, latents, embedded model.", readable=False)
+    ] = None,
+    model: Annotated[Path | None, model_option("Model file: latent space, loss curves.")] = None,
+    columns: Annotated[
+        str | None, columns_option("Columns to compare (default: the compressed ones).")
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option(help="Grouping column for breakdowns (e.g. process).")
+    ] = None,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only metrics.json.")] = False,
+    force: ForceOpt = False,
+    *,
+    reader: ReaderOptions,
+) -> None:
+    """Metrics (JSON), plots and an HTML page comparing a decompressed table with its original."""
+    check_output_dir(report)
+    from hepsqueeze.evaluation.report import evaluate as run_evaluate
+    from hepsqueeze.io import read_table
+
+    result = run_evaluate(
+        read_table(original, **reader.read_kwargs()),
+        read_table(reconstructed, **reader.read_kwargs()),
+        report,
+        container=container,
+        model=model,
+        columns=split_list(columns, "--columns"),
+        group_by=group_by,
+        plots=not no_plots,
+        force=force,
+    )
+    print_metrics(result)
+    console.print(f"report in {report}/ (metrics.json, index.html)")
+
+
+@with_reader_options
+def inspect(
+    data: Annotated[Path, path_argument("Table to analyse.")],
+    report: Annotated[Path, path_option("--report", "Report directory (summary.json, plots, index.html).")],
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only summary.json.")] = False,
+    force: ForceOpt = False,
+    *,
+    reader: ReaderOptions,
+) -> None:
+    """Distributions, correlations, statistics and warnings about what will trouble a model."""
+    check_output_dir(report)
+    from hepsqueeze.evaluation.inspect import inspect as run_inspect
+    from hepsqueeze.io import read_table
+
+    table = read_table(data, **reader.read_kwargs())
+    summary = run_inspect(table, report, plots=not no_plots, force=force)
+    print_warnings(summary.get("warnings", []))
+    console.print(f"report in {report}/ (summary.json, index.html)")
+
+
+def study_normalisation(
+    input_file: Annotated[Path, path_argument("Table of jets.", metavar="INPUT")],
+    out: Annotated[Path, path_option("--out", "Directory for normalisation.json and .md.")],
+    preset: PresetOpt = "ae4d-3",
+    schemes: Annotated[
+        str, typer.Option(help="Normalisations to compare.")
+    ] = "none,minmax,standard,custom,custom+minmax",
+    columns: Annotated[str | None, columns_option("Input columns (default: the variables).")] = None,
+    variables: Annotated[str | None, typer.Option(help="Variable names (default E,pt,eta,phi).")] = None,
+    epochs: StudyEpochsOpt = 150,
+    batch_size: BatchSizeOpt = 1024,
+    lr: StudyLrOpt = 3e-3,
+    seed: Annotated[int, typer.Option(help="Seed of split, initialisation and shuffling.")] = 0,
+    fmt: FormatOpt = None,
+) -> None:
+    """Train the same model with each normalisation; compare residuals and a common-space MSE."""
+    check_output_dir(out)
+    from hepsqueeze.api import default_variables
+    from hepsqueeze.io import read_table
+    from hepsqueeze.studies.normalisation import run_normalisation_study, study_markdown, write_study
+
+    table = read_table(input_file, format=fmt)
+    var = split_list(variables, "--variables") or list(default_variables(table.names, 4))
+    cols = split_list(columns, "--columns") or var
+    with progress() as bar:
+        result = run_normalisation_study(
+            table,
+            cols,
+            var,
+            preset=preset,
+            schemes=split_list(schemes, "--schemes") or [],
+            train_options={
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "seed": seed,
+                "patience": epochs,
+            },
+            progress=task_reporter(bar),
+        )
+    write_study(result, out)
+    print_markdown_report(study_markdown(result))
+
+
+def study_generalisation(
+    out: Annotated[Path, path_option("--out", "Directory for generalisation.json, .md and the plot.")],
+    train_processes: Annotated[str, typer.Option(help="Processes whose jets the model is trained on.")] = (
+        "ttbar,qcd"
+    ),
+    test_processes: Annotated[str, typer.Option(help="Held-out processes.")] = (
+        "wjets,zjets,singletop,diboson,zprime,excitedq"
+    ),
+    train_events: Annotated[int, typer.Option(help="Training events per training process.")] = 12000,
+    test_events: Annotated[int, typer.Option(help="Test events per process (next seed).")] = 3000,
+    preset: Annotated[str, typer.Option(help="Model preset (4 variables).")] = "ae4d-3",
+    epochs: StudyEpochsOpt = 200,
+    batch_size: BatchSizeOpt = 1024,
+    lr: StudyLrOpt = 3e-3,
+    seed: Annotated[int, typer.Option(help="Seed of the training sample (test: seed + 1) and training.")] = 1,
+    per_type: Annotated[
+        bool, typer.Option("--per-type/--no-per-type", help="Also train one model per object type.")
+    ] = True,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Further model (file or zoo:NAME) to apply as is.")
+    ] = None,
+    workers: WorkersOpt = 2,
+) -> None:
+    """Train on jets of some processes; evaluate on other processes and on b-jets, electrons, muons, photons."""
+    check_output_dir(out)
+    from hepsqueeze.studies.generalisation import (
+        GeneralisationConfig,
+        run_generalisation_study,
+        study_markdown,
+        write_study,
+    )
+
+    config = GeneralisationConfig(
+        train_processes=tuple(split_list(train_processes, "--train-processes") or []),
+        test_processes=tuple(split_list(test_processes, "--test-processes") or []),
+        train_events=train_events,
+        test_events=test_events,
+        seed=seed,
+        preset=preset,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        per_type=per_type,
+        workers=workers,
+    )
+    extra = {m: load_model_option(m) for m in model or []}
+    with progress() as bar:
+        result = run_generalisation_study(config, extra_models=extra, progress=task_reporter(bar))
+    write_study(result, out)
+    print_markdown_report(study_markdown(result))

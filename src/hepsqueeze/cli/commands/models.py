@@ -1,0 +1,170 @@
+"""``train`` and the ``zoo`` commands: making models, and the models shipped with hepsqueeze."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hepsqueeze.cli.errors import option_hint
+from hepsqueeze.cli.options import (
+    BatchSizeOpt,
+    ForceOpt,
+    JsonOpt,
+    OutOpt,
+    PresetOpt,
+    ReaderOptions,
+    WorkersOpt,
+    columns_option,
+    path_argument,
+    split_ints,
+    split_list,
+    with_reader_options,
+)
+from hepsqueeze.cli.render import print_json, print_trained, print_validation, print_zoo, progress
+
+if TYPE_CHECKING:
+    from hepsqueeze.io.table import Table
+    from hepsqueeze.models import AutoencoderConfig
+
+
+@with_reader_options
+def train(
+    input_file: Annotated[Path, path_argument("Table of jets to train on.", metavar="INPUT")],
+    output: OutOpt,
+    preset: PresetOpt = "ae4d-3",
+    nodes: Annotated[
+        str | None, typer.Option(help="Layer sizes instead of the preset's, e.g. 4,200,20,3,20,200,4.")
+    ] = None,
+    batchnorm: Annotated[
+        bool, typer.Option("--batchnorm/--no-batchnorm", help="BatchNorm after hidden layers.")
+    ] = False,
+    columns: Annotated[
+        str | None, columns_option("Input columns, mapped in order onto the variables.")
+    ] = None,
+    variables: Annotated[
+        str | None, typer.Option(help="Model variable names (default E,pt,eta,phi).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
+    batch_size: BatchSizeOpt = 512,
+    lr: Annotated[float, typer.Option(help="Peak learning rate of the one-cycle schedule.")] = 3e-3,
+    weight_decay: Annotated[float, typer.Option(help="Decoupled weight decay.")] = 0.0,
+    normalisation: Annotated[
+        str, typer.Option(help="custom, custom+minmax, minmax, standard or none.")
+    ] = "custom+minmax",
+    patience: Annotated[
+        int, typer.Option(help="Early stopping: epochs without improvement, counted after the warm-up.")
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and shuffling.")] = 0,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    force: ForceOpt = False,
+    *,
+    reader: ReaderOptions,
+    objects: Annotated[
+        str | None,
+        typer.Option(help="Event files: train on these object types only, e.g. j,b (default: all objects)."),
+    ] = None,
+) -> None:
+    """Train an autoencoder on a table of jets (or the objects of an event file) and save the model file."""
+    from hepsqueeze.api import train as api_train
+    from hepsqueeze.atomic import check_output
+    from hepsqueeze.models import save_model
+    from hepsqueeze.training import EpochReport, TrainConfig
+
+    check_output(output, force)
+    arch = _architecture(preset, nodes, batchnorm)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        normalisation=normalisation,
+        patience=patience,
+        seed=seed,
+        device=device,
+        max_seconds=None if max_minutes is None else 60 * max_minutes,
+    )
+    cols = split_list(columns, "--columns")
+    table = _training_table(input_file, cols, reader, split_list(objects, "--objects"))
+    with progress() as bar:
+        task = bar.add_task("training", total=epochs, info="")
+
+        def report(r: EpochReport) -> None:
+            bar.update(
+                task,
+                completed=r.epoch,
+                info=f"train {r.train_loss:.3g}  val {r.val_loss:.3g}  best {r.best_val_loss:.3g}",
+            )
+
+        model = api_train(
+            table,
+            arch,
+            variables=split_list(variables, "--variables"),
+            columns=cols,
+            config=config,
+            progress=report,
+        )
+    model.name = preset if nodes is None and not batchnorm else f"{preset}-custom"
+    save_model(model, output, force=force)
+    print_trained(model, output)
+
+
+def _architecture(preset: str, nodes: str | None, batchnorm: bool) -> AutoencoderConfig:
+    """The preset's architecture, with ``--nodes`` and ``--batchnorm`` applied."""
+    import dataclasses
+
+    from hepsqueeze.models import get_preset
+
+    with option_hint("--preset"):
+        arch = get_preset(preset)
+    layers = split_ints(nodes, "--nodes")
+    if layers is not None:
+        arch = dataclasses.replace(arch, nodes=tuple(layers))
+    if batchnorm:
+        arch = dataclasses.replace(arch, batchnorm=True)
+    return arch
+
+
+def _training_table(
+    input_file: Path, columns: list[str] | None, reader: ReaderOptions, objects: list[str] | None
+) -> Table:
+    """The table to train on: the input's columns, or the given object types of an event file."""
+    if objects is None:
+        from hepsqueeze.io import read_table
+
+        return read_table(input_file, columns=columns, **reader.read_kwargs())
+    from hepsqueeze.io import read_dataset
+
+    ds = read_dataset(input_file, columns=columns, **reader.read_kwargs())
+    with option_hint("--objects"):
+        return ds.objects(objects)
+
+
+def zoo_list() -> None:
+    """The shipped models with their training data and test-split residuals."""
+    from hepsqueeze.zoo import list_models, model_path
+
+    print_zoo(list_models(), lambda name: model_path(name).stat().st_size)
+
+
+def zoo_validate(
+    name: Annotated[str, typer.Argument(help="Zoo model name.")],
+    events: Annotated[int | None, typer.Option(help="Events per process (default: the card's).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Generator seed (default: the card's, not the training seed).")
+    ] = None,
+    workers: WorkersOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a fresh sample, apply the shipped model and compare its residuals with the model card."""
+    from hepsqueeze.zoo import validate
+
+    res = validate(name, events_per_process=events, seed=seed, workers=workers)
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        print_validation(res)
+    if not res.passed:
+        raise typer.Exit(3)

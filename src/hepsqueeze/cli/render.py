@@ -1,0 +1,231 @@
+"""What the commands print: the consoles, progress bars, tables and the one-line error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table as RichTable
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+# --- errors --------------------------------------------------------------------------------------------
+
+
+def print_error(message: str) -> None:
+    """``error: MESSAGE`` on stderr (``message`` is rich markup: escape what it quotes)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+
+
+# --- progress ------------------------------------------------------------------------------------------
+
+
+def progress() -> Progress:
+    """The progress bars on stderr: description, bar, done/total, an info field, times."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+def task_reporter(bar: Progress) -> Callable[[str, Any], None]:
+    """A progress callback for studies: one bar per trained model (label), epochs done, val loss."""
+    tasks: dict[str, Any] = {}
+
+    def report(label: str, r: Any) -> None:
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=r.epochs, info="")
+        bar.update(tasks[label], completed=r.epoch, info=f"val {r.val_loss:.3g}")
+
+    return report
+
+
+# --- tables --------------------------------------------------------------------------------------------
+
+
+def print_json(data: Any) -> None:
+    console.print_json(json.dumps(data))
+
+
+def print_residuals(residuals: Mapping[str, Mapping[str, Any]], title: str) -> None:
+    """Per variable: its residual kind, mean, std and largest absolute value."""
+    t = RichTable(title=title)
+    for col in ("variable", "residual", "mean", "std", "max |.|"):
+        t.add_column(col, justify="right" if col not in ("variable", "residual") else "left")
+    for var, r in residuals.items():
+        t.add_row(
+            var,
+            _residual_kind(r["kind"]),
+            f"{r['mean']:.2e}",
+            f"{r['std']:.2e}",
+            f"{r['max_abs']:.2e}",
+        )
+    console.print(t)
+
+
+def print_metrics(result: Mapping[str, Any]) -> None:
+    """The evaluation's per-column residual statistics and KS distance."""
+    t = RichTable(title="evaluation (residual: relative for E/pt/m, absolute otherwise)")
+    for col in ("column", "mean", "std", "width68", "max |.|", "KS"):
+        t.add_column(col, justify="left" if col == "column" else "right")
+    for col, m in result.get("metrics", {}).items():
+        r = m.get("relative_residual") or m.get("residual") or {}
+        t.add_row(
+            col,
+            *(f"{r.get(k, float('nan')):.2e}" for k in ("mean", "std", "width68", "max_abs")),
+            f"{m.get('ks', float('nan')):.3g}",
+        )
+    console.print(t)
+
+
+def print_processes(processes: Iterable[Mapping[str, Any]]) -> None:
+    """``generate --list``: every process, its parameters (as flags) and its Pythia settings."""
+    t = RichTable(title="processes (pp, 13 TeV, Pythia 8; anti-kt R=0.4 jets, pt > 20 GeV, |eta| < 4.5)")
+    for col in ("name", "description", "uses", "Pythia settings"):
+        t.add_column(col)
+    for proc in processes:
+        uses = ", ".join("--" + p.replace("_", "-") for p in proc["parameters"])
+        t.add_row(proc["name"], proc["description"], uses, "\n".join(proc["settings"]))
+    console.print(t)
+
+
+def print_sections(title: str, section_bytes: Mapping[str, int], file_bytes: int) -> None:
+    """``info``: the bytes and share of the file of each section kind."""
+    t = RichTable(title=title)
+    t.add_column("section kind")
+    t.add_column("bytes", justify="right")
+    t.add_column("share", justify="right")
+    for kind, size in section_bytes.items():
+        t.add_row(kind, str(size), f"{100 * size / max(file_bytes, 1):.1f}%")
+    console.print(t)
+
+
+def print_zoo(cards: Iterable[Any], size_bytes: Callable[[str], int]) -> None:
+    """``zoo list``: each shipped model's card (training data, test-split residual std, size)."""
+    t = RichTable(title="hepsqueeze model zoo (use --model zoo:NAME)")
+    for col in ("name", "description", "trained on", "test residual std", "size"):
+        t.add_column(col)
+    for c in cards:
+        data = c.training.get("data", {})
+        rows = data.get("rows", {}).get("total", "?")
+        trained = f"{' + '.join(data.get('processes', []))}: {rows} jets, seed {data.get('seed')}"
+        items = list(c.test_metrics.items())
+        stds = ", ".join(f"{v} {m['std']:.2g}" for v, m in items[:4]) + (
+            f", ... ({len(items)} variables)" if len(items) > 4 else ""
+        )
+        t.add_row(c.name, c.description, trained, stds, f"{size_bytes(c.name) / 1024:.0f} kB")
+    console.print(t)
+
+
+def print_validation(res: Any) -> None:
+    """``zoo validate``: per variable the card's and the measured residual, the band, the verdict."""
+    t = RichTable(title=f"zoo:{res.name} on a fresh sample ({res.rows} jets, seed {res.sample['seed']})")
+    for col in ("variable", "residual", "card std", "measured std", "allowed", "ok"):
+        t.add_column(col)
+    for var, v in res.variables.items():
+        if v["kind"] == "integer":  # integers are judged by their rate of wrongly rounded values
+            cells = ("mismatch rate", v["card_mismatch"], v["measured_mismatch"])
+        else:
+            cells = (_residual_kind(v["kind"]), v["card_std"], v["measured_std"])
+        t.add_row(
+            var,
+            cells[0],
+            f"{cells[1]:.3g}",
+            f"{cells[2]:.3g}",
+            f"{v['low']:.3g} .. {v['high']:.3g}",
+            "yes" if v["ok"] else "NO",
+        )
+    console.print(t)
+    console.print("validation " + ("passed" if res.passed else "FAILED"))
+
+
+def _residual_kind(kind: str) -> str:
+    return "(out-in)/in" if kind == "relative" else "out-in"
+
+
+# --- lines -------------------------------------------------------------------------------------------
+
+
+def print_compressed(rep: Any, output: Path, input_bytes: int, max_error: str | None) -> None:
+    """``compress``: the values stored exactly (why), then rows, columns, bytes and ratios."""
+    if rep.exception_count:
+        why = (
+            "NaN/inf, <= 0 under a relative bound, off their phi branch or out of the codec's range; "
+            "'(jets)': in the float32 coding, 'name (dtype)': missing the bound in the column's own dtype"
+            if max_error is not None
+            else "NaN/inf/denormal/outside the training range"
+        )
+        console.print(f"stored {rep.exception_count} values exactly ({why}): {rep.exceptions}")
+    within = f" within {max_error}" if max_error is not None else ""
+    console.print(
+        f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}){within} to {output}: "
+        f"{rep.file_bytes} bytes, ratio {rep.ratio:.2f} (float32 values / file), "
+        f"{input_bytes / rep.file_bytes:.2f} vs the input file ({input_bytes} bytes)"
+    )
+
+
+def print_trained(model: Any, output: Path) -> None:
+    """``train``: what was trained on, how long, the best validation loss; the test-split residuals."""
+    t = model.training
+    console.print(
+        f"trained {model.name} on {t['rows']['train']} rows ({t['epochs_run']} epochs, {t['seconds']:.0f} s, "
+        f"{t['stopped']}); best validation MSE {t['best_val_mse_normalised']:.3g}; saved to {output}"
+    )
+    test = t["metrics"].get("test")
+    if test:
+        print_residuals(test["residuals"], title="test split residuals")
+
+
+def print_warnings(warnings: Iterable[Mapping[str, Any]]) -> None:
+    """``inspect``: one yellow line per warning about a column."""
+    for w in warnings:
+        console.print(f"[yellow]warning:[/] {w.get('column', '')}: {w.get('message', w)}", highlight=False)
+
+
+def print_markdown_report(text: str) -> None:
+    """A markdown table (benchmark, studies) as it is: no markup, no highlighting."""
+    console.print(text, markup=False, highlight=False)
+
+
+def print_demo(res: Any) -> None:
+    """``demo``: residuals on every jet, the sizes of each file and section, the ratios."""
+    print_residuals(res.residuals, title=f"residuals on all {res.rows} jets (decompressed vs original)")
+    rep = res.report
+    t = RichTable(title="sizes")
+    t.add_column("file")
+    t.add_column("bytes", justify="right")
+    t.add_row("input (parquet)", str(res.input_bytes))
+    t.add_row("float32 values of the compressed columns", str(4 * rep.rows * len(rep.compressed_columns)))
+    t.add_row("model file (encoder + decoder)", str(res.model_bytes))
+    for kind, size in rep.section_bytes.items():
+        t.add_row(f"  compressed file: {kind}", str(size))
+    t.add_row("compressed file (decoder embedded)", str(rep.file_bytes))
+    console.print(t)
+    console.print(
+        f"ratio {rep.ratio:.2f} (float32 values / compressed file); {res.input_bytes / rep.file_bytes:.2f} vs the "
+        f"parquet input; validation MSE {res.val_mse:.3g} after {res.epochs} epochs ({res.seconds_train:.0f} s); "
+        f"passthrough columns bit-identical: {res.passthrough_identical}; files in {res.workdir}/"
+    )
+    console.print(
+        f"best standard compressor at the autoencoder's own max error per variable: {res.best_baseline}, "
+        f"ratio {res.best_baseline_ratio:.2f} (on the compressed columns alone, no decoder to store)"
+    )
