@@ -5,33 +5,42 @@
 >>> model = hsq.train(jets, preset="ae4d-3", epochs=20)
 >>> z = model.encode(jets.stack(model.columns))                    # (rows, 3) float32 latents
 >>> x = model.decode(z)                                             # (rows, 4) float32, GeV / rad
->>> report = hsq.compress(jets, model, "jets.hsqz")
->>> back = hsq.decompress("jets.hsqz")
+>>> report = hsq.compress(jets, "jets.hsqz", model=model)          # or max_error="1e-3"
+>>> back = hsq.decompress("jets.hsqz", library="pd")              # "table", "np", "pd" or "ak"
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.codec.compress import CompressionReport, compress_dataset, decompress_dataset, decompress_file
+from hepsqueeze.codecs.base import Codec
 from hepsqueeze.datasets.config import JETS27D_COLUMNS
 from hepsqueeze.errors import ColumnError, ConfigError, InputError
+from hepsqueeze.file.reader import decompress_dataset
+from hepsqueeze.file.report import CompressionReport
+from hepsqueeze.file.writer import DEFAULT_CHUNK_ROWS, compress_dataset, compress_parquet
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
-from hepsqueeze.models.autoencoder import AutoencoderConfig
-from hepsqueeze.models.model import CompressionModel
-from hepsqueeze.models.presets import get_preset
-from hepsqueeze.training.config import TrainConfig
-from hepsqueeze.training.trainer import EpochReport, train_model
+
+if TYPE_CHECKING:  # torch is imported only by the functions that train or run a network
+    from hepsqueeze.codecs.bounded.spec import FloorSpec, MaxErrorSpec
+    from hepsqueeze.models.autoencoder import AutoencoderConfig
+    from hepsqueeze.models.model import CompressionModel
+    from hepsqueeze.training.config import TrainConfig
+    from hepsqueeze.training.trainer import EpochReport
 
 DEFAULT_VARIABLES = ("E", "pt", "eta", "phi")
 TableLike = Table | Mapping[str, npt.NDArray[Any]] | str | os.PathLike[str]
+#: What :func:`compress` takes: a path, a Dataset, a Table, a dict of arrays, a pandas DataFrame,
+#: a pyarrow Table or an awkward Array (the last three typed loosely: imported only when given).
+DataLike = Dataset | TableLike | Any
 
 
 def as_table(data: TableLike, columns: Sequence[str] | None = None) -> Table:
@@ -77,6 +86,10 @@ def train(
     columns mapped onto them in order (default: the columns named like the variables). Extra keyword
     arguments are :class:`TrainConfig` fields (``epochs``, ``lr``, ``normalisation``, ...).
     """
+    from hepsqueeze.models.presets import get_preset
+    from hepsqueeze.training.config import TrainConfig
+    from hepsqueeze.training.trainer import train_model
+
     arch = get_preset(preset) if isinstance(preset, str) else preset
     name = preset if isinstance(preset, str) else "custom"
     tc = config if config is not None else TrainConfig(**train_options)
@@ -107,33 +120,117 @@ def _model(model: CompressionModel | str | os.PathLike[str]) -> CompressionModel
     return resolve_model(model)
 
 
+def codec_for(
+    *,
+    max_error: MaxErrorSpec | None = None,
+    model: CompressionModel | str | os.PathLike[str] | None = None,
+    abs_floor: FloorSpec | None = None,
+    event_column: str | None = None,
+    latent_dtype: str | None = None,
+    embed_model: bool | None = None,
+    strict: bool | None = None,
+) -> Codec:
+    """The codec that the options ask for: the error-bounded jet codec (``max_error``, with
+    ``abs_floor`` and ``event_column``) or the autoencoder (``model``, with ``latent_dtype``,
+    ``embed_model`` and ``strict``). Exactly one of ``max_error`` and ``model``; an option of the
+    other codec is refused, not ignored (``None`` means not given)."""
+    if (model is None) == (max_error is None):
+        raise ConfigError("give either a model (autoencoder codec) or a maximum error (error-bounded codec)")
+    if max_error is not None:
+        given = [n for n, v in (("latent_dtype", latent_dtype), ("embed_model", embed_model), ("strict", strict)) if v is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} apply to the autoencoder codec only, not with a maximum error")
+        from hepsqueeze.codecs.bounded.codec import DEFAULT_EVENT_COLUMN, BoundedJetCodec
+        from hepsqueeze.codecs.bounded.spec import parse_max_error
+
+        bounds = parse_max_error(max_error, abs_floor)
+        return BoundedJetCodec(bounds, event_column if event_column is not None else DEFAULT_EVENT_COLUMN)
+    given = [n for n, v in (("abs_floor", abs_floor), ("event_column", event_column)) if v is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} apply to the error-bounded codec only, not with a model")
+    from hepsqueeze.codecs.autoencoder.codec import AutoencoderCodec
+
+    return AutoencoderCodec(
+        _model(model) if model is not None else None,
+        latent_dtype if latent_dtype is not None else "float32",
+        embed_model=True if embed_model is None else embed_model,
+        strict=bool(strict),
+    )
+
+
 def compress(
-    data: TableLike | Dataset,
-    model: CompressionModel | str | os.PathLike[str],
-    out: str | os.PathLike[str],
+    data: DataLike,
+    path: str | os.PathLike[str] | CompressionModel | None = None,
+    out: str | os.PathLike[str] | None = None,
     columns: Sequence[str] | None = None,
     *,
+    max_error: MaxErrorSpec | None = None,
+    model: CompressionModel | str | os.PathLike[str] | None = None,
+    abs_floor: FloorSpec | None = None,
+    event_column: str | None = None,
+    latent_dtype: str | None = None,
+    embed_model: bool | None = None,
+    strict: bool | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    stream: bool = False,
+    force: bool = False,
     read_options: Mapping[str, Any] | None = None,
-    **options: Any,
+    input_info: Mapping[str, Any] | None = None,
 ) -> CompressionReport:
-    """Compress ``data`` (a table, dict of arrays, :class:`Dataset` or file path) into the file ``out``.
+    """Compress ``data`` into the file ``path``, with the error-bounded jet codec (``max_error``:
+    ``"1e-3"``, ``"E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3"``, a number or a mapping) or an autoencoder
+    (``model``: a model, a model file or ``zoo:NAME``).
 
-    A path is read with :func:`hepsqueeze.io.read_dataset` (``read_options``: ``tree``, ``names``, ...), so
-    ROOT and DarkMachines files keep their structure; ``options`` as
-    :func:`hepsqueeze.codec.compress.compress_dataset` (``latent_dtype``, ``embed_model``, ``force``).
+    ``data``: a file path (read with :func:`hepsqueeze.io.read_dataset`, ``read_options``: ``tree``,
+    ``names``, ...; ``stream=True`` streams a Parquet file in bounded memory), a :class:`Dataset`,
+    a :class:`Table`, a dict of 1D arrays, a pandas DataFrame, a pyarrow Table, or an awkward
+    Array of flat records or of one jagged collection ``N * var * {E, pt, eta, phi, ...}`` (the
+    event index becomes the ``event`` column; :func:`decompress` with ``library="ak"`` gives the
+    same shape back). ``columns`` are the columns to compress, matched to the codec's variables
+    by name. Options of the other codec are refused (see :func:`codec_for`).
+
+    The deprecated form ``compress(data, model, out, columns)`` still works.
     """
-    info = dict(options.pop("input_info", {}) or {})
-    if isinstance(data, Dataset):
-        dataset = data
-    elif isinstance(data, str | os.PathLike):
+    if out is not None:
+        warnings.warn(
+            "compress(data, model, out) is deprecated: use compress(data, out, model=model)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if model is not None:
+            raise ConfigError("give the model once: compress(data, out, model=model)")
+        model, path = path, out
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigError("compress needs the output path: compress(data, path, max_error=... or model=...)")
+    codec = codec_for(
+        max_error=max_error, model=model, abs_floor=abs_floor, event_column=event_column,
+        latent_dtype=latent_dtype, embed_model=embed_model, strict=strict,
+    )  # fmt: skip
+    info = dict(input_info or {})
+    if isinstance(data, str | os.PathLike):
+        if stream:
+            return compress_parquet(data, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info)
         from hepsqueeze.io import read_dataset
 
         dataset = read_dataset(data, columns=columns, **dict(read_options or {}))
         info.setdefault("path", Path(data).name)
         info.setdefault("size_bytes", Path(data).stat().st_size)
     else:
-        dataset = Dataset.from_table(as_table(data))
-    return compress_dataset(dataset, _model(model), out, columns, input_info=info, **options)
+        if stream:
+            raise ConfigError("streaming reads a Parquet file: give its path")
+        dataset = as_dataset(data)
+    return compress_dataset(dataset, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info)
+
+
+def as_dataset(data: DataLike) -> Dataset:
+    """A :class:`Dataset` of in-memory ``data`` (see :func:`compress`)."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, Table):
+        return Dataset.from_table(data)
+    from hepsqueeze.io.memory import to_dataset
+
+    return to_dataset(data)
 
 
 def decompress_to_dataset(
@@ -144,7 +241,18 @@ def decompress_to_dataset(
 
 
 def decompress(
-    path: str | os.PathLike[str], model: CompressionModel | str | os.PathLike[str] | None = None
-) -> Table:
-    """The table stored in compressed file ``path``; ``model`` only for files without an embedded decoder."""
-    return decompress_file(path, None if model is None else _model(model))
+    path: str | os.PathLike[str],
+    model: CompressionModel | str | os.PathLike[str] | None = None,
+    *,
+    library: str = "table",
+) -> Any:
+    """The table stored in compressed file ``path``, as ``library`` gives it, as uproot's
+    ``library=`` does: ``"table"`` (a :class:`Table`), ``"np"`` (a dict of numpy arrays), ``"pd"``
+    (a pandas DataFrame) or ``"ak"`` (an awkward Array of the input's shape: a jagged collection
+    comes back jagged). ``model`` only for autoencoder files written without their decoder."""
+    dataset = decompress_to_dataset(path, model)
+    if library == "table":
+        return dataset.table
+    from hepsqueeze.io.memory import from_dataset
+
+    return from_dataset(dataset, library)

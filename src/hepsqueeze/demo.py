@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from hepsqueeze.api import train
+from hepsqueeze.api import compress, decompress, train
 from hepsqueeze.baselines import bounds_from_errors
-from hepsqueeze.codec.compress import CompressionReport, compress_table, decompress_file
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.evaluation.benchmark import best_baseline
+from hepsqueeze.file.report import CompressionReport
 from hepsqueeze.io import input_size_bytes, write_table
 from hepsqueeze.metrics.residuals import residual_summary
 from hepsqueeze.models.io import load_model, save_model
@@ -71,14 +71,14 @@ def run_demo(
     )
     model_path = save_model(model, workdir / "ae4d-3.hsqm", force=True)
     stage("compressing, decompressing")
-    report = compress_table(
+    report = compress(
         jets,
-        load_model(model_path),
         workdir / "jets.hsqz",
+        model=load_model(model_path),
         force=True,
         input_info={"path": data_path.name, "size_bytes": input_size_bytes(data_path)},
     )
-    back = decompress_file(report.path)
+    back = decompress(report.path)
     write_table(back, workdir / "jets-decompressed.parquet", force=True)
     cols = list(model.columns)
     x = jets.stack(cols)

@@ -30,7 +30,7 @@ bound after float32 rounding are stored exactly as exceptions. The decoder uses 
 arithmetic, numpy's ``exp``/``cosh`` and integer operations; the payload records an xxh64 of the
 decoded values so a decoder on another machine can prove it reproduced them bit for bit.
 
-Files: :mod:`hepsqueeze.codec.bounded_file` (data format 4, ``hepsqueeze compress --max-error``).
+Files: :mod:`hepsqueeze.codecs.bounded.codec` (the codec in the file layer, data format 5).
 """
 
 from __future__ import annotations

@@ -1,1 +1,0 @@
-"""Transitional: being replaced by hepsqueeze.file and hepsqueeze.codecs."""
