@@ -9,7 +9,9 @@ import pytest
 
 from hepsqueeze.codecs.autoencoder.exceptions import codec_inputs
 from hepsqueeze.errors import ColumnError, InputError, OutputExistsError
-from hepsqueeze.evaluation.report import compute_metrics, draw_report, evaluate, resolve_columns
+from hepsqueeze.evaluation.inputs import resolve_columns
+from hepsqueeze.evaluation.report import draw_report, evaluate
+from hepsqueeze.evaluation.report_metrics import compute_metrics
 from hepsqueeze.io.table import Table
 from hepsqueeze.metrics.residuals import ks_statistic
 

@@ -42,7 +42,7 @@ from hepsqueeze.baselines import (
     read_payload,
 )
 from hepsqueeze.errors import ConfigError, HepsqueezeError
-from hepsqueeze.evaluation._json import json_safe
+from hepsqueeze.evaluation.strict_json import json_safe
 from hepsqueeze.io.table import Table
 from hepsqueeze.version import __version__
 

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import InputError, OutputExistsError
+from hepsqueeze.evaluation.strict_json import write_json
 from hepsqueeze.io.table import Table
 from hepsqueeze.version import __version__
 
@@ -202,8 +203,6 @@ def inspect(
     Raises :class:`OutputExistsError` if the directory already holds ``summary.json`` and ``force``
     is false. Warnings are also logged.
     """
-    from hepsqueeze.evaluation.report import write_json
-
     t0 = time.perf_counter()
     out = Path(report_dir)
     if out.exists() and not out.is_dir():

@@ -139,6 +139,11 @@ def symbol(variable: str) -> str:
     return LABELS.get(variable.lower(), variable)
 
 
+def percent_text(fraction: float | None) -> str:
+    """``fraction`` as a percentage with two decimals (``"1.25%"``), ``"n/a"`` for None."""
+    return "n/a" if fraction is None else f"{100 * fraction:.2f}%"
+
+
 def corner_label(ax: Axes, text: str) -> None:
     """Small experiment-style label in the upper left, above the axes."""
     ax.text(0.0, 1.01, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=11, style="italic")

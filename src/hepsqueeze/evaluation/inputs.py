@@ -1,0 +1,188 @@
+"""The evaluation's inputs: the two tables matched row by row, the compressed file, the model, the
+columns to evaluate and their variable names, the grouping columns and the latent codes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from hepsqueeze.errors import ColumnError, InputError, ModelError, missing_column_message
+from hepsqueeze.evaluation.physics import EVENT_COLUMN
+from hepsqueeze.io.table import Table
+from hepsqueeze.models.model import CompressionModel
+
+#: Grouping columns used when present and none are asked for.
+GROUP_COLUMNS: Final = ("process", "object")
+
+#: A model, or the path or zoo name of one.
+ModelLike = CompressionModel | str | os.PathLike[str]
+
+
+def check_rows(original: Table, reconstructed: Table) -> None:
+    """Raise :class:`InputError` unless both tables have the same number of rows (they are matched in order)."""
+    if original.num_rows != reconstructed.num_rows:
+        raise InputError(
+            f"original {original.source} has {original.num_rows} rows but reconstructed "
+            f"{reconstructed.source} has {reconstructed.num_rows}; rows are matched in order, so both "
+            "must hold the same rows"
+        )
+    if original.num_rows == 0:
+        raise InputError(f"original {original.source} has no rows: nothing to evaluate")
+
+
+def read_container(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What the report uses from a compressed file: ``info`` (:func:`file_info`), ``decoder`` (the
+    embedded decoder-only model, or None) and ``latents`` (the stored codes as float32, or None)."""
+    from hepsqueeze.codec.compress import file_info
+    from hepsqueeze.container import ContainerReader
+    from hepsqueeze.models.io import model_from_bytes
+
+    info = file_info(path)
+    decoder: CompressionModel | None = None
+    latents: npt.NDArray[np.float32] | None = None
+    with ContainerReader.open(path) as reader:
+        embedded = reader.find("model")
+        if embedded:
+            decoder = model_from_bytes(reader.read_bytes(embedded[0]), f"{path} (embedded model)")
+        parts = [reader.read_array(s) for s in sorted(reader.find("latent"), key=lambda s: s.chunk)]
+        if parts:
+            latents = np.concatenate(parts).astype(np.float32)
+    return {"info": info, "decoder": decoder, "latents": latents}
+
+
+def load_model(model: ModelLike | None) -> CompressionModel | None:
+    """``model`` itself, or the model at its path or zoo name (None stays None)."""
+    if model is None or isinstance(model, CompressionModel):
+        return model
+    from hepsqueeze.zoo import resolve_model
+
+    return resolve_model(model)
+
+
+def resolve_columns(
+    original: Table,
+    reconstructed: Table,
+    *,
+    columns: Sequence[str] | None = None,
+    variables: Sequence[str] | None = None,
+    model: CompressionModel | None = None,
+    header: Mapping[str, Any] | None = None,
+) -> tuple[list[str], list[str]]:
+    """The compressed columns and their variable names.
+
+    ``columns`` if given, else the model's, else the container header's, else the float columns both
+    tables share except ``event``. ``variables`` (which decide residual conventions) default to the
+    model's or header's variables when the counts match, else to the column names.
+    """
+    comp = (header or {}).get("compressed", {}) if header else {}
+    cols = _columns(original, reconstructed, columns, model, comp)
+    if not cols:
+        raise ColumnError(
+            f"no float columns shared by {original.source} and {reconstructed.source} to evaluate; pass columns"
+        )
+    for c in cols:
+        for t, what in ((original, "original"), (reconstructed, "reconstructed")):
+            if c not in t:
+                raise ColumnError(missing_column_message(c, t.names, f"{what} {t.source}"))
+    var = _variables(cols, variables, model, comp)
+    if len(var) != len(cols):
+        raise ColumnError(
+            f"{len(cols)} columns ({', '.join(cols)}) but {len(var)} variables ({', '.join(var)})"
+        )
+    return cols, var
+
+
+def _columns(
+    original: Table,
+    reconstructed: Table,
+    columns: Sequence[str] | None,
+    model: CompressionModel | None,
+    comp: Mapping[str, Any],
+) -> list[str]:
+    if columns:
+        return list(columns)
+    if model is not None:
+        return list(model.columns)
+    if comp.get("columns"):
+        return [str(c) for c in comp["columns"]]
+    return [
+        n
+        for n in original.names
+        if n != EVENT_COLUMN
+        and n in reconstructed
+        and original[n].dtype.kind == "f"
+        and reconstructed[n].dtype.kind == "f"
+    ]
+
+
+def _variables(
+    cols: Sequence[str],
+    variables: Sequence[str] | None,
+    model: CompressionModel | None,
+    comp: Mapping[str, Any],
+) -> list[str]:
+    if variables:
+        return list(variables)
+    if model is not None and len(model.variables) == len(cols):
+        return list(model.variables)
+    if comp.get("variables") and len(comp["variables"]) == len(cols):
+        return [str(v) for v in comp["variables"]]
+    return list(cols)
+
+
+def group_columns(original: Table, group_by: str | Sequence[str] | None) -> list[str]:
+    """The grouping columns: ``group_by`` (each must be in ``original``), by default those of
+    :data:`GROUP_COLUMNS` that ``original`` has."""
+    if group_by is None:
+        return [g for g in GROUP_COLUMNS if g in original]
+    wanted = [group_by] if isinstance(group_by, str) else list(group_by)
+    for g in wanted:
+        if g not in original:
+            raise ColumnError(missing_column_message(g, original.names, f"original {original.source}"))
+    return wanted
+
+
+def latent_codes(
+    original: Table,
+    columns: Sequence[str],
+    mdl: CompressionModel | None,
+    stored: Mapping[str, Any] | None,
+    notes: list[str],
+) -> tuple[npt.NDArray[np.float32] | None, str]:
+    """The latent codes of ``original`` and where they came from: those stored in the container
+    (``stored``, from :func:`read_container`) when they match its rows, else ``mdl``'s encoding of
+    ``columns``; ``(None, "")`` with a note appended to ``notes`` when neither is available."""
+    if stored is not None and stored["latents"] is not None:
+        z = stored["latents"]
+        if z.shape[0] == original.num_rows:
+            return z, "latent codes stored in the container"
+        notes.append(
+            f"the container holds {z.shape[0]} latent rows, the original {original.num_rows}: ignored"
+        )
+    if mdl is not None and mdl.has_encoder:
+        if len(columns) != len(mdl.variables):
+            notes.append("the model's inputs do not match the evaluated columns: no latent space")
+            return None, ""
+        try:
+            return mdl.encode(original.stack(columns)), f"encoded with model {mdl.name!r}"
+        except (InputError, ModelError) as exc:
+            notes.append(f"could not encode the original with the model: {exc}")
+            return None, ""
+    notes.append("no latent codes: pass the container or the full model (a decoder alone cannot encode)")
+    return None, ""
+
+
+__all__ = [
+    "GROUP_COLUMNS",
+    "ModelLike",
+    "check_rows",
+    "group_columns",
+    "latent_codes",
+    "load_model",
+    "read_container",
+    "resolve_columns",
+]
