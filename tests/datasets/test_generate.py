@@ -243,7 +243,7 @@ def test_registry_and_seeds() -> None:
 
 
 def test_phi_stays_below_pi() -> None:
-    phi = worker._phi_float32(np.array([math.pi, -math.pi, math.pi - 1e-9, -math.pi + 1e-9, 0.0]))
+    phi = worker.phi_float32(np.array([math.pi, -math.pi, math.pi - 1e-9, -math.pi + 1e-9, 0.0]))
     assert np.all(phi.astype(np.float64) >= -math.pi)
     assert np.all(phi.astype(np.float64) < math.pi)
 
@@ -257,7 +257,7 @@ def test_pythia_failure_raises(monkeypatch: pytest.MonkeyPatch) -> None:
             return False
 
     fake = Failing()
-    monkeypatch.setattr(worker, "_make_pythia", lambda config, seed: fake)
+    monkeypatch.setattr(worker, "make_pythia", lambda config, seed: fake)
     with pytest.raises(GeneratorError, match="qcd event 0 after"):
         generate(GeneratorConfig("qcd", 2, 1), use_cache=False)
     assert fake.calls == worker.MAX_NEXT_ATTEMPTS

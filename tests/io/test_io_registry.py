@@ -25,12 +25,8 @@ from hepsqueeze.io import (
 @pytest.fixture
 def scratch_registry() -> Iterator[None]:
     """Restore the global registry after a test registers formats."""
-    formats, extensions = dict(registry._REGISTRY), dict(registry._EXTENSIONS)
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(formats)
-    registry._EXTENSIONS.clear()
-    registry._EXTENSIONS.update(extensions)
+    with registry.scratch_registry():
+        yield
 
 
 class SemicolonEvents:

@@ -205,7 +205,7 @@ def generate_block(config: GeneratorConfig, start: int, stop: int) -> dict[str, 
     values = np.asarray(rows, dtype=np.float64)
     out: dict[str, npt.NDArray[Any]] = {"event": np.asarray(event_ids, dtype=columns["event"])}
     for k, (name, dtype) in enumerate(list(columns.items())[1:]):
-        out[name] = _phi_float32(values[:, k]) if name == "phi" else values[:, k].astype(dtype)
+        out[name] = phi_float32(values[:, k]) if name == "phi" else values[:, k].astype(dtype)
     return out
 
 
@@ -247,7 +247,7 @@ def _start_block(config: GeneratorConfig, start: int, stop: int) -> tuple[Any, _
     if not 0 <= start <= stop <= config.events:
         raise GeneratorError(f"block [{start}, {stop}) is outside [0, {config.events})")
     clusterer = _Clusterer(config)  # FastJet first: a missing FastJet fails before Pythia starts
-    return _make_pythia(config, pythia_seed(config.seed, config.process, start)), clusterer
+    return make_pythia(config, pythia_seed(config.seed, config.process, start)), clusterer
 
 
 class Jets27D:
@@ -350,7 +350,7 @@ class Jets27D:
         return areas
 
 
-def _phi_float32(phi: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+def phi_float32(phi: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     """Azimuth in [-pi, pi) as float32, whether compared in float32 or float64."""
     wrapped = np.where(phi >= math.pi, phi - 2.0 * math.pi, phi)
     return np.clip(wrapped.astype(np.float32), -_PHI_LIMIT32, _PHI_LIMIT32)
@@ -367,7 +367,8 @@ def _next_event(pythia: Any, process: str, index: int) -> None:
     )
 
 
-def _make_pythia(config: GeneratorConfig, seed: int) -> Any:
+def make_pythia(config: GeneratorConfig, seed: int) -> Any:
+    """A Pythia 8 instance set up for ``config``'s process, seeded with ``seed``, initialised."""
     try:
         import pythia8mc
     except ImportError as exc:

@@ -11,13 +11,14 @@ content rather than its extension supplies ``sniff``. Formats that hold more tha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -102,6 +103,19 @@ _EXTENSIONS: dict[str, tuple[str, ...]] = {}
 
 #: Registered format names mapped to their file extensions (a read-only live view).
 FORMATS: Mapping[str, tuple[str, ...]] = MappingProxyType(_EXTENSIONS)
+
+
+@contextlib.contextmanager
+def scratch_registry() -> Iterator[None]:
+    """Register formats for a while (a test, a plugin tried out): on exit the registry is as before."""
+    formats, extensions = dict(_REGISTRY), dict(_EXTENSIONS)
+    try:
+        yield
+    finally:
+        _REGISTRY.clear()
+        _REGISTRY.update(formats)
+        _EXTENSIONS.clear()
+        _EXTENSIONS.update(extensions)
 
 
 def register_format(fmt: Format) -> Format:
