@@ -2,7 +2,7 @@
 
 A layout comes from a reader (trusted) or from a compressed file's header (not trusted: a crafted
 file can put anything there). :func:`check_layout` checks the keys the writers use, and the
-format-specific keys of DarkMachines and ROOT layouts, so that a bad layout is one
+format-specific keys of DarkMachines, ROOT, awkward and pandas layouts, so that a bad layout is one
 :class:`~hepsqueeze.errors.InputError` naming the key, never a traceback or an allocation taken on
 its word (a number format of a billion digits, a fixed-size array branch of a billion elements).
 Keys a format does not use are not checked; missing keys take the writers' defaults.
@@ -27,6 +27,27 @@ MAX_FIXED_DECIMALS = 20
 MAX_BRANCH_ELEMENTS = 1 << 16
 #: Largest count or index a layout may hold (int64 range).
 MAX_LAYOUT_INT = (1 << 63) - 1
+
+#: Smallest and largest signed integer a layout may hold (int64 range: a pandas RangeIndex's start).
+MIN_LAYOUT_SIGNED = -(1 << 63)
+#: The kinds of in-memory awkward data a layout describes: flat records, or one jagged collection.
+AWKWARD_KINDS = ("records", "jagged")
+#: The kinds of pandas index a layout describes: a RangeIndex, or an index kept as an auxiliary table.
+PANDAS_INDEX_KINDS = ("range", "table")
+#: pandas' nullable extension dtypes a layout may ask a column to come back as.
+PANDAS_NULLABLE_DTYPES = (
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "UInt8",
+    "UInt16",
+    "UInt32",
+    "UInt64",
+    "Float32",
+    "Float64",
+    "boolean",
+)
 
 _NUMBER_FORMAT = re.compile(r"([gf])([0-9]{1,3})|r")
 _ROOT_KINDS = frozenset({"flat", "counter", "jagged"})
@@ -80,6 +101,15 @@ class _Checker:
             raise self.fail(key, f"must be an integer in [0, 2**63), not {str(value)[:40]}")
         return value
 
+    def integer(self, value: object, key: str) -> int:
+        if type(value) is not int or not MIN_LAYOUT_SIGNED <= value <= MAX_LAYOUT_INT:
+            raise self.fail(key, f"must be an integer in [-2**63, 2**63), not {str(value)[:40]}")
+        return value
+
+    def choice(self, value: object, key: str, choices: tuple[str, ...]) -> None:
+        if not isinstance(value, str) or value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, not {str(value)[:40]!r}")
+
     def optional(self, layout: Mapping[str, Any], key: str, check: Any) -> None:
         if key in layout:
             check(layout[key], key)
@@ -93,7 +123,9 @@ def check_layout(layout: object, where: str) -> dict[str, Any]:
     DarkMachines layout's ``number_formats`` (valid formats of at most 17 significant digits or 20
     decimals), ``newline``, flags and line lists; a ROOT layout's ``tree``, ``title``,
     ``num_entries``, ``branches`` (name, kind, numeric dtype, fixed shape), ``collections`` and
-    ``other_objects``.
+    ``other_objects``; an awkward layout's ``awkward`` (kind, record name and, for a jagged
+    collection, its field, number of events, event column and fields); a pandas layout's ``pandas``
+    (``index``: a range's start, step and name or an auxiliary table's name; nullable ``dtypes``).
     """
     c = _Checker(where)
     if not isinstance(layout, Mapping):
@@ -109,6 +141,10 @@ def check_layout(layout: object, where: str) -> dict[str, Any]:
         _check_darkmachines(c, top)
     elif fmt == "root":
         _check_root(c, top)
+    elif fmt == "awkward":
+        _check_awkward(c, top)
+    elif fmt == "pandas":
+        _check_pandas(c, top)
     return dict(top)
 
 
@@ -160,6 +196,41 @@ def _check_root(c: _Checker, layout: Mapping[str, Any]) -> None:
                     elements *= c.count(d, f"{key}.shape")
                     if elements > MAX_BRANCH_ELEMENTS:
                         raise c.fail(f"{key}.shape", f"has more than {MAX_BRANCH_ELEMENTS} elements")
+
+
+def _check_awkward(c: _Checker, layout: Mapping[str, Any]) -> None:
+    if "awkward" not in layout:
+        return
+    info = c.mapping(layout["awkward"], "awkward")
+    c.choice(info.get("kind"), "awkward.kind", AWKWARD_KINDS)
+    if "record" in info:
+        c.string(info["record"], "awkward.record", none=True)
+    if info["kind"] == "jagged":
+        c.string(info.get("collection"), "awkward.collection", none=True)
+        c.count(info.get("events"), "awkward.events")
+        c.string(info.get("event_column"), "awkward.event_column")
+        if "fields" in info:
+            for name in c.items(info["fields"], "awkward.fields"):
+                c.string(name, "awkward.fields")
+
+
+def _check_pandas(c: _Checker, layout: Mapping[str, Any]) -> None:
+    if "pandas" not in layout:
+        return
+    info = c.mapping(layout["pandas"], "pandas")
+    if "index" in info:
+        index = c.mapping(info["index"], "pandas.index")
+        c.choice(index.get("kind"), "pandas.index.kind", PANDAS_INDEX_KINDS)
+        if index["kind"] == "range":
+            c.integer(index.get("start"), "pandas.index.start")
+            if c.integer(index.get("step"), "pandas.index.step") == 0:
+                raise c.fail("pandas.index.step", "must not be 0")
+        else:
+            c.string(index.get("table"), "pandas.index.table")
+        c.string(index.get("name"), "pandas.index.name", none=True)
+    if "dtypes" in info:
+        for name, dtype in c.mapping(info["dtypes"], "pandas.dtypes").items():
+            c.choice(dtype, f"pandas.dtypes.{name}", PANDAS_NULLABLE_DTYPES)
 
 
 def _check_dtype(c: _Checker, value: object, key: str) -> None:
