@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +103,25 @@ def load_dataset(path: Path) -> Any:
 
 
 def save_dataset(path: Path, table: Any, aux: Any = None, layout: Any = None) -> None:
-    np.savez_compressed(path, **dataset_arrays(table, aux, layout))  # type: ignore[arg-type]
+    save_arrays(path, dataset_arrays(table, aux, layout))
+
+
+def save_arrays(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def _save_table(path: Path, columns: dict[str, npt.NDArray[Any]]) -> None:
+    """A plain table (no auxiliary tables, empty layout) as :func:`save_dataset` stores datasets."""
+    save_arrays(path, {**{f"table/{k}": v for k, v in columns.items()}, "layout": np.array("{}")})
 
 
 # --------------------------------------------------------------------------------------------------
 # Inputs
 
 
-def _jets(rng: np.random.Generator, rows: int, pt: tuple[float, float], eta: float, phi: float) -> Any:
+def _jets(
+    rng: np.random.Generator, rows: int, pt: tuple[float, float], eta: float, phi: float
+) -> npt.NDArray[np.float64]:
     """Jet-like E, pt, eta, phi (float64): log-uniform pt, uniform eta and phi, masses of 2-40 GeV."""
     pts = np.exp(rng.uniform(np.log(pt[0]), np.log(pt[1]), rows))
     etas = rng.uniform(-eta, eta, rows)
@@ -161,19 +173,17 @@ def make_inputs() -> None:
     rng = np.random.default_rng(7)
 
     # The model file's own check: latents to decode, jets to encode.
-    x = _fitting_jets(model, rng, 64).astype(np.float32)
+    x32 = _fitting_jets(model, rng, 64).astype(np.float32)
     z = rng.normal(0.0, 1.0, (64, model.latent_dim)).astype(np.float32)
-    np.savez_compressed(DATA / "input_model.npz", x=x, z=z)
+    save_arrays(DATA / "input_model.npz", {"x": x32, "z": z})
 
     # Format 1: one plain table, compressed E pt eta phi and lossless passthrough columns.
     x = _fitting_jets(model, rng, 300)
-    plain = {"event": _event_column(rng, 300)}
+    plain: dict[str, npt.NDArray[Any]] = {"event": _event_column(rng, 300)}
     plain.update({v: x[:, j].astype(np.float32) for j, v in enumerate(VARIABLES)})
     plain["n_constituents"] = rng.integers(1, 60, 300).astype(np.int16)
     plain["btag"] = rng.uniform(0.0, 1.0, 300)
-    np.savez_compressed(
-        DATA / "input_plain.npz", **{f"table/{k}": v for k, v in plain.items()}, layout=np.array("{}")
-    )
+    _save_table(DATA / "input_plain.npz", plain)
 
     # Format 2: a DarkMachines CSV (objects and per-event quantities), read by the format-2 code.
     (DATA / "input_darkmachines.csv").write_text(_darkmachines_text(model, rng, 80), encoding="ascii")
@@ -190,20 +200,14 @@ def make_inputs() -> None:
     exc["phi"][[77, 78]] = [_nan(0x7FF8_0000_0000_BEEF, "f8"), -0.0]
     exc["phi"][79] = 1e-310  # a float64 denormal
     exc["weight"] = rng.uniform(0.5, 2.0, 300).astype(np.float32)
-    np.savez_compressed(
-        DATA / "input_exceptions.npz", **{f"table/{k}": v for k, v in exc.items()}, layout=np.array("{}")
-    )
+    _save_table(DATA / "input_exceptions.npz", exc)
 
     # Format 4: float32 jets as the old bounded writer took them, a NaN E and a zero pt.
-    np.savez_compressed(
-        DATA / "input_bounded4.npz", **_bounded_columns(rng, 300, wide=False), layout=np.array("{}")
-    )
+    _save_table(DATA / "input_bounded4.npz", _bounded_columns(rng, 300, wide=False))
     # Format 5: jets in several dtypes (float64 E, int32 pt, float16 eta), a NaN with a payload,
     # an inf, a zero, a phi of float32(2 pi): values whose float32 decoding misses the bound in the
     # column's own dtype are stored exactly (exception sections of E, pt and eta).
-    np.savez_compressed(
-        DATA / "input_bounded5.npz", **_bounded_columns(rng, 300, wide=True), layout=np.array("{}")
-    )
+    _save_table(DATA / "input_bounded5.npz", _bounded_columns(rng, 300, wide=True))
 
 
 def _bounded_columns(rng: np.random.Generator, rows: int, *, wide: bool) -> dict[str, npt.NDArray[Any]]:
@@ -211,21 +215,21 @@ def _bounded_columns(rng: np.random.Generator, rows: int, *, wide: bool) -> dict
     event = _event_column(rng, rows)
     order = np.lexsort((-x[:, 1], event))  # the leading jet first in each event
     x = x[order]
-    cols: dict[str, npt.NDArray[Any]] = {"table/event": event}
+    cols: dict[str, npt.NDArray[Any]] = {"event": event}
     if wide:
-        cols["table/E"] = x[:, 0].copy()
-        cols["table/E"][[3, 4]] = [_nan(0x7FF8_0000_0000_0042, "f8"), np.inf]
-        cols["table/pt"] = np.rint(x[:, 1]).astype(np.int32)
-        cols["table/pt"][10] = 0
-        cols["table/eta"] = x[:, 2].astype(np.float16)
-        cols["table/phi"] = x[:, 3].astype(np.float32)
-        cols["table/phi"][20] = np.float32(2 * np.pi)  # on the [0, 2 pi) branch's edge
+        cols["E"] = x[:, 0].copy()
+        cols["E"][[3, 4]] = [_nan(0x7FF8_0000_0000_0042, "f8"), np.inf]
+        cols["pt"] = np.rint(x[:, 1]).astype(np.int32)
+        cols["pt"][10] = 0
+        cols["eta"] = x[:, 2].astype(np.float16)
+        cols["phi"] = x[:, 3].astype(np.float32)
+        cols["phi"][20] = np.float32(2 * np.pi)  # on the [0, 2 pi) branch's edge
     else:
         for j, v in enumerate(VARIABLES):
-            cols[f"table/{v}"] = x[:, j].astype(np.float32)
-        cols["table/E"][3] = np.nan
-        cols["table/pt"][10] = 0.0
-    cols["table/charge"] = rng.integers(-1, 2, rows).astype(np.int32)
+            cols[v] = x[:, j].astype(np.float32)
+        cols["E"][3] = np.nan
+        cols["pt"][10] = 0.0
+    cols["charge"] = rng.integers(-1, 2, rows).astype(np.int32)
     return cols
 
 
@@ -362,7 +366,7 @@ def data_format(path: Path) -> int:
     try:
         from hepsqueeze.container import ContainerReader
     except ImportError:  # before the container package: hepsqueeze.codec.container
-        from hepsqueeze.codec.container import ContainerReader  # type: ignore[no-redef]
+        from hepsqueeze.codec.container import ContainerReader  # type: ignore[no-redef,import-not-found]
 
     with ContainerReader.open(path) as reader:
         return int(reader.header["data_format"])
@@ -386,7 +390,7 @@ def make_expected() -> None:
     model = hepsqueeze.load_model(DATA / "model.hsqm")
     with np.load(DATA / "input_model.npz") as npz:
         x, z = npz["x"], npz["z"]
-    np.savez_compressed(DATA / "model_expected.npz", decoded=model.decode(z), encoded=model.encode(x))
+    save_arrays(DATA / "model_expected.npz", {"decoded": model.decode(z), "encoded": model.encode(x)})
 
 
 def check_old(fmt: int) -> None:
@@ -398,8 +402,10 @@ def check_old(fmt: int) -> None:
     torch.set_num_threads(1)
     path = DATA / f"format{fmt}_{OLD_WRITERS[fmt]}.hsqz"
     main, aux, layout = read_arrays(path.with_name(f"{path.stem}_expected.npz"))
+    got_aux: Mapping[str, Any] = {}
+    got_layout: Mapping[str, Any] = {}
     if fmt == 1:
-        table, got_aux, got_layout = hepsqueeze.decompress(path), {}, {}
+        table = hepsqueeze.decompress(path)
     else:
         ds = hepsqueeze.decompress_to_dataset(path)
         table, got_aux, got_layout = ds.table, ds.aux, ds.layout
