@@ -175,9 +175,14 @@ class ContainerReader:
         its byte offset, like the reader's own errors.
         """
         if section is None:
-            return ContainerError(f"{self.name}: header at byte {PREAMBLE.size}: {problem}")
+            return ContainerError(
+                f"{self.name}: header at byte {PREAMBLE.size}: {problem}", path=self.name, offset=PREAMBLE.size
+            )
         return ContainerError(
-            f"{self.name}: {label(section.index, section.desc)} at byte {section.start}: {problem}"
+            f"{self.name}: {label(section.index, section.desc)} at byte {section.start}: {problem}",
+            path=self.name,
+            section=section.index,
+            offset=section.start,
         )
 
     # -- payloads -----------------------------------------------------------------------------------
@@ -221,7 +226,7 @@ class ContainerReader:
 
     def _fail(self, where: str, offset: int, problem: str, *, version: bool = False) -> NoReturn:
         cls = ContainerVersionError if version else ContainerError
-        raise cls(f"{self.name}: {where} at byte {offset}: {problem}")
+        raise cls(f"{self.name}: {where} at byte {offset}: {problem}", path=self.name, offset=offset)
 
     def _read_at(self, offset: int, size: int) -> bytes:
         self._stream.seek(offset)
