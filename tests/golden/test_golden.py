@@ -31,16 +31,12 @@ from hepsqueeze.io import Dataset
 
 def write_autoencoder(dataset: Dataset, model: Any, out: Path) -> None:
     """Write ``dataset`` with the autoencoder ``model`` (its training columns, embedded decoder)."""
-    from hepsqueeze.codec.compress import compress_dataset
-
-    compress_dataset(dataset, model, out, None, embed_model=True)
+    hepsqueeze.compress(dataset, out, model=model, embed_model=True)
 
 
 def write_bounded(dataset: Dataset, out: Path) -> None:
     """Write ``dataset`` with the error-bounded codec at 1e-3 (E, pt, eta, phi)."""
-    from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
-
-    compress_bounded(dataset, out, parse_max_error(BOUNDED_MAX_ERROR), None)
+    hepsqueeze.compress(dataset, out, max_error=BOUNDED_MAX_ERROR)
 
 
 # --------------------------------------------------------------------------------------------------
