@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -20,10 +20,13 @@ from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
 from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.preprocessing.normalisation import Normaliser
 from hepsqueeze.training.config import TrainConfig
-from hepsqueeze.training.split import split_rows
+from hepsqueeze.training.split import Split, split_rows
 from hepsqueeze.version import __version__
 
 log = logging.getLogger(__name__)
+
+#: Fraction of the steps during which the one-cycle schedule raises the learning rate.
+PCT_START: Final = 0.3
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,6 @@ def train_model(
             f"too few rows to train on ({data.shape[0]}): need at least 2 for training and 1 for validation"
         )
     normaliser = Normaliser.fit(train_config.normalisation, variables, data[split.train])
-    train_min = data[split.train].min(axis=0)
-    train_max = data[split.train].max(axis=0)
     probe = CompressionModel(Autoencoder(config), normaliser, tuple(variables), tuple(columns), name=name)
     probe.validate_input(data, columns)
 
@@ -86,44 +87,106 @@ def train_model(
     torch.manual_seed(train_config.seed)
     net = Autoencoder(config).to(device)
     y = torch.from_numpy(normaliser.forward(data)).to(device)
-    y_train, y_val = y[split.train], y[split.val]
+    fit = _fit(
+        net, y[split.train], y[split.val], train_config, skip_single=config.batchnorm, progress=progress
+    )
+    log.info(
+        "trained %s: best val MSE %.3g at epoch %d (%.0f s, %s)",
+        name,
+        fit.best.val,
+        fit.best.epoch + 1,
+        fit.seconds,
+        fit.stopped,
+    )
 
+    net.load_state_dict(fit.best.state)
+    net = net.cpu().eval()
+    model = CompressionModel(
+        net,
+        normaliser,
+        tuple(variables),
+        tuple(columns),
+        name=name,
+        history=fit.history,
+        integer_variables=tuple(v for v in variables if v in integer_variables),
+    )
+    model.training = _training_info(model, data, split, train_config, device=device, fit=fit)
+    return model
+
+
+@dataclass
+class _Best:
+    """The best validation loss so far (its epoch and weights), and the best since the warm-up ended.
+
+    Early stopping compares against the best loss since the warm-up ended: during the warm-up the
+    rising learning rate makes the loss noisy, and the annealing phase often only catches up with
+    an early minimum near its end.
+    """
+
+    state: dict[str, Any]
+    improved_epoch: int
+    val: float = math.inf
+    epoch: int = -1
+    since_warmup: float = math.inf
+
+    def update(self, epoch: int, val_loss: float, net: Autoencoder, warmup_epochs: int) -> None:
+        if epoch >= warmup_epochs and val_loss < self.since_warmup:
+            self.since_warmup, self.improved_epoch = val_loss, epoch
+        if val_loss < self.val:
+            self.val, self.epoch = val_loss, epoch
+            self.state = copy.deepcopy(net.state_dict())
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What the training loop returns: per-epoch history, the best epoch, why it stopped, its time."""
+
+    history: dict[str, list[float]]
+    best: _Best
+    stopped: str
+    seconds: float
+
+
+def _fit(
+    net: Autoencoder,
+    y_train: torch.Tensor,
+    y_val: torch.Tensor,
+    train_config: TrainConfig,
+    *,
+    skip_single: bool,
+    progress: Callable[[EpochReport], None] | None,
+) -> _Fit:
+    """Train ``net`` on the normalised rows ``y_train``, validating on ``y_val`` after each epoch.
+
+    ``skip_single``: skip one-row batches (BatchNorm cannot train on a single row).
+    """
     steps_per_epoch = max(1, math.ceil(y_train.shape[0] / train_config.batch_size))
     opt = torch.optim.AdamW(
         net.parameters(), lr=train_config.lr, betas=train_config.betas, weight_decay=train_config.weight_decay
     )
-    pct_start = 0.3
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=train_config.lr, total_steps=train_config.epochs * steps_per_epoch, pct_start=pct_start
+        opt, max_lr=train_config.lr, total_steps=train_config.epochs * steps_per_epoch, pct_start=PCT_START
     )
-    warmup_epochs = int(pct_start * train_config.epochs)
+    warmup_epochs = int(PCT_START * train_config.epochs)
     gen = torch.Generator(device="cpu").manual_seed(train_config.seed)
     loss_fn = torch.nn.MSELoss()
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": [], "seconds": []}
-    best_val, best_epoch, best_state = math.inf, -1, copy.deepcopy(net.state_dict())
-    # Early stopping compares against the best loss since the warm-up ended: during the warm-up the
-    # rising learning rate makes the loss noisy, and the annealing phase often only catches up with
-    # an early minimum near its end.
-    best_since_warmup, improved_epoch = math.inf, warmup_epochs
+    best = _Best(state=copy.deepcopy(net.state_dict()), improved_epoch=warmup_epochs)
     start = time.perf_counter()
     stopped = "epochs"
     for epoch in range(train_config.epochs):
         net.train()
-        perm = torch.randperm(y_train.shape[0], generator=gen).to(device)
-        total, seen = 0.0, 0
-        for i in range(steps_per_epoch):
-            idx = perm[i * train_config.batch_size : (i + 1) * train_config.batch_size]
-            if idx.numel() < 2 and config.batchnorm:
-                continue  # BatchNorm cannot train on a single row
-            batch = y_train[idx]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(batch), batch)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * batch.shape[0]
-            seen += batch.shape[0]
-        train_loss = total / max(seen, 1)
+        perm = torch.randperm(y_train.shape[0], generator=gen).to(y_train.device)
+        train_loss = _train_epoch(
+            net,
+            opt,
+            sched,
+            y_train,
+            perm,
+            batch_size=train_config.batch_size,
+            skip_single=skip_single,
+            loss_fn=loss_fn,
+        )
         val_loss = _evaluate(net, y_val, loss_fn)
         lr = float(sched.get_last_lr()[0])
         elapsed = time.perf_counter() - start
@@ -134,44 +197,70 @@ def train_model(
             ("seconds", elapsed),
         ):
             history[key].append(value)
-        if epoch >= warmup_epochs and val_loss < best_since_warmup:
-            best_since_warmup, improved_epoch = val_loss, epoch
-        if val_loss < best_val:
-            best_val, best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(net.state_dict())
+        best.update(epoch, val_loss, net, warmup_epochs)
         if progress is not None:
-            progress(EpochReport(epoch + 1, train_config.epochs, train_loss, val_loss, best_val, lr, elapsed))
-        if not math.isfinite(train_loss):
-            stopped = "diverged"
+            progress(EpochReport(epoch + 1, train_config.epochs, train_loss, val_loss, best.val, lr, elapsed))
+        reason = _stop_reason(epoch, train_loss, elapsed, best, train_config)
+        if reason is not None:
+            stopped = reason
             break
-        if epoch - improved_epoch >= train_config.patience:
-            stopped = "early-stopping"
-            break
-        if train_config.max_seconds is not None and elapsed > train_config.max_seconds:
-            stopped = "time-limit"
-            break
-    seconds = time.perf_counter() - start
-    log.info(
-        "trained %s: best val MSE %.3g at epoch %d (%.0f s, %s)",
-        name,
-        best_val,
-        best_epoch + 1,
-        seconds,
-        stopped,
-    )
+    return _Fit(history, best, stopped, time.perf_counter() - start)
 
-    net.load_state_dict(best_state)
-    net = net.cpu().eval()
-    model = CompressionModel(
-        net,
-        normaliser,
-        tuple(variables),
-        tuple(columns),
-        name=name,
-        history=history,
-        integer_variables=tuple(v for v in variables if v in integer_variables),
-    )
-    model.training = {
+
+def _train_epoch(
+    net: Autoencoder,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    y_train: torch.Tensor,
+    perm: torch.Tensor,
+    *,
+    batch_size: int,
+    skip_single: bool,
+    loss_fn: torch.nn.MSELoss,
+) -> float:
+    """One pass over the rows of ``y_train`` in the order ``perm``, in batches; the mean training loss."""
+    total, seen = 0.0, 0
+    for i in range(max(1, math.ceil(y_train.shape[0] / batch_size))):
+        idx = perm[i * batch_size : (i + 1) * batch_size]
+        if idx.numel() < 2 and skip_single:
+            continue  # BatchNorm cannot train on a single row
+        batch = y_train[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(batch), batch)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += float(loss.detach()) * batch.shape[0]
+        seen += batch.shape[0]
+    return total / max(seen, 1)
+
+
+def _stop_reason(
+    epoch: int, train_loss: float, elapsed: float, best: _Best, train_config: TrainConfig
+) -> str | None:
+    """Why training stops after ``epoch`` (``diverged``, ``early-stopping``, ``time-limit``), or None."""
+    if not math.isfinite(train_loss):
+        return "diverged"
+    if epoch - best.improved_epoch >= train_config.patience:
+        return "early-stopping"
+    if train_config.max_seconds is not None and elapsed > train_config.max_seconds:
+        return "time-limit"
+    return None
+
+
+def _training_info(
+    model: CompressionModel,
+    data: npt.NDArray[Any],
+    split: Split,
+    train_config: TrainConfig,
+    *,
+    device: torch.device,
+    fit: _Fit,
+) -> dict[str, Any]:
+    """The model's ``training`` record: settings, versions, split sizes, outcome, input range, metrics."""
+    train_min = data[split.train].min(axis=0)
+    train_max = data[split.train].max(axis=0)
+    return {
         "hepsqueeze_version": __version__,
         "torch_version": torch.__version__,
         "config": train_config.to_dict(),
@@ -182,16 +271,15 @@ def train_model(
             "val": int(split.val.size),
             "test": int(split.test.size),
         },
-        "epochs_run": len(history["train_loss"]),
-        "best_epoch": best_epoch + 1,
-        "stopped": stopped,
-        "seconds": seconds,
-        "best_val_mse_normalised": best_val,
+        "epochs_run": len(fit.history["train_loss"]),
+        "best_epoch": fit.best.epoch + 1,
+        "stopped": fit.stopped,
+        "seconds": fit.seconds,
+        "best_val_mse_normalised": fit.best.val,
         # Physical min-max of the training split: the codec stores values outside it exactly.
         "input_range": [[float(lo), float(hi)] for lo, hi in zip(train_min, train_max, strict=True)],
         "metrics": _split_metrics(model, data, split.val, split.test),
     }
-    return model
 
 
 @torch.no_grad()
