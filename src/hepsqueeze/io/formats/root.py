@@ -217,6 +217,69 @@ def _index_name(members: Sequence[str]) -> str:
     return next(n for n in _INDEX_NAMES if n not in members)
 
 
+def _kept_branches(
+    all_branches: Mapping[str, Any], wanted: list[str] | None, where: str
+) -> dict[str, _Branch]:
+    """The branches to read, classified: those ``wanted`` (all when None), plus the counters they need."""
+    names = list(all_branches)
+    if wanted is not None:
+        keep = set(select_names(names, wanted, where))
+        names = [n for n in names if n in keep]
+    branches: dict[str, _Branch] = {}
+    counters: set[str] = set()
+    for name in names:
+        kind, dtype, shape, counter = _classify(all_branches[name], where)
+        branches[name] = _Branch(name, kind, dtype, shape, counter, all_branches[name])
+        if counter is not None:
+            counters.add(counter)
+    for counter in counters:
+        # A kept jagged branch needs its counter, even when branches= left it out.
+        if counter not in branches:
+            if counter not in all_branches:
+                raise InputError(f"{where}: counter branch {counter!r} is not a top-level branch")
+            _, dtype, _, _ = _classify(all_branches[counter], where)
+            branches[counter] = _Branch(counter, "counter", dtype, (), None, all_branches[counter])
+        else:
+            b = branches[counter]
+            branches[counter] = _Branch(b.name, "counter", b.dtype, b.shape, None, b.obj)
+    return branches
+
+
+def _collections(order: Sequence[str], branches: Mapping[str, _Branch]) -> dict[str, list[str]]:
+    """The jagged branches (in tree ``order``) by their counter branch."""
+    groups: dict[str, list[str]] = {}
+    for n in order:
+        if branches[n].kind == "jagged":
+            groups.setdefault(str(branches[n].counter), []).append(n)
+    return groups
+
+
+def _table_names(groups: Mapping[str, Sequence[str]], main_counter: str | None) -> dict[str, str | None]:
+    """Each collection's table: None for the main one, else its branch prefix (never ``events``)."""
+    taken = {EVENTS_TABLE}
+    table_of: dict[str, str | None] = {}
+    for counter, members in groups.items():
+        if counter == main_counter:
+            table_of[counter] = None
+        else:
+            table_of[counter] = _collection_name(counter, members, taken)
+            taken.add(str(table_of[counter]))
+    return table_of
+
+
+def _read_flat(flat: Sequence[str], branches: Mapping[str, _Branch], where: str, *, source: str) -> Table:
+    """The table of the flat branches; a fixed-size array branch gives one column per element."""
+    pairs: list[tuple[str, npt.NDArray[Any]]] = []
+    for n in flat:
+        values = np.asarray(branches[n].obj.array(library="np"))
+        if branches[n].shape:
+            parts = values.reshape(values.shape[0], -1)
+            pairs += [(c, parts[:, i]) for i, c in enumerate(_element_columns(n, branches[n].shape))]
+        else:
+            pairs.append((n, values))
+    return build_table(pairs, where, source=source)
+
+
 class Root:
     """Reader and writer for ``.root`` files holding TTrees."""
 
@@ -293,46 +356,14 @@ class Root:
         all_branches = {str(b.name): b for b in tree.branches}
         if not all_branches:
             raise InputError(f"{where} has no branches")
-        names = list(all_branches)
-        if wanted is not None:
-            keep = set(select_names(names, wanted, where))
-            names = [n for n in names if n in keep]
-        branches: dict[str, _Branch] = {}
-        counters: set[str] = set()
-        for name in names:
-            kind, dtype, shape, counter = _classify(all_branches[name], where)
-            branches[name] = _Branch(name, kind, dtype, shape, counter, all_branches[name])
-            if counter is not None:
-                counters.add(counter)
-        for counter in counters:
-            # A kept jagged branch needs its counter, even when branches= left it out.
-            if counter not in branches:
-                if counter not in all_branches:
-                    raise InputError(f"{where}: counter branch {counter!r} is not a top-level branch")
-                _, dtype, _, _ = _classify(all_branches[counter], where)
-                branches[counter] = _Branch(counter, "counter", dtype, (), None, all_branches[counter])
-            else:
-                b = branches[counter]
-                branches[counter] = _Branch(b.name, "counter", b.dtype, b.shape, None, b.obj)
+        branches = _kept_branches(all_branches, wanted, where)
         order = [n for n in all_branches if n in branches]
-        groups: dict[str, list[str]] = {}
-        for n in order:
-            if branches[n].kind == "jagged":
-                groups.setdefault(str(branches[n].counter), []).append(n)
+        groups = _collections(order, branches)
         flat = [n for n in order if branches[n].kind == "flat"]
         main_counter = self._main_collection(branches, groups, flat, columns, where)
         num_entries = int(tree.num_entries)
         _check_read_size(branches, num_entries, where)
-
-        # Auxiliary table names: "events" for flat branches, the branch prefix for collections.
-        taken = {EVENTS_TABLE}
-        table_of: dict[str, str | None] = {}
-        for counter, members in groups.items():
-            if counter == main_counter:
-                table_of[counter] = None
-            else:
-                table_of[counter] = _collection_name(counter, members, taken)
-                taken.add(str(table_of[counter]))
+        table_of = _table_names(groups, main_counter)
         flat_table = None if main_counter is None else EVENTS_TABLE
 
         tables: dict[str | None, Table] = {}
@@ -350,15 +381,7 @@ class Root:
             )
             collections[counter] = {"table": table_of[counter], "index": index}
         if flat or main_counter is None:
-            pairs: list[tuple[str, npt.NDArray[Any]]] = []
-            for n in flat:
-                values = np.asarray(branches[n].obj.array(library="np"))
-                if branches[n].shape:
-                    parts = values.reshape(values.shape[0], -1)
-                    pairs += [(c, parts[:, i]) for i, c in enumerate(_element_columns(n, branches[n].shape))]
-                else:
-                    pairs.append((n, values))
-            tables[flat_table] = build_table(pairs, where, source=str(path))
+            tables[flat_table] = _read_flat(flat, branches, where, source=str(path))
 
         layout: dict[str, Any] = {
             "format": "root",
