@@ -1,4 +1,5 @@
-"""Helpers for codec tests: a tiny untrained model and jet-like tables, built in milliseconds."""
+"""Helpers of the file-layer and codec tests (tests/file, tests/codecs): a tiny untrained model and
+jet-like tables, built in milliseconds."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.preprocessing.normalisation import Normaliser
 
 VARIABLES = ("E", "pt", "eta", "phi")
+NAN_PAYLOAD = np.array([0x7FC12345], dtype=np.uint32).view(np.float32)[0]
+NEG_NAN = np.array([0xFFC00001], dtype=np.uint32).view(np.float32)[0]
+DENORMAL = np.float32(1e-42)
 
 
 def fake_jets(rng: np.random.Generator, rows: int) -> npt.NDArray[np.float32]:
@@ -51,3 +55,15 @@ def in_range_table(model: CompressionModel, rows: int, seed: int = 2) -> Table:
     for j, v in enumerate(VARIABLES):
         bad |= finder.mask(j, t[v], x[:, j])
     return Table({n: t[n][~bad] for n in t.names})
+
+
+def poisoned(model: CompressionModel) -> tuple[Table, dict[str, list[int]]]:
+    """A jet table with NaN (with payloads), infinities, a denormal and out-of-range values for
+    ``model``, and the rows of each column that hold them."""
+    t = in_range_table(model, 400)
+    cols = {n: t[n].copy() for n in t.names}
+    cols["E"][[3, 7, 11]] = [np.nan, NAN_PAYLOAD, NEG_NAN]
+    cols["pt"][[0, 5, 6]] = [np.inf, -np.inf, -5.0]  # -5: outside the log's domain
+    cols["eta"][[2, 9]] = [DENORMAL, 1e6]  # a denormal and a value far outside the training range
+    cols["phi"][[4]] = [-DENORMAL]
+    return Table(cols), {"E": [3, 7, 11], "pt": [0, 5, 6], "eta": [2, 9], "phi": [4]}

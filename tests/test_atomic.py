@@ -159,10 +159,10 @@ def publish_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
             raise OSError(errno.EPERM, "Operation not permitted (no hard links here)")
 
         monkeypatch.setattr(os, "link", no_link)
-    if method == "renameat2" and atomic._load_renameat2() is None:
+    if method == "renameat2" and atomic.load_renameat2() is None:
         pytest.skip("no renameat2 on this platform")
     if method == "placeholder":
-        monkeypatch.setattr(atomic, "_rename_noreplace", lambda tmp, out: False)
+        monkeypatch.setattr(atomic, "load_renameat2", lambda: None)  # as on a platform without it
     return method
 
 
@@ -338,9 +338,11 @@ def test_created_directories_stay_on_success(tmp_path: Path) -> None:
 def test_remove_live_temporaries(tmp_path: Path) -> None:
     out = tmp_path / "new" / "x.bin"
     seen: list[bool] = []
+    temporaries: list[Path] = []
 
     def write() -> None:
         with atomic_output(out) as tmp:
+            temporaries.append(tmp)
             tmp.write_bytes(b"partial")
             seen.append(tmp.exists())
             remove_live_temporaries()  # what the SIGTERM/SIGHUP handler does
@@ -351,7 +353,12 @@ def test_remove_live_temporaries(tmp_path: Path) -> None:
         write()
     assert seen == [True, False, False]
     assert not out.exists()
-    assert atomic._live_temps == {}
+    # The finished write is no longer registered: files made later under its names are not removed.
+    (tmp_path / "new").mkdir()
+    temporaries[0].write_bytes(b"someone else's")
+    remove_live_temporaries()
+    assert temporaries[0].read_bytes() == b"someone else's"
+    assert (tmp_path / "new").is_dir()
 
 
 def test_remove_live_temporaries_spares_other_processes_files(
@@ -376,7 +383,7 @@ def test_signal_handlers_are_installed_and_restored() -> None:
         pytest.skip("SIGTERM already handled in this process")
     previous = atomic.install_signal_cleanup()
     try:
-        assert signal.getsignal(signal.SIGTERM) is atomic._cleanup_and_reraise
+        assert signal.getsignal(signal.SIGTERM) is atomic.cleanup_and_reraise
     finally:
         atomic.restore_signal_handlers(previous)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

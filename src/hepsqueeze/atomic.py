@@ -192,7 +192,9 @@ def remove_live_temporaries() -> None:
         _remove_dirs([d for d, owner in list(_live_dirs.items()) if owner == pid])
 
 
-def _cleanup_and_reraise(signum: int, frame: FrameType | None) -> None:
+def cleanup_and_reraise(signum: int, frame: FrameType | None) -> None:
+    """The signal handler :func:`install_signal_cleanup` installs: remove the live temporary files,
+    then die of the signal ``signum`` itself."""
     remove_live_temporaries()
     # Die of the signal itself (the shell sees 128 + signum), as without the handler.
     signal.signal(signum, signal.SIG_DFL)
@@ -220,7 +222,7 @@ def install_signal_cleanup(signals: Iterable[str] = ("SIGTERM", "SIGHUP")) -> di
         with contextlib.suppress(ValueError, OSError):
             current = signal.getsignal(signum)
             if current is signal.SIG_DFL:
-                signal.signal(signum, _cleanup_and_reraise)
+                signal.signal(signum, cleanup_and_reraise)
                 replaced[signum] = current
     return replaced
 
@@ -385,7 +387,7 @@ _RENAME_NOREPLACE = 1
 
 
 @functools.cache
-def _load_renameat2() -> Callable[..., int] | None:
+def load_renameat2() -> Callable[..., int] | None:
     """libc's renameat2 (Linux, glibc >= 2.28), or None."""
     if not sys.platform.startswith("linux"):
         return None
@@ -401,7 +403,7 @@ def _load_renameat2() -> Callable[..., int] | None:
 
 def _rename_noreplace(tmp: Path, out: Path) -> bool:
     """``renameat2(RENAME_NOREPLACE)``; False where the platform or file system lacks it."""
-    fn = _load_renameat2()
+    fn = load_renameat2()
     if fn is None:
         return False
     if fn(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(out), _RENAME_NOREPLACE) == 0:

@@ -1,11 +1,11 @@
-"""Fixtures for codec tests."""
+"""Fixtures for the file-layer tests."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from codec_helpers import fake_jets, tiny_model_for
 
+from codec_helpers import fake_jets, tiny_model_for
 from hepsqueeze.models.model import CompressionModel
 
 

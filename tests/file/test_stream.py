@@ -8,17 +8,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from codec_helpers import VARIABLES, in_range_table, jet_table
 
-from hepsqueeze.codec.compress import (
-    compress_batches,
-    compress_parquet,
-    compress_table,
-    decompress_file,
-    decompress_to_parquet,
-    file_info,
-)
+import hepsqueeze as hsq
+from codec_helpers import VARIABLES, in_range_table, jet_table
+from hepsqueeze.codecs.autoencoder.codec import AutoencoderCodec
 from hepsqueeze.errors import InputError, OutputExistsError
+from hepsqueeze.file.reader import decompress_to_parquet, file_info
+from hepsqueeze.file.writer import compress_batches, compress_parquet
 from hepsqueeze.io import read_table, write_table
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.model import EVAL_BATCH, CompressionModel
@@ -45,14 +41,14 @@ def test_stream_equals_in_memory(tiny_model: CompressionModel, tmp_path: Path) -
     table = poisoned_table(rows)
     src = write_parquet(table, tmp_path / "in.parquet", row_group_size=30_001)
     streamed, whole = tmp_path / "s.hsqz", tmp_path / "w.hsqz"
-    rep = compress_parquet(src, tiny_model, streamed, chunk_rows=EVAL_BATCH)
-    ref = compress_table(read_table(src), tiny_model, whole, chunk_rows=EVAL_BATCH)
+    rep = compress_parquet(src, AutoencoderCodec(tiny_model), streamed, chunk_rows=EVAL_BATCH)
+    ref = hsq.compress(read_table(src), whole, model=tiny_model, chunk_rows=EVAL_BATCH)
     assert rep.rows == rows
     assert rep.exceptions == ref.exceptions
     info = file_info(streamed)
     assert info["header"]["data_format"] == 3
     assert info["header"]["input"]["path"] == "in.parquet"
-    a, b = decompress_file(streamed), decompress_file(whole)
+    a, b = hsq.decompress(streamed), hsq.decompress(whole)
     assert a.names == b.names == table.names
     for n in table.names:
         assert a[n].dtype == table[n].dtype
@@ -73,7 +69,7 @@ def test_stream_empty_and_single_row(tiny_model: CompressionModel, tmp_path: Pat
     for rows in (0, 1):
         src = write_table(table.slice(0, rows), tmp_path / f"{rows}.parquet")
         out = tmp_path / f"{rows}.hsqz"
-        assert compress_parquet(src, tiny_model, out).rows == rows
+        assert compress_parquet(src, AutoencoderCodec(tiny_model), out).rows == rows
         back_path = tmp_path / f"{rows}-back.parquet"
         assert decompress_to_parquet(out, back_path) == rows
         back = read_table(back_path)
@@ -90,15 +86,16 @@ def test_stream_strict_and_bad_streams_leave_no_file(tiny_model: CompressionMode
     src = write_parquet(table, tmp_path / "p.parquet", 300)
     out = tmp_path / "o.hsqz"
     with pytest.raises(InputError, match=r"column 'pt' has 2 NaN/inf values \(first at row 10"):
-        compress_parquet(src, tiny_model, out, strict=True)
+        compress_parquet(src, AutoencoderCodec(tiny_model, strict=True), out)
     assert not out.exists()
     schema = {n: table[n].dtype for n in table.names}
+    codec = AutoencoderCodec(tiny_model)
     with pytest.raises(InputError, match="more than the announced 999"):
-        compress_batches([table], tiny_model, out, num_rows=999, schema=schema)
+        compress_batches([table], codec, out, num_rows=999, schema=schema)
     with pytest.raises(InputError, match="holds 1000 rows, not the announced 1001"):
-        compress_batches([table], tiny_model, out, num_rows=1001, schema=schema)
+        compress_batches([table], codec, out, num_rows=1001, schema=schema)
     with pytest.raises(InputError, match="not the announced schema"):
-        compress_batches([table.select(VARIABLES)], tiny_model, out, num_rows=1000, schema=schema)
+        compress_batches([table.select(VARIABLES)], codec, out, num_rows=1000, schema=schema)
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
@@ -107,4 +104,4 @@ def test_stream_rejects_unsupported_columns(tiny_model: CompressionModel, tmp_pa
     src = tmp_path / "s.parquet"
     pq.write_table(pa.table({"E": [1.0], "pt": [1.0], "eta": [0.0], "phi": [0.0], "s": ["x"]}), src)
     with pytest.raises(InputError, match=r"column 's'.*only numeric"):
-        compress_parquet(src, tiny_model, tmp_path / "o.hsqz")
+        compress_parquet(src, AutoencoderCodec(tiny_model), tmp_path / "o.hsqz")

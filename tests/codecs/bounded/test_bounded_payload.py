@@ -1,4 +1,5 @@
-"""The error-bounded jet codec: every value within its bound, bit-exact decoding, edge cases."""
+"""The error-bounded jet payload (codecs.bounded.payload): every value within its bound, bit-exact
+decoding, edge cases."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from hypothesis import strategies as st
 
 from hepsqueeze.codecs.bounded.payload import (
     JetBounds,
-    _block_cuts,
-    _pack_low,
-    _parse,
-    _unpack_low,
+    block_cuts,
     decode_jets,
     encode_jets,
+    pack_low,
+    parse_block,
     payload_header,
     payload_stats,
+    unpack_low,
 )
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
 from hepsqueeze.io.table import Table
@@ -202,7 +203,7 @@ def test_blocks_are_independent_of_threads_and_cut_at_events() -> None:
     y1 = decode_jets(event, one, threads=1)
     assert y1.tobytes() == decode_jets(event, one, threads=2).tobytes()
     assert (_errors(x, y1) <= 1e-3).all()
-    cuts = _block_cuts(event, 1200)
+    cuts = block_cuts(event, 1200)
     assert cuts[0] == 0
     assert cuts[-1] == 5000
     assert all(event[c] != event[c - 1] for c in cuts[1:-1])
@@ -215,7 +216,7 @@ def test_outliers_are_escaped_and_wide_symbols_use_int64() -> None:
     x[::3001, 0] *= 1e6  # far above the massless prediction
     x[[5, 7000, 20000], 2] = [1e5, -3e4, 2e6]  # 3 of 30,000 eta symbols: within the escape budget
     payload = encode_jets(event, x, JetBounds.uniform(1e-3))
-    assert _parse(payload, event.size).escapes.size >= 3  # the eta outliers, and tails of other groups
+    assert parse_block(payload, event.size).escapes.size >= 3  # the eta outliers, and tails of other groups
     y = decode_jets(event, payload)
     outlier = np.zeros(x.shape, dtype=bool)
     outlier[[5, 7000, 20000], 2] = True  # float32 cannot hold 2e6 to 1e-3: exact exceptions
@@ -240,9 +241,9 @@ def test_other_payload_formats_are_refused_by_name() -> None:
 @given(st.integers(1, 40), st.integers(0, 300), st.integers(0, 2**32 - 1))
 def test_low_bits_pack_and_unpack(k: int, n: int, seed: int) -> None:
     rel = np.random.default_rng(seed).integers(0, 2**62, n, dtype=np.int64)
-    packed = _pack_low(rel, k)
+    packed = pack_low(rel, k)
     assert len(packed) == k * ((n + 7) // 8)
-    assert (_unpack_low(packed, n, k).astype(np.int64) == rel & ((1 << k) - 1)).all()
+    assert (unpack_low(packed, n, k).astype(np.int64) == rel & ((1 << k) - 1)).all()
 
 
 def test_damaged_multi_block_payloads_raise_container_errors() -> None:

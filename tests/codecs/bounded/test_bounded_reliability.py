@@ -13,14 +13,16 @@ from typing import Any
 import numpy as np
 import pytest
 import zstandard
-from codec_helpers import jet_table
 
-from hepsqueeze.codec import bounded_file
-from hepsqueeze.codec.bounded_file import compress_bounded, match_columns, parse_max_error
-from hepsqueeze.codec.compress import decompress_dataset, decompress_to_parquet
+from codec_helpers import jet_table
+from hepsqueeze.codecs.bounded.codec import PAYLOAD_SECTION, BoundedJetCodec, match_columns
 from hepsqueeze.codecs.bounded.payload import JetBounds, decode_jets, encode_jets, payload_header
+from hepsqueeze.codecs.bounded.spec import parse_max_error
 from hepsqueeze.container import ContainerReader, write_container
 from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, VerificationError
+from hepsqueeze.file import reader as file_reader
+from hepsqueeze.file.reader import decompress_dataset, decompress_to_parquet
+from hepsqueeze.file.writer import compress_dataset
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.metrics.bounds import ErrorBound
@@ -30,7 +32,9 @@ VARS = ("E", "pt", "eta", "phi")
 
 def _write(tmp: Path, table: Table, spec: str = "1e-3", columns: list[str] | None = None) -> Path:
     out = tmp / "x.hsqz"
-    compress_bounded(Dataset.from_table(table), out, parse_max_error(spec), columns, force=True)
+    compress_dataset(
+        Dataset.from_table(table), BoundedJetCodec(parse_max_error(spec)), out, columns, force=True
+    )
     return out
 
 
@@ -77,9 +81,9 @@ def test_swapped_columns_come_back_on_their_own_names(tmp_path: Path) -> None:
 
 
 def test_duplicate_bound_terms_are_refused() -> None:
-    with pytest.raises(ConfigError, match="phi given twice"):
+    with pytest.raises(ConfigError, match="maximum error of phi is given twice"):
         parse_max_error("E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3,phi=1")
-    with pytest.raises(ConfigError, match="E given twice"):
+    with pytest.raises(ConfigError, match="absolute floor of E is given twice"):
         parse_max_error("1e-3", "E=0.1,E=0.2")
 
 
@@ -153,7 +157,7 @@ def _rewrite(
     ):
         for sec in reader.sections:
             extras = sec.extras
-            if sec.name == "bounded":
+            if sec.name == PAYLOAD_SECTION:
                 w.add_bytes(sec.kind, sec.name, payload(reader.read_bytes(sec)), chunk=sec.chunk, **extras)
             else:
                 w.add_array(
@@ -182,7 +186,7 @@ def test_orphaned_sections_are_errors(tmp_path: Path) -> None:
         (lambda h: {**h, "num_rows": 1 << 30}, "cannot hold them"),
         (lambda h: {**h, "chunk_rows": 1 << 40}, "chunk_rows"),
         (lambda h: {**h, "codec": {**h["codec"], "event_column": "E"}}, "event column"),
-        (lambda h: {**h, "columns": "E"}, "invalid bounded-codec header"),
+        (lambda h: {**h, "columns": "E"}, "invalid data header: columns is not a list"),
     ],
 )
 def test_crafted_headers_are_one_line_errors(
@@ -241,17 +245,17 @@ def test_side_information_without_a_content_size_is_refused() -> None:
 def test_a_file_that_does_not_read_back_is_not_published(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = bounded_file._iter_chunks
+    real = file_reader.iter_chunks
 
-    def corrupt(reader: Any, spec: Any) -> Any:
-        for chunk in real(reader, spec):
+    def corrupt(opened: Any) -> Any:
+        for chunk in real(opened):
             chunk["pt"] = chunk["pt"] * np.float32(1.5)
             yield chunk
 
-    monkeypatch.setattr(bounded_file, "_iter_chunks", corrupt)
+    monkeypatch.setattr(file_reader, "iter_chunks", corrupt)  # the writer's read-back goes through it
     out = tmp_path / "v.hsqz"
-    with pytest.raises(VerificationError, match="nothing was published"):
-        compress_bounded(Dataset.from_table(_jets()), out, parse_max_error("1e-3"))
+    with pytest.raises(VerificationError, match=r"chunk 0 .* \(columns pt\); nothing was published"):
+        compress_dataset(Dataset.from_table(_jets()), BoundedJetCodec(parse_max_error("1e-3")), out)
     assert not out.exists()
     assert not list(tmp_path.iterdir())
 
@@ -267,7 +271,7 @@ def test_integer_columns_are_rounded_within_the_bound_never_truncated(tmp_path: 
         ErrorBound("absolute", 0.6),
     )
     out = tmp_path / "i.hsqz"
-    compress_bounded(Dataset.from_table(t2), out, b)
+    compress_dataset(Dataset.from_table(t2), BoundedJetCodec(b), out)
     back = decompress_dataset(out).table
     for v in ("E", "pt"):
         x, y = ints[v].astype(np.int64), back[v].astype(np.int64)

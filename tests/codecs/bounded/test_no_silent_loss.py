@@ -22,9 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hepsqueeze.codec.bounded_file import compress_bounded
-from hepsqueeze.codec.compress import decompress_dataset
+from hepsqueeze.codecs.bounded.codec import BoundedJetCodec
 from hepsqueeze.codecs.bounded.payload import JetBounds
+from hepsqueeze.file.reader import decompress_dataset
+from hepsqueeze.file.writer import compress_dataset
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.metrics.bounds import ErrorBound
@@ -96,7 +97,9 @@ def _exactly_within(x: Any, y: Any, bound: ErrorBound, floor: float) -> bool:
 
 def check_file(tmp: Path, table: Table, names: list[str], b: JetBounds, chunk_rows: int) -> None:
     out = tmp / "x.hsqz"
-    compress_bounded(Dataset.from_table(table), out, b, names, chunk_rows=chunk_rows, force=True)
+    compress_dataset(
+        Dataset.from_table(table), BoundedJetCodec(b), out, names, chunk_rows=chunk_rows, force=True
+    )
     back = decompress_dataset(out).table
     assert list(back.names) == list(table.names)
     slots = {n: v for v in VARS for n in names if n.endswith(v)}

@@ -177,7 +177,9 @@ class JetBounds:
 # ----------------------------------------------------------------------------- quantisation
 
 
-def _steps(bounds: JetBounds, cols: list[F64], valid: list[Mask], phi_top: float) -> dict[str, float]:
+def quantisation_steps(
+    bounds: JetBounds, cols: list[F64], valid: list[Mask], phi_top: float
+) -> dict[str, float]:
     """Quantisation steps, shrunk so that float32 rounding of the decoded value stays in bound
     (``phi_top``: the largest |phi| decoded, pi or 2 pi)."""
     f32 = 2.0**-23
@@ -415,7 +417,7 @@ def _groups(q: dict[str, Ints], event: I64, steps: dict[str, float]) -> list[Int
 
 
 @dataclass
-class _Plan:
+class GroupPlan:
     """How one group is coded: ``sym = lo + (high << k) + low``, escapes stored exactly."""
 
     count: int
@@ -449,11 +451,11 @@ def _central_range(sym: Ints) -> tuple[int, int]:
     return int(part[budget // 2]), int(part[sym.size - 1 - (budget - budget // 2)])
 
 
-def _plan(sym: Ints) -> _Plan:
+def plan_group(sym: Ints) -> GroupPlan:
     """Huffman for wide groups unless ANS (with the count table it must store) would be clearly
     smaller, which happens where symbols carry few bits (peaked steps, coarse bounds)."""
     if sym.size == 0:
-        return _Plan(0)
+        return GroupPlan(0)
     lo, hi = _central_range(sym)
     rel = sym - lo
     outside = (rel < 0) | (rel > hi - lo)
@@ -462,7 +464,7 @@ def _plan(sym: Ints) -> _Plan:
         rel[outside] = 0  # a placeholder: the escape code says where the stored symbol goes
     width = hi - lo + 1
     if width == 1 and escapes is None:
-        return _Plan(sym.size, lo)  # one value: nothing to code
+        return GroupPlan(sym.size, lo)  # one value: nothing to code
     k_ans = _split_bits(width - 1, rel.size)
     if width <= ANS_MAX_BINS:
         return _ans_plan(rel, outside, escapes, lo, width, k=k_ans)
@@ -479,17 +481,17 @@ def _plan(sym: Ints) -> _Plan:
     return huffman
 
 
-def _ans_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: int, *, k: int) -> _Plan:
+def _ans_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: int, *, k: int) -> GroupPlan:
     top = ((width - 1) >> k) + 1  # the escape code
     high = (rel >> k).astype(np.int32)
     low = (rel & ((1 << k) - 1)).astype(np.int32) if k else None
     if escapes is not None:
         high[outside] = top
     table = np.bincount(high, minlength=top + 1).astype(np.uint32)
-    return _Plan(rel.size, lo, k, _ANS, table, high, low=low, escapes=escapes)
+    return GroupPlan(rel.size, lo, k, _ANS, table, high, low=low, escapes=escapes)
 
 
-def _huffman_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: int) -> _Plan:
+def _huffman_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: int) -> GroupPlan:
     k = max(0, (width - 1).bit_length() - 7)
     if (width - 1) >> k >= _ESC_HIGH:
         k += 1
@@ -497,22 +499,22 @@ def _huffman_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width
     if escapes is not None:
         high[outside] = _ESC_HIGH
     zc = zstandard.ZstdCompressor(level=HUFFMAN_LEVEL, write_checksum=False)
-    frames = (zc.compress(high.tobytes()), *((_pack_low(rel, k),) if k else ()))
-    return _Plan(rel.size, lo, k, _HUFFMAN, frames=frames, escapes=escapes)
+    frames = (zc.compress(high.tobytes()), *((pack_low(rel, k),) if k else ()))
+    return GroupPlan(rel.size, lo, k, _HUFFMAN, frames=frames, escapes=escapes)
 
 
 # The low bits are close to uniform: packed k bits per symbol they cost exactly k bits. (Huffman
 # coding them as bytes costs up to 1.5x that where k is 1-2: zstd finds spurious matches.) They are
 # stored as k bit planes, which numpy packs and unpacks ~10x faster than one interleaved stream.
-def _pack_low(rel: Ints, k: int) -> bytes:
+def pack_low(rel: Ints, k: int) -> bytes:
     """The low ``k`` bits of every symbol as ``k`` bit planes (least significant first), each
     ``ceil(n / 8)`` bytes, bits in little-endian order."""
     low = (rel & ((1 << k) - 1)).astype(f"<u{_low_itemsize(k)}")
     return b"".join(np.packbits((low >> j) & 1, bitorder="little").tobytes() for j in range(k))
 
 
-def _unpack_low(data: bytes, count: int, k: int) -> npt.NDArray[np.unsignedinteger[Any]]:
-    """Inverse of :func:`_pack_low` (``data`` must be ``k * ceil(count / 8)`` bytes)."""
+def unpack_low(data: bytes, count: int, k: int) -> npt.NDArray[np.unsignedinteger[Any]]:
+    """Inverse of :func:`pack_low` (``data`` must be ``k * ceil(count / 8)`` bytes)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     size = (count + 7) // 8
     out: npt.NDArray[np.unsignedinteger[Any]] = np.zeros(count, dtype=f"<u{_low_itemsize(k)}")
@@ -547,7 +549,7 @@ def _model(counts: npt.NDArray[np.uint32]) -> Any:
     return constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False)
 
 
-def _code(plans: list[_Plan]) -> tuple[bytes, list[int], bytes]:
+def entropy_code(plans: list[GroupPlan]) -> tuple[bytes, list[int], bytes]:
     """The ANS words, the byte length of every Huffman frame, and the frames."""
     import constriction
 
@@ -600,7 +602,7 @@ def encode_jets_checked(
         raise InputError(f"expected event (rows,) and values (rows, 4), got {ev.shape} and {original.shape}")
     if block_rows < 1:
         raise ConfigError(f"block_rows must be positive, got {block_rows}")
-    cuts = _block_cuts(ev, block_rows)
+    cuts = block_cuts(ev, block_rows)
     if len(cuts) == 2:
         return _encode_block(ev, original, bounds)
     spans = list(itertools.pairwise(cuts))
@@ -611,7 +613,7 @@ def encode_jets_checked(
     return payload, np.concatenate([v for _, v in coded])
 
 
-def _block_cuts(event: I64, block_rows: int) -> list[int]:
+def block_cuts(event: I64, block_rows: int) -> list[int]:
     """Row indices ``[0, ..., rows]`` that cut the rows into blocks at event boundaries."""
     n = event.size
     blocks = -(-n // block_rows)
@@ -728,7 +730,7 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes,
                 floored[v] = np.flatnonzero(low)
                 valid[j] &= ~low
     coding = [*cols[:3], shifted]
-    steps = _steps(bounds, coding, valid, math.pi + offset)
+    steps = quantisation_steps(bounds, coding, valid, math.pi + offset)
     if _phi_period(steps) > MAX_SYMBOL:
         raise _UnquantisableError(
             f"a phi step of {steps['phi']:.3g} rad gives more than {MAX_SYMBOL} symbols"
@@ -736,8 +738,8 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes,
     q, decoded, narrow = _quantise(coding, valid, steps, offset)
     _apply_floors(decoded, floored)
     exceptions = _violations(cols, decoded, bounds)
-    plans = [_plan(s) for s in _groups(q, ev, steps)]
-    words, frame_lengths, frames = _code(plans)
+    plans = [plan_group(s) for s in _groups(q, ev, steps)]
+    words, frame_lengths, frames = entropy_code(plans)
 
     rows, which = np.nonzero(exceptions) if exceptions.any() else (np.zeros(0, np.intp),) * 2
     raw = original[rows, which]
@@ -846,7 +848,7 @@ def _decode_block(ev: I64, payload: bytes, verify: bool) -> F32:
         return _raw_values(payload, ev.size)
     # the rows are checked against the event column (memory the caller holds) before anything
     # the payload claims is allocated
-    parsed = _parse(payload, ev.size)
+    parsed = parse_block(payload, ev.size)
     try:
         # garbage that passed the checks can overflow exp or give NaN: the digest rejects it
         with np.errstate(all="ignore"):
@@ -863,7 +865,9 @@ def _decode_block(ev: I64, payload: bytes, verify: bool) -> F32:
 
 
 @dataclass
-class _Parsed:
+class ParsedBlock:
+    """One block's payload, parsed and checked (before its groups are decoded)."""
+
     rows: int
     steps: dict[str, float]
     digest: str
@@ -881,7 +885,7 @@ class _Parsed:
     phi_offset: float | None  # None: format 2 (phi wrapped into [-pi, pi))
 
 
-def _decode_groups(p: _Parsed) -> list[Ints]:
+def _decode_groups(p: ParsedBlock) -> list[Ints]:
     import constriction
 
     ans = constriction.stream.stack.AnsCoder(p.words)
@@ -920,7 +924,7 @@ def _decode_groups(p: _Parsed) -> list[Ints]:
                     raise ContainerError(
                         f"bounded-codec payload: the low bits of group {name!r} are truncated"
                     )
-                sym += _unpack_low(p.frames[f_off : f_off + length], count, k).astype(dt)
+                sym += unpack_low(p.frames[f_off : f_off + length], count, k).astype(dt)
                 f_off += length
             esc = high == _ESC_HIGH if n_esc else None
         if n_esc:
@@ -932,7 +936,7 @@ def _decode_groups(p: _Parsed) -> list[Ints]:
     return out
 
 
-def _decode_checked(ev: I64, p: _Parsed) -> F32:
+def _decode_checked(ev: I64, p: ParsedBlock) -> F32:
     n = ev.size
     groups = _decode_groups(p)
     runs = _structure(ev)
@@ -1050,7 +1054,10 @@ def _check_header(header: dict[str, Any]) -> tuple[int, dict[str, float], int, s
     return n, steps, m, digest
 
 
-def _parse(payload: bytes, expected_rows: int) -> _Parsed:
+def parse_block(payload: bytes, expected_rows: int) -> ParsedBlock:
+    """Parse one block's payload (not a payload of several blocks) of ``expected_rows`` jets: its
+    header, group descriptors, tables, escapes and exceptions, each checked against the sizes the
+    header allows; :class:`ContainerError` (or :class:`InputError` for another row count) if invalid."""
     n_head, n_blob, n_stream = _sizes(payload)
     header = _block_header(payload)
     n, steps, m, digest = _check_header(header)
@@ -1114,7 +1121,7 @@ def _parse(payload: bytes, expected_rows: int) -> _Parsed:
         raise ContainerError("bounded-codec payload: side information has trailing bytes")
     start = 16 + n_head + n_blob
     words = np.frombuffer(payload[start : start + ans_bytes], dtype="<u4").astype(np.uint32)
-    return _Parsed(
+    return ParsedBlock(
         n, steps, digest, descs, frame_lengths, tables, escapes, exc_rows, exc_cols, exc_raw,
         words, payload[start + ans_bytes :], np.int32 if header.get("narrow") is True else np.int64,
         floored, offset,
