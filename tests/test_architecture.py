@@ -94,7 +94,9 @@ def _layer(module: str) -> int | None:
     for i, layer in enumerate(LAYERS):
         if parts[1] in layer:
             return i
-    raise AssertionError(f"module {module} is in no layer of LAYERS: add its package to docs/architecture.md too")
+    raise AssertionError(
+        f"module {module} is in no layer of LAYERS: add its package to docs/architecture.md too"
+    )
 
 
 def test_every_module_has_a_layer() -> None:

@@ -1,14 +1,18 @@
-"""hepsqueeze: compress HEP data with deep autoencoders, and show how much was lost.
+"""hepsqueeze: compress HEP data with error-bounded coding or learned models, and show what was lost.
 
-The top-level names are imported lazily so that ``import hepsqueeze.datasets`` (used by generator
-worker processes) does not pay for importing torch.
+>>> import hepsqueeze as hsq
+>>> hsq.compress("jets.parquet", "jets.hsqz", max_error="1e-3")      # or model="zoo:ae4d-3"
+>>> df = hsq.decompress("jets.hsqz", library="pd")                    # "table", "np", "pd", "ak"
+
+The top-level names are imported lazily (``dir(hepsqueeze)`` lists them all), so that
+``import hepsqueeze`` and the error-bounded codec never import torch.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hepsqueeze.lazy import lazy_getattr
+from hepsqueeze.lazy import lazy_dir, lazy_getattr
 from hepsqueeze.version import __version__
 
 _LAZY = {
@@ -28,11 +32,17 @@ _LAZY = {
     "load_model": "hepsqueeze.models",
     "save_model": "hepsqueeze.models",
     "TrainConfig": "hepsqueeze.training",
+    "CompressionReport": "hepsqueeze.file.report",
+    "file_info": "hepsqueeze.file.reader",
+    "get_codec": "hepsqueeze.codecs.registry",
 }
 
 if TYPE_CHECKING:
     from hepsqueeze.api import compress, decompress, decompress_to_dataset, train
+    from hepsqueeze.codecs.registry import get_codec
     from hepsqueeze.datasets import generate, generate_mixture
+    from hepsqueeze.file.reader import file_info
+    from hepsqueeze.file.report import CompressionReport
     from hepsqueeze.io import Dataset, read_dataset, read_table, write_dataset, write_table
     from hepsqueeze.io.table import Table
     from hepsqueeze.models import CompressionModel, load_model, save_model
@@ -40,10 +50,12 @@ if TYPE_CHECKING:
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
+__dir__ = lazy_dir(globals(), _LAZY)
 
 
 __all__ = [
     "CompressionModel",
+    "CompressionReport",
     "Dataset",
     "Table",
     "TrainConfig",
@@ -51,8 +63,10 @@ __all__ = [
     "compress",
     "decompress",
     "decompress_to_dataset",
+    "file_info",
     "generate",
     "generate_mixture",
+    "get_codec",
     "load_model",
     "read_dataset",
     "read_table",

@@ -137,9 +137,12 @@ def codec_for(
     if (model is None) == (max_error is None):
         raise ConfigError("give either a model (autoencoder codec) or a maximum error (error-bounded codec)")
     if max_error is not None:
-        given = [n for n, v in (("latent_dtype", latent_dtype), ("embed_model", embed_model), ("strict", strict)) if v is not None]
+        autoencoder_only = (("latent_dtype", latent_dtype), ("embed_model", embed_model), ("strict", strict))
+        given = [n for n, v in autoencoder_only if v is not None]
         if given:
-            raise ConfigError(f"{', '.join(given)} apply to the autoencoder codec only, not with a maximum error")
+            raise ConfigError(
+                f"{', '.join(given)} apply to the autoencoder codec only, not with a maximum error"
+            )
         from hepsqueeze.codecs.bounded.codec import DEFAULT_EVENT_COLUMN, BoundedJetCodec
         from hepsqueeze.codecs.bounded.spec import parse_max_error
 
@@ -209,7 +212,9 @@ def compress(
     info = dict(input_info or {})
     if isinstance(data, str | os.PathLike):
         if stream:
-            return compress_parquet(data, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info)
+            return compress_parquet(
+                data, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info
+            )
         from hepsqueeze.io import read_dataset
 
         dataset = read_dataset(data, columns=columns, **dict(read_options or {}))
@@ -219,7 +224,9 @@ def compress(
         if stream:
             raise ConfigError("streaming reads a Parquet file: give its path")
         dataset = as_dataset(data)
-    return compress_dataset(dataset, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info)
+    return compress_dataset(
+        dataset, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info
+    )
 
 
 def as_dataset(data: DataLike) -> Dataset:

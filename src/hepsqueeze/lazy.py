@@ -18,3 +18,15 @@ def lazy_getattr(package: str, locations: Mapping[str, str]) -> Callable[[str], 
         return getattr(importlib.import_module(module), name)
 
     return attribute
+
+
+def lazy_dir(namespace: Mapping[str, Any], locations: Mapping[str, str]) -> Callable[[], list[str]]:
+    """A module-level ``__dir__``: the package's public names (its ``__all__`` and the lazy ones)
+    and dunder attributes, so that ``dir(package)`` and tab completion list the public names
+    before any is imported, and not the package's own helpers."""
+
+    def names() -> list[str]:
+        dunders = {n for n in namespace if n.startswith("__") and n.endswith("__")}
+        return sorted({*dunders, *namespace.get("__all__", ()), *locations})
+
+    return names

@@ -35,7 +35,9 @@ def unique_name(name: str, taken: set[str]) -> str:
     return name
 
 
-def add_column(writer: ContainerWriter, name: str, values: npt.NDArray[Any], chunk: int, **extra: Any) -> None:
+def add_column(
+    writer: ContainerWriter, name: str, values: npt.NDArray[Any], chunk: int, **extra: Any
+) -> None:
     """Write one chunk of a column losslessly as a ``column`` section named ``name``."""
     arr = np.ascontiguousarray(values)
     # Event numbers and other sorted integers shrink to almost nothing as differences.
@@ -109,7 +111,9 @@ def rechunk(
     for batch in batches:
         if batch.names != names or any(batch[n].dtype != schema[n] for n in names):
             got = ", ".join(f"{n} {batch[n].dtype}" for n in batch.names)
-            raise InputError(f"a batch of {source} has columns ({got}), not the announced schema", path=source)
+            raise InputError(
+                f"a batch of {source} has columns ({got}), not the announced schema", path=source
+            )
         pos = 0
         while pos < batch.num_rows:
             take = min(chunk_rows - have, batch.num_rows - pos)
@@ -144,7 +148,9 @@ def write_aux_tables(
         for col in table.names:
             section = section_name(f"{tname}/{col}")
             for chunk, start in enumerate(range(0, table.num_rows, chunk_rows)):
-                add_column(writer, section, table[col][start : start + chunk_rows], chunk, table=tname, column=col)
+                add_column(
+                    writer, section, table[col][start : start + chunk_rows], chunk, table=tname, column=col
+                )
 
 
 def read_aux_table(
@@ -164,7 +170,8 @@ def read_aux_table(
         columns[name] = np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
     if found:
         raise ContainerError(
-            f"{reader.name}: table {table!r} has sections for unlisted columns {sorted(found)}", path=reader.name
+            f"{reader.name}: table {table!r} has sections for unlisted columns {sorted(found)}",
+            path=reader.name,
         )
     try:
         return Table(columns, source=reader.name)
@@ -173,7 +180,12 @@ def read_aux_table(
 
 
 def _check_aux_sections(
-    reader: ContainerReader, table: str, name: str, dtype: np.dtype[Any], num_rows: int, sections: list[Section]
+    reader: ContainerReader,
+    table: str,
+    name: str,
+    dtype: np.dtype[Any],
+    num_rows: int,
+    sections: list[Section],
 ) -> None:
     if [s.chunk for s in sections] != list(range(len(sections))):
         raise ContainerError(
@@ -185,7 +197,8 @@ def _check_aux_sections(
     for sec in sections:
         if len(sec.shape) != 1 or sec.dtype != dtype:
             raise reader.error(
-                sec, f"column {name!r} of table {table!r} has shape {sec.shape} {sec.dtype}, expected 1D {dtype}"
+                sec,
+                f"column {name!r} of table {table!r} has shape {sec.shape} {sec.dtype}, expected 1D {dtype}",
             )
         held += sec.shape[0]
     if held != num_rows:

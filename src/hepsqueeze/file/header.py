@@ -186,7 +186,9 @@ def _columns(raw: object) -> tuple[ColumnSpec, ...]:
     for c in raw:
         if not isinstance(c, dict) or not isinstance(c.get("name"), str) or c.get("role") not in ROLES:
             raise InputError(f"invalid column entry {str(c)[:80]}")
-        columns.append(ColumnSpec(c["name"], _dtype(c.get("dtype"), f"column {c['name']!r}"), c["role"] == COMPRESSED))
+        columns.append(
+            ColumnSpec(c["name"], _dtype(c.get("dtype"), f"column {c['name']!r}"), c["role"] == COMPRESSED)
+        )
     if len({c.name for c in columns}) != len(columns):
         raise InputError("column names repeat")
     return tuple(columns)
@@ -196,7 +198,9 @@ def _compressed(raw: object, columns: tuple[ColumnSpec, ...]) -> tuple[str, ...]
     compressed = raw.get("columns") if isinstance(raw, dict) else None
     if not isinstance(compressed, list) or not all(isinstance(c, str) for c in compressed):
         raise InputError("compressed.columns is not a list of names")
-    if len(set(compressed)) != len(compressed) or set(compressed) != {c.name for c in columns if c.compressed}:
+    if len(set(compressed)) != len(compressed) or set(compressed) != {
+        c.name for c in columns if c.compressed
+    }:
         raise InputError("compressed.columns does not match the columns marked 'compressed'")
     for c in columns:
         if c.compressed and c.dtype.kind not in "biuf":

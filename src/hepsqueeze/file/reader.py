@@ -25,7 +25,12 @@ from hepsqueeze.container import ContainerReader, Section
 from hepsqueeze.errors import InputError, VerificationError
 from hepsqueeze.file.columns import read_aux_table, read_runs
 from hepsqueeze.file.digest import column_digest, table_digests
-from hepsqueeze.file.exceptions import exception_counts, exception_pairs, exception_section, restore_exceptions
+from hepsqueeze.file.exceptions import (
+    exception_counts,
+    exception_pairs,
+    exception_section,
+    restore_exceptions,
+)
 from hepsqueeze.file.header import FileHeader, is_count, parse_header, read_header
 from hepsqueeze.file.report import compression_ratio
 from hepsqueeze.io.dataset import Dataset
@@ -91,10 +96,14 @@ def _plan(reader: ContainerReader, header: FileHeader, codec: Codec) -> list[_Ch
         extras = sec.extras
         if "table" in extras:
             if extras.get("table") not in tables:
-                raise reader.error(sec, f"section of table {extras.get('table')!r}, which the header does not list")
+                raise reader.error(
+                    sec, f"section of table {extras.get('table')!r}, which the header does not list"
+                )
             continue  # checked by the auxiliary-table reader
         if sec.chunk >= len(plan):
-            raise reader.error(sec, f"column section of chunk {sec.chunk}, but the file has {len(plan)} chunks")
+            raise reader.error(
+                sec, f"column section of chunk {sec.chunk}, but the file has {len(plan)} chunks"
+            )
         chunk = plan[sec.chunk]
         rows = chunk.rows if chunk.rows is not None else limit
         if "exceptions" in extras:
@@ -108,7 +117,9 @@ def _plan(reader: ContainerReader, header: FileHeader, codec: Codec) -> list[_Ch
     for i, chunk in enumerate(plan):
         missing = sorted(passthrough - set(chunk.columns) - ({runs} if runs is not None else set()))
         if missing:
-            raise reader.error(chunk.payload, f"column(s) {', '.join(map(repr, missing))} missing in chunk {i}")
+            raise reader.error(
+                chunk.payload, f"column(s) {', '.join(map(repr, missing))} missing in chunk {i}"
+            )
         exception_pairs(reader, chunk.slots)  # complete pairs
     return plan
 
@@ -128,7 +139,8 @@ def _check_rows(reader: ContainerReader, header: FileHeader, plan: list[_ChunkSe
     chunk_rows = header.chunk_rows or 0
     if header.num_rows > len(plan) * chunk_rows or len(plan) > header.num_rows:
         raise reader.error(
-            None, f"the header says {header.num_rows} rows; {len(plan)} chunks of {chunk_rows} cannot hold them"
+            None,
+            f"the header says {header.num_rows} rows; {len(plan)} chunks of {chunk_rows} cannot hold them",
         )
 
 
@@ -139,7 +151,9 @@ def _file_column(
         raise reader.error(sec, f"second section of column {sec.name!r} in chunk {sec.chunk}")
     exact = chunk.rows is not None
     if len(sec.shape) != 1 or sec.dtype != dtype or (sec.shape[0] != rows if exact else sec.shape[0] > rows):
-        raise reader.error(sec, f"column {sec.name!r} has shape {sec.shape} {sec.dtype}, expected ({rows},) {dtype}")
+        raise reader.error(
+            sec, f"column {sec.name!r} has shape {sec.shape} {sec.dtype}, expected ({rows},) {dtype}"
+        )
     chunk.columns[sec.name] = sec
 
 
@@ -155,7 +169,8 @@ def iter_chunks(opened: OpenFile) -> Iterator[Chunk]:
         too_many = header.chunk_rows is not None and rows > header.chunk_rows
         if rows == 0 or too_many or total + rows > header.num_rows:
             raise reader.error(
-                sec, f"the payload holds {rows} rows: the header says {header.num_rows} in chunks of {header.chunk_rows}"
+                sec,
+                f"the payload holds {rows} rows: the header says {header.num_rows} in chunks of {header.chunk_rows}",
             )
         columns: Chunk = {}
         for name, col in chunk.columns.items():
@@ -178,7 +193,9 @@ def iter_chunks(opened: OpenFile) -> Iterator[Chunk]:
 
 def read_aux(opened: OpenFile) -> dict[str, Table]:
     """Every auxiliary table of the file."""
-    return {t.name: read_aux_table(opened.reader, t.name, t.num_rows, t.columns) for t in opened.header.tables}
+    return {
+        t.name: read_aux_table(opened.reader, t.name, t.num_rows, t.columns) for t in opened.header.tables
+    }
 
 
 def decompress_reader(reader: ContainerReader, model: Any = None) -> Dataset:

@@ -23,7 +23,14 @@ import numpy as np
 from hepsqueeze.codecs.base import Codec, Payload, SectionData
 from hepsqueeze.container import ContainerReader, ContainerWriter, write_container
 from hepsqueeze.errors import ColumnError, ConfigError, InputError
-from hepsqueeze.file.columns import add_column, add_runs, rechunk, tables_header, unique_name, write_aux_tables
+from hepsqueeze.file.columns import (
+    add_column,
+    add_runs,
+    rechunk,
+    tables_header,
+    unique_name,
+    write_aux_tables,
+)
 from hepsqueeze.file.digest import column_digest, table_digests
 from hepsqueeze.file.exceptions import add_exceptions, exception_names
 from hepsqueeze.file.header import MAX_ROWS, build_header
@@ -137,7 +144,11 @@ def compress_parquet(
 
 
 def _select(
-    codec: Codec, schema: Mapping[str, np.dtype[Any]], columns: Sequence[str] | None, source: str, chunk_rows: int
+    codec: Codec,
+    schema: Mapping[str, np.dtype[Any]],
+    columns: Sequence[str] | None,
+    source: str,
+    chunk_rows: int,
 ) -> tuple[Codec, list[str]]:
     codec.check_chunk_rows(chunk_rows)
     names = list(schema)
@@ -162,7 +173,8 @@ class _ChunkWriter:
     def write(self, chunk: int, part: Table) -> None:
         if self.rows + part.num_rows > self.plan.num_rows:
             raise InputError(
-                f"{self.plan.source} holds more than the announced {self.plan.num_rows} rows", path=self.plan.source
+                f"{self.plan.source} holds more than the announced {self.plan.num_rows} rows",
+                path=self.plan.source,
             )
         payload = self.codec.encode(part, self.chosen, chunk=chunk, start=self.rows)
         self.rows += part.num_rows
@@ -186,7 +198,9 @@ class _ChunkWriter:
         for name in self.chosen:
             values, miss, original = payload.decoded[name], payload.exact.get(name), part[name]
             if miss is not None and miss.size:
-                add_exceptions(self.writer, self.exc_names[name], name, chunk=chunk, rows=miss, original=original)
+                add_exceptions(
+                    self.writer, self.exc_names[name], name, chunk=chunk, rows=miss, original=original
+                )
                 bits(values)[miss] = bits(original)[miss]
                 self.exact[name] += int(miss.size)
             digest[name] = column_digest(values)
@@ -236,7 +250,8 @@ def _write(
             chunk_writer.write(chunk, part)
         if chunk_writer.rows != plan.num_rows:
             raise InputError(
-                f"{plan.source} holds {chunk_writer.rows} rows, not the announced {plan.num_rows}", path=plan.source
+                f"{plan.source} holds {chunk_writer.rows} rows, not the announced {plan.num_rows}",
+                path=plan.source,
             )
         write_aux_tables(writer, plan.aux, chunk_rows, lambda name: unique_name(name, chunk_writer.taken))
     stored = chunk_writer.stored_exactly()

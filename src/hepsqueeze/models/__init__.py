@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hepsqueeze.lazy import lazy_getattr
+from hepsqueeze.lazy import lazy_dir, lazy_getattr
 
 _LOCATIONS = {
     "Autoencoder": "hepsqueeze.models.autoencoder",
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 
 __getattr__ = lazy_getattr(__name__, _LOCATIONS)
+__dir__ = lazy_dir(globals(), _LOCATIONS)
 
 
 __all__ = [

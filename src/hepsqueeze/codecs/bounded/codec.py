@@ -75,7 +75,9 @@ def match_columns(columns: Sequence[str] | None, names: Sequence[str], source: s
         v = VARIABLES[j]
         if v in slots:
             raise ColumnError(
-                f"columns {slots[v]!r} and {c!r} of {source} both name the jet variable {v}", path=source, column=c
+                f"columns {slots[v]!r} and {c!r} of {source} both name the jet variable {v}",
+                path=source,
+                column=c,
             )
         slots[v] = c
     missing = [v for v in VARIABLES if v not in slots]
@@ -171,7 +173,9 @@ class BoundedJetCodec(Codec):
         for name in chosen:
             if schema[name].kind not in "biuf":
                 raise ColumnError(
-                    f"column {name!r} of {source} has dtype {schema[name]}: not a number", path=source, column=name
+                    f"column {name!r} of {source} has dtype {schema[name]}: not a number",
+                    path=source,
+                    column=name,
                 )
         ev = self.event_column
         has_event = ev in schema and schema[ev].kind in "iu" and ev not in chosen
