@@ -170,10 +170,10 @@ def test_default_columns_and_missing(jets: Table) -> None:
 
 def test_full_report(jets: Table, model, model_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from hepsqueeze.api import compress, decompress
-    from hepsqueeze.codec.compress import file_info
+    from hepsqueeze.file.reader import file_info
 
     packed = tmp_path / "jets.hsqz"
-    compress(jets, model, packed)
+    compress(jets, packed, model=model)
     back = decompress(packed)
     out = tmp_path / "report"
     result = evaluate(jets, back, out, container=packed, model=model_file)
@@ -226,7 +226,7 @@ def test_container_only_uses_embedded_decoder(jets: Table, model, tmp_path: Path
     from hepsqueeze.api import compress, decompress
 
     packed = tmp_path / "jets.hsqz"
-    compress(jets, model, packed)
+    compress(jets, packed, model=model)
     back = decompress(packed)
     m = evaluate(jets, back, tmp_path / "r", container=packed, plots=False)
     assert m["model"]["source"].startswith("decoder embedded")

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pytest
 import uproot
 
-from hepsqueeze.codec.compress import compress_dataset, decompress_dataset
+from hepsqueeze.api import compress, decompress_to_dataset
 from hepsqueeze.codecs.autoencoder.exceptions import codec_reconstruct
 from hepsqueeze.errors import ColumnError, InputError
 from hepsqueeze.io import Table, detect_format, read_dataset, read_table, write_dataset, write_table
@@ -113,10 +113,10 @@ def test_unchanged_round_trip_is_identical(nano: Path, tmp_path: Path) -> None:
 def test_compressed_round_trip_rebuilds_the_tree(model, nano: Path, tmp_path: Path, jets: Table) -> None:  # type: ignore[no-untyped-def]
     ds = read_dataset(nano, columns=JET_COLUMNS)
     packed = tmp_path / "nano.hsqz"
-    rep = compress_dataset(ds, model, packed, JET_COLUMNS)
+    rep = compress(ds, packed, columns=JET_COLUMNS, model=model)
     assert rep.compressed_columns == tuple(JET_COLUMNS)
     assert rep.auxiliary_rows == {"events": ds.aux["events"].num_rows, "Muon": ds.aux["Muon"].num_rows}
-    out = write_dataset(decompress_dataset(packed), tmp_path / "back.root")
+    out = write_dataset(decompress_to_dataset(packed), tmp_path / "back.root")
     before, after = branches(nano), branches(out)
     with uproot.open(out) as f:
         assert f.keys(cycle=False) == ["Events"]

@@ -24,7 +24,7 @@ import struct
 import sys
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -200,13 +200,12 @@ def _compressed_files(tmp: Path) -> dict[str, bytes]:
     import numpy as np
     import uproot
 
-    from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
+    from hepsqueeze.api import compress
     from hepsqueeze.io import Dataset, Table, read_dataset
 
-    bounds = parse_max_error("1e-3")
     out: dict[str, bytes] = {}
-    compress_bounded(
-        Dataset(Table(_jets()), {}, {"format": "parquet"}), tmp / "jets.hsqz", bounds, chunk_rows=32
+    compress(
+        Dataset(Table(_jets()), {}, {"format": "parquet"}), tmp / "jets.hsqz", max_error="1e-3", chunk_rows=32
     )
     out["jets"] = (tmp / "jets.hsqz").read_bytes()
     dm = tmp / "dm.csv"
@@ -214,7 +213,7 @@ def _compressed_files(tmp: Path) -> dict[str, bytes]:
         "1;ttbar;1;52730.2;-1.2;j,261543,190334,-0.795,0.483;b,145120,121021,0.532,-2.51;\n"
         "2;z;0.5;10101.1;3.1;e-,50000,40000,0.1,0.2;j,70000,60000,1.1,-0.2;\n"
     )
-    compress_bounded(read_dataset(dm), tmp / "dm.hsqz", bounds)
+    compress(read_dataset(dm), tmp / "dm.hsqz", max_error="1e-3")
     out["darkmachines"] = (tmp / "dm.hsqz").read_bytes()
     root = tmp / "nano.root"
     with uproot.recreate(root) as file:
@@ -238,7 +237,7 @@ def _compressed_files(tmp: Path) -> dict[str, bytes]:
                 "phi": ak.Array([[0.3, -2.2], [], [1.0]]),
             }
         )
-    compress_bounded(read_dataset(root, columns=["E", "pt", "eta", "phi"]), tmp / "nano.hsqz", bounds)
+    compress(read_dataset(root, columns=["E", "pt", "eta", "phi"]), tmp / "nano.hsqz", max_error="1e-3")
     out["root"] = (tmp / "nano.hsqz").read_bytes()
     return out
 
@@ -247,39 +246,58 @@ def build_corpus(directory: Path) -> list[Bomb]:
     """Write every bomb into ``directory`` and return the cases (their paths are relative to it)."""
     import tempfile
 
-    import h5py
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    import zstandard
-
     directory.mkdir(parents=True, exist_ok=True)
-    cases: list[Bomb] = []
+    corpus = _Corpus(directory)
+    _add_npy(corpus)
+    _add_npz(corpus)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        files = _compressed_files(Path(tmp_name))
+    _add_darkmachines(corpus, files["darkmachines"])
+    _add_root_layouts(corpus, files["root"])
+    _add_headers(corpus, files["jets"])
+    _add_sections(corpus, files["jets"])
+    _add_bounded(corpus, files["jets"])
+    _add_inputs(corpus)
+    return corpus.cases
 
-    def add(name: str, kind: str, data: bytes | None, argv: tuple[str, ...]) -> None:
+
+@dataclass
+class _Corpus:
+    """The cases written so far into ``directory``."""
+
+    directory: Path
+    cases: list[Bomb] = field(default_factory=list)
+
+    def add(self, name: str, kind: str, data: bytes | None, argv: tuple[str, ...]) -> None:
+        """Write ``data`` (unless None: the file is already there) as ``name`` and add its case."""
         if data is not None:
-            (directory / name).write_bytes(data)
-        cases.append(Bomb(name, kind, argv))
+            (self.directory / name).write_bytes(data)
+        self.cases.append(Bomb(name, kind, argv))
 
-    def compress(name: str, *extra: str) -> tuple[str, ...]:
-        return ("compress", name, "--max-error", "1e-3", *extra, "-o", f"out-{name}.hsqz", "--force")
 
-    def decompress(name: str, ext: str, *extra: str) -> tuple[str, ...]:
-        return ("decompress", name, *extra, "-o", f"out-{name}{ext}", "--force")
+def _compress(name: str, *extra: str) -> tuple[str, ...]:
+    return ("compress", name, "--max-error", "1e-3", *extra, "-o", f"out-{name}.hsqz", "--force")
 
-    # .npy: headers whose shape claims more than the file holds
+
+def _decompress(name: str, ext: str, *extra: str) -> tuple[str, ...]:
+    return ("decompress", name, *extra, "-o", f"out-{name}{ext}", "--force")
+
+
+def _add_npy(corpus: _Corpus) -> None:
+    """.npy: headers whose shape claims more than the file holds."""
+    add = corpus.add
     names = ("--names", "E,pt,eta,phi")
     add(
         "claims-1.46TiB.npy",
         "npy",
         npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (200000000000,), }"),
-        compress("claims-1.46TiB.npy", "--names", "E"),
+        _compress("claims-1.46TiB.npy", "--names", "E"),
     )
     add(
         "claims-64TiB-2d.npy",
         "npy",
         npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4398046511104, 4), }"),
-        compress("claims-64TiB-2d.npy", *names),
+        _compress("claims-64TiB-2d.npy", *names),
     )
     add(
         "structured-claims-1TiB.npy",
@@ -288,25 +306,25 @@ def build_corpus(directory: Path) -> list[Bomb]:
             "{'descr': [('E', '<f4'), ('pt', '<f4'), ('eta', '<f4'), ('phi', '<f4')], "
             "'fortran_order': False, 'shape': (68719476736,), }"
         ),
-        compress("structured-claims-1TiB.npy"),
+        _compress("structured-claims-1TiB.npy"),
     )
     add(
         "void-1GB-items.npy",
         "npy",
         npy_bytes("{'descr': '|V1000000000', 'fortran_order': False, 'shape': (1000,), }"),
-        compress("void-1GB-items.npy", "--names", "E"),
+        _compress("void-1GB-items.npy", "--names", "E"),
     )
     add(
         "subarray-dtype-bomb.npy",
         "npy",
         npy_bytes("{'descr': [('E', '<f8', (65536, 65536))], 'fortran_order': False, 'shape': (16,), }"),
-        compress("subarray-dtype-bomb.npy"),
+        _compress("subarray-dtype-bomb.npy"),
     )
     add(
         "truncated-1MiB.npy",
         "npy",
         npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 4), }", b"\0" * 10),
-        compress("truncated-1MiB.npy", *names),
+        _compress("truncated-1MiB.npy", *names),
     )
     add(
         "nested-header.npy",
@@ -314,36 +332,38 @@ def build_corpus(directory: Path) -> list[Bomb]:
         npy_bytes(
             "{'descr': " + "(" * 3000 + "'<f8'" + ")" * 3000 + ", 'fortran_order': False, 'shape': (4,), }"
         ),
-        compress("nested-header.npy", "--names", "E"),
+        _compress("nested-header.npy", "--names", "E"),
     )
 
-    # .npz: zip bombs and members whose sizes lie
+
+def _add_npz(corpus: _Corpus) -> None:
+    """.npz: zip bombs and members whose sizes lie."""
+    add = corpus.add
     head8 = npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1073741824,), }")
-    add("zeros-8GB.npz", "npz", zip_bomb("E.npy", head8, 33), compress("zeros-8GB.npz"))
+    add("zeros-8GB.npz", "npz", zip_bomb("E.npy", head8, 33), _compress("zeros-8GB.npz"))
     head2 = npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (268435456,), }")
-    add("zeros-2GB.npz", "npz", zip_bomb("E.npy", head2, 31), compress("zeros-2GB.npz"))
+    add("zeros-2GB.npz", "npz", zip_bomb("E.npy", head2, 31), _compress("zeros-2GB.npz"))
     add(
         "member-declares-64B.npz",
         "npz",
         zip_bomb("E.npy", head2, 31, declared=64),
-        compress("member-declares-64B.npz"),
+        _compress("member-declares-64B.npz"),
     )
     head_lie = npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (137438953472,), }")
     add(
         "header-claims-1TiB-in-64MiB.npz",
         "npz",
         zip_bomb("E.npy", head_lie, 26),
-        compress("header-claims-1TiB-in-64MiB.npz"),
+        _compress("header-claims-1TiB-in-64MiB.npz"),
     )
 
-    with tempfile.TemporaryDirectory() as tmp_name:
-        files = _compressed_files(Path(tmp_name))
 
-    # DarkMachines layouts in compressed files
-    dm = files["darkmachines"]
+def _add_darkmachines(corpus: _Corpus, dm: bytes) -> None:
+    """DarkMachines layouts in compressed files (``dm``: a real one to edit)."""
+    add = corpus.add
 
     def dm_layout(name: str, edit: Callable[[dict[str, Any]], Any]) -> None:
-        add(name, "darkmachines", edit_header(dm, lambda h: edit(h["layout"])), decompress(name, ".csv"))
+        add(name, "darkmachines", edit_header(dm, lambda h: edit(h["layout"])), _decompress(name, ".csv"))
 
     dm_layout("dm-f100000000.hsqz", lambda lay: lay["number_formats"].update(E="f100000000"))
     dm_layout("dm-g1000.hsqz", lambda lay: lay["number_formats"].update(pt="g1000"))
@@ -355,14 +375,16 @@ def build_corpus(directory: Path) -> list[Bomb]:
         "dm-layout-x.hsqz",
         "darkmachines",
         edit_header(dm, lambda h: h.update(layout="x")),
-        decompress("dm-layout-x.hsqz", ".csv"),
+        _decompress("dm-layout-x.hsqz", ".csv"),
     )
 
-    # ROOT layouts in compressed files
-    nano = files["root"]
+
+def _add_root_layouts(corpus: _Corpus, nano: bytes) -> None:
+    """ROOT layouts in compressed files (``nano``: a real one to edit)."""
+    add = corpus.add
 
     def root_layout(name: str, edit: Callable[[dict[str, Any]], Any]) -> None:
-        add(name, "root", edit_header(nano, lambda h: edit(h["layout"])), decompress(name, ".root"))
+        add(name, "root", edit_header(nano, lambda h: edit(h["layout"])), _decompress(name, ".root"))
 
     def drop_flat(lay: dict[str, Any]) -> None:
         lay["branches"] = [b for b in lay["branches"] if b["kind"] != "flat"]
@@ -375,8 +397,10 @@ def build_corpus(directory: Path) -> list[Bomb]:
     root_layout("root-subarray-dtype.hsqz", lambda lay: lay["branches"][0].update(dtype="(65536,65536)f8"))
     root_layout("root-collections-list.hsqz", lambda lay: lay.update(collections=[1, 2]))
 
-    # container headers
-    jets = files["jets"]
+
+def _add_headers(corpus: _Corpus, jets: bytes) -> None:
+    """Container headers: millions of keys, deep nesting."""
+    add = corpus.add
     big = b'{"kind":"hepsqueeze-data",' + b",".join(b'"k%07d":%d' % (i, i) for i in range(2_000_000)) + b"}"
     add("header-2M-keys.hsqz", "header", raw_header(jets, big), ("info", "header-2M-keys.hsqz"))
     add(
@@ -392,7 +416,12 @@ def build_corpus(directory: Path) -> list[Bomb]:
         ("info", "header-1M-empty-lists.hsqz"),
     )
 
-    # sections claiming huge shapes, zstd frames without or with lying content sizes
+
+def _add_sections(corpus: _Corpus, jets: bytes) -> None:
+    """Sections claiming huge shapes, zstd frames without or with lying content sizes."""
+    import zstandard
+
+    add = corpus.add
     first = sections(jets)[0][1]
     huge = {
         **first,
@@ -406,7 +435,7 @@ def build_corpus(directory: Path) -> list[Bomb]:
         "section-raw-claims-1TiB.hsqz",
         "section",
         replace_section(jets, 0, huge, b"\0" * 64),
-        decompress("section-raw-claims-1TiB.hsqz", ".parquet"),
+        _decompress("section-raw-claims-1TiB.hsqz", ".parquet"),
     )
     frame = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(1 << 20))
     nosize = {
@@ -421,7 +450,7 @@ def build_corpus(directory: Path) -> list[Bomb]:
         "section-zstd-no-content-size.hsqz",
         "section",
         replace_section(jets, 0, nosize, frame),
-        decompress("section-zstd-no-content-size.hsqz", ".parquet"),
+        _decompress("section-zstd-no-content-size.hsqz", ".parquet"),
     )
     liar = zstandard.ZstdCompressor().compress(bytes(1 << 20))
     lying = {
@@ -436,10 +465,15 @@ def build_corpus(directory: Path) -> list[Bomb]:
         "section-zstd-claims-16GiB.hsqz",
         "section",
         replace_section(jets, 0, lying, liar),
-        decompress("section-zstd-claims-16GiB.hsqz", ".parquet"),
+        _decompress("section-zstd-claims-16GiB.hsqz", ".parquet"),
     )
 
-    # error-bounded files claiming more rows than they hold (the codec's part)
+
+def _add_bounded(corpus: _Corpus, jets: bytes) -> None:
+    """Error-bounded files claiming more rows than they hold (the codec's part)."""
+    import zstandard
+
+    add = corpus.add
     for log2 in (30, 40):
         name = f"bounded-claims-2^{log2}-rows.hsqz"
         data = edit_header(jets, lambda h, n=1 << log2: h.update(num_rows=n))
@@ -463,29 +497,36 @@ def build_corpus(directory: Path) -> list[Bomb]:
             "bounded-zstd-no-content-size.hsqz",
             "bounded",
             replace_section(jets, payload, desc, mutated),
-            decompress("bounded-zstd-no-content-size.hsqz", ".parquet"),
+            _decompress("bounded-zstd-no-content-size.hsqz", ".parquet"),
         )
 
-    # input files
+
+def _add_inputs(corpus: _Corpus) -> None:
+    """Input files: HDF5 datasets claiming 2 TiB, binary CSV, duplicate Parquet columns, a character device."""
+    import h5py
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    add, directory = corpus.add, corpus.directory
     with h5py.File(directory / "claims-2TiB.h5", "w") as fh:
         for n in ("event", "E", "pt", "eta", "phi"):
             fh.create_dataset(n, shape=(1 << 38,), dtype="<f8", chunks=(1 << 16,), compression="gzip")
-    add("claims-2TiB.h5", "input", None, compress("claims-2TiB.h5"))
-    add("binary.csv", "input", np.random.default_rng(1).bytes(4096), compress("binary.csv"))
+    add("claims-2TiB.h5", "input", None, _compress("claims-2TiB.h5"))
+    add("binary.csv", "input", np.random.default_rng(1).bytes(4096), _compress("binary.csv"))
     dup = pa.Table.from_arrays(
         [pa.array(v) for v in _jets().values()] + [pa.array(np.ones(48))], names=[*_jets(), "pt"]
     )
     pq.write_table(dup, directory / "duplicate-column.parquet")
-    add("duplicate-column.parquet", "input", None, compress("duplicate-column.parquet", "--stream"))
+    add("duplicate-column.parquet", "input", None, _compress("duplicate-column.parquet", "--stream"))
     add(
         "duplicate-column-nostream.parquet",
         "input",
         (directory / "duplicate-column.parquet").read_bytes(),
-        compress("duplicate-column-nostream.parquet"),
+        _compress("duplicate-column-nostream.parquet"),
     )
     urandom = ("compress", "/dev/urandom", "--format", "csv", "--max-error", "1e-3", "-o", "out-urandom.hsqz")
-    cases.append(Bomb("/dev/urandom", "input", (*urandom, "--force")))
-    return cases
+    corpus.cases.append(Bomb("/dev/urandom", "input", (*urandom, "--force")))
 
 
 # -- the runner (under the address-space limit) -----------------------------------------------------

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hepsqueeze.api import compress, decompress
 from hepsqueeze.cli import main
-from hepsqueeze.codec.compress import compress_table, decompress_file
 from hepsqueeze.codecs.autoencoder.exceptions import codec_reconstruct
 from hepsqueeze.errors import ConfigError
 from hepsqueeze.io.table import Table
@@ -27,8 +27,8 @@ def test_every_card_matches_its_model() -> None:
 def test_zoo_model_compresses_without_training(jets: Table, tmp_path: Path) -> None:
     model = resolve_model("zoo:ae4d-3")
     out = tmp_path / "z.hsqz"
-    compress_table(jets, model, out)
-    back = decompress_file(out)
+    compress(jets, out, model=model)
+    back = decompress(out)
     x = jets.stack(model.columns)
     assert np.array_equal(back.stack(model.columns), codec_reconstruct(model, x))
     # A well-trained model: residuals at the per-mille level on fresh jets.
@@ -73,10 +73,10 @@ def test_no_embed_zoo_model_decompresses_alone(jets: Table, tmp_path: Path) -> N
     """A file referencing a zoo model by name and hash needs no --model to decompress."""
     model = resolve_model("zoo:ae4d-3")
     out = tmp_path / "ref.hsqz"
-    small = compress_table(jets, model, out, embed_model=False)
-    embedded = compress_table(jets, model, tmp_path / "emb.hsqz")
+    small = compress(jets, out, model=model, embed_model=False)
+    embedded = compress(jets, tmp_path / "emb.hsqz", model=model)
     assert small.file_bytes < embedded.file_bytes - 100_000  # the decoder is not stored
-    assert np.array_equal(decompress_file(out)["pt"], decompress_file(tmp_path / "emb.hsqz")["pt"])
+    assert np.array_equal(decompress(out)["pt"], decompress(tmp_path / "emb.hsqz")["pt"])
 
 
 def test_27d_zoo_model_rounds_integers_and_validates_them(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from hepsqueeze.baselines import (
 )
 from hepsqueeze.errors import ConfigError, HepsqueezeError
 from hepsqueeze.evaluation.strict_json import json_safe
+from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.version import __version__
 
@@ -278,21 +279,23 @@ def _measure_autoencoder(
     repeats: int,
     x: npt.NDArray[np.float32],
 ) -> dict[str, Any]:
-    from hepsqueeze.codec.compress import compress_table, decompress_file
+    from hepsqueeze.codecs.autoencoder.codec import AutoencoderCodec
+    from hepsqueeze.file import compress_dataset, decompress_dataset
 
     # Only the compressed columns go in the file, so its size compares with the baselines' payloads.
-    sub = table.select(columns)
+    sub = Dataset.from_table(table.select(columns))
+    codec = AutoencoderCodec(model, latent_dtype)
     name = f"hepsqueeze {model.name} ({latent_dtype} latents)"
     with tempfile.TemporaryDirectory(prefix="hsq-bench-") as tmp:
         path = Path(tmp) / "bench.hsqz"
 
         def compress() -> Any:
             path.unlink(missing_ok=True)
-            return compress_table(sub, model, path, columns=columns, latent_dtype=latent_dtype)
+            return compress_dataset(sub, codec, path, columns)
 
         try:
             report, t_c = _timed(compress, repeats)
-            back, t_d = _timed(lambda: decompress_file(path), repeats)
+            back, t_d = _timed(lambda: decompress_dataset(path).table, repeats)
         except HepsqueezeError as exc:
             log.warning("benchmark: %s failed: %s", name, exc)
             return {"method": name, "family": "autoencoder", "status": "failed", "message": str(exc)}

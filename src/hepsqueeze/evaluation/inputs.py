@@ -37,8 +37,8 @@ def check_rows(original: Table, reconstructed: Table) -> None:
 def read_container(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What the report uses from a compressed file: ``info`` (:func:`file_info`), ``decoder`` (the
     embedded decoder-only model, or None) and ``latents`` (the stored codes as float32, or None)."""
-    from hepsqueeze.codec.compress import file_info
     from hepsqueeze.container import ContainerReader
+    from hepsqueeze.file.reader import file_info
     from hepsqueeze.models.io import model_from_bytes
 
     info = file_info(path)
