@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
 
-from hepsqueeze.cli import main
+from hepsqueeze.cli import app, main
 from hepsqueeze.io import read_table
 from hepsqueeze.io.table import Table
 from hepsqueeze.models import load_model
@@ -360,3 +364,147 @@ def test_train_on_object_types_of_an_event_file(tmp_path: Path, capsys: pytest.C
     code, _, err = run(["train", str(csv), "--objects", "jet", "-o", str(tmp_path / "x.hsqm")], capsys)
     assert code == 1
     assert "types: j, b" in err
+
+
+def assert_one_line(err: str, *fragments: str) -> None:
+    assert "Traceback" not in err
+    assert "Usage:" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-error", "1e-3", "--latent-dtype", "float16"], "--latent-dtype applies to --model only"),
+        (["--max-error", "1e-3", "--latent-dtype", "float32"], "--latent-dtype applies to --model only"),
+        (["--max-error", "1e-3", "--no-embed-model"], "--no-embed-model applies to --model only"),
+        (["--max-error", "1e-3", "--strict"], "--strict applies to --model only"),
+        (["--max-error", "1e-3", "--strict", "--no-embed-model"], "--no-embed-model and --strict apply"),
+        (["-m", "{model}", "--abs-floor", "0.5"], "--abs-floor applies to --max-error only"),
+        ([], "give either --model (autoencoder) or --max-error"),
+        (["-m", "{model}", "--max-error", "1e-3"], "give either --model"),
+        (["--max-error", "1e-3", "--stream", "--tree", "Events"], "--tree does not apply to --stream"),
+        (["-m", "{model}", "--stream", "--names", "a,b", "--allow-pickle"], "--names and --allow-pickle do"),
+        (["--max-error", "1e-3", "--stream", "--format", "csv"], "--stream reads Parquet only, not csv"),
+    ],
+)
+def test_options_a_codec_does_not_use_are_refused(
+    args: list[str],
+    message: str,
+    jets_file: Path,
+    model_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "x.hsqz"
+    argv = ["compress", str(jets_file), *[a.format(model=model_file) for a in args], "-o", str(out)]
+    code, _, err = run(argv, capsys)
+    assert code == 2, err  # a usage error, as typer's own
+    assert_one_line(err, message)
+    assert not out.exists()
+
+
+def test_latent_dtype_not_given_is_the_codecs_default(
+    jets_file: Path, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for extra, expected in (([], "float32"), (["--latent-dtype", "float16"], "float16")):
+        packed = tmp_path / f"{expected}.hsqz"
+        code, _, err = run(
+            ["compress", str(jets_file), "-m", str(model_file), *extra, "-o", str(packed)], capsys
+        )
+        assert code == 0, err
+        code, stdout, err = run(["info", str(packed), "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(stdout)["header"]["codec"]["latent_dtype"] == expected
+    code, stdout, _ = run(["compress", "--help"], capsys)
+    assert "float32 or float16. [default: float32]" in " ".join(stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["compress", "{data}", "--max-error", "pt=1e-3x", "-o", "{out}"], "(--max-error)"),
+        (["compress", "{data}", "--max-error", "E=1e-3r", "-o", "{out}"], "(--max-error)"),
+        (["compress", "{data}", "--max-error", "1e-3", "--abs-floor", "m=1", "-o", "{out}"], "(--abs-floor)"),
+        (["compress", "{data}", "--max-error", "1e-3", "--columns", ",", "-o", "{out}"], "(--columns)"),
+        (["compress", "{data}", "--max-error", "1e-3", "--branches", " , ", "-o", "{out}"], "(--branches)"),
+        (["compress", "{data}", "-m", "{missing}", "-o", "{out}"], "(--model)"),
+        (["compress", "{data}", "-m", "zoo:no-such-model", "-o", "{out}"], "(--model)"),
+        (["decompress", "{data}", "--stream", "--format", "nope", "-o", "{out}.parquet"], "(--format)"),
+        (["train", "{data}", "--nodes", "4,x,4", "-o", "{out}"], "'x' is not an integer (--nodes)"),
+        (["train", "{data}", "--preset", "ae4d", "-o", "{out}"], "(--preset)"),
+        (
+            ["benchmark", "{data}", "--errors", "1e-2,big", "--out", "{out}"],
+            "'big' is not a number (--errors)",
+        ),
+    ],
+)
+def test_refused_values_name_their_option(
+    args: list[str],
+    hint: str,
+    jets_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    paths = {"data": jets_file, "out": out, "missing": tmp_path / "nope.hsqm"}
+    code, _, err = run([a.format(**{k: str(v) for k, v in paths.items()}) for a in args], capsys)
+    assert code == 1, err
+    assert_one_line(" ".join(err.split()), hint)  # rich may soft-wrap a long message
+    assert err.count("(--") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_hint_names_force(
+    jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "j.hsqz"
+    args = ["compress", str(jets_file), "--max-error", "1e-3", "-o", str(out)]
+    assert run(args, capsys)[0] == 0
+    code, _, err = run(args, capsys)
+    assert code == 1
+    assert_one_line(" ".join(err.split()), "already exists", "(add --force to overwrite it)")
+    code, _, err = run([*args, "--force"], capsys)
+    assert code == 0, err
+
+
+def test_every_command_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    names = group.list_commands(typer.Context(group))
+    assert names == [
+        *("version", "generate", "train", "compress", "decompress", "info", "benchmark", "evaluate"),
+        *("inspect", "demo", "zoo", "study"),
+    ]
+    code, stdout, _ = run(["--help"], capsys)
+    assert code == 0
+    listed = re.findall(r"^│ (\w+) ", stdout, flags=re.MULTILINE)
+    assert listed == names
+
+
+@pytest.mark.parametrize("command", ["train", "compress", "benchmark", "evaluate", "inspect"])
+def test_commands_that_read_a_table_take_the_reader_options(command: str) -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    flags = [opt for param in group.commands[command].params for opt in param.opts if opt.startswith("--")]
+    reader = ["--format", "--tree", "--branches", "--names", "--allow-pickle"]
+    at = flags.index("--format")
+    assert flags[at : at + len(reader)] == reader
+
+
+def test_compress_with_max_error_imports_no_torch(jets_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "b.hsqz"
+    code = (
+        "import sys; from hepsqueeze.cli import main; "
+        f"assert main(['compress', {str(jets_file)!r}, '--max-error', '1e-3', '-o', {str(out)!r}]) == 0; "
+        "print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().splitlines()[-1] == "False False"

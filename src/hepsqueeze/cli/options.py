@@ -117,17 +117,18 @@ _READER_PARAMETERS = (
 
 
 def with_reader_options(command: Callable[..., R]) -> Callable[..., R]:
-    """Give ``command`` the reader options in place of its ``reader: ReaderOptions`` parameter.
+    """Give ``command`` the reader options in place of its ``*, reader: ReaderOptions`` parameter.
 
     typer sees ``--format``, ``--tree``, ``--branches``, ``--names`` and ``--allow-pickle`` where
     ``reader`` stands in the command's signature (so the help lists them there); the command gets one
-    :class:`ReaderOptions`, the comma-separated lists split.
+    :class:`ReaderOptions`, the comma-separated lists split. typer passes every parameter by keyword:
+    the signature it sees is keyword-only.
     """
     signature = inspect.signature(command, eval_str=True)
-    names = list(signature.parameters)
-    if "reader" not in names:
+    order = list(signature.parameters)
+    if "reader" not in order:
         raise TypeError(f"{command.__name__} has no 'reader' parameter")
-    at = names.index("reader")
+    at = order.index("reader")
     own = [p.replace(kind=_KW) for p in signature.parameters.values()]
     parameters = [*own[:at], *_READER_PARAMETERS, *own[at + 1 :]]
 

@@ -165,19 +165,13 @@ def _residual_kind(kind: str) -> str:
 # --- lines -------------------------------------------------------------------------------------------
 
 
-def print_compressed(rep: Any, output: Path, input_bytes: int, max_error: str | None) -> None:
-    """``compress``: the values stored exactly (why), then rows, columns, bytes and ratios."""
+def print_compressed(rep: Any, output: Path, input_bytes: int, within: str | None, exact_why: str) -> None:
+    """``compress``: the values stored exactly (and why), then rows, columns, bytes and ratios."""
     if rep.exception_count:
-        why = (
-            "NaN/inf, <= 0 under a relative bound, off their phi branch or out of the codec's range; "
-            "'(jets)': in the float32 coding, 'name (dtype)': missing the bound in the column's own dtype"
-            if max_error is not None
-            else "NaN/inf/denormal/outside the training range"
-        )
-        console.print(f"stored {rep.exception_count} values exactly ({why}): {rep.exceptions}")
-    within = f" within {max_error}" if max_error is not None else ""
+        console.print(f"stored {rep.exception_count} values exactly ({exact_why}): {rep.exceptions}")
+    bound = f" within {within}" if within is not None else ""
     console.print(
-        f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}){within} to {output}: "
+        f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}){bound} to {output}: "
         f"{rep.file_bytes} bytes, ratio {rep.ratio:.2f} (float32 values / file), "
         f"{input_bytes / rep.file_bytes:.2f} vs the input file ({input_bytes} bytes)"
     )

@@ -31,11 +31,16 @@ from hepsqueeze.errors import ConfigError
 if TYPE_CHECKING:
     from hepsqueeze.codecs.bounded.payload import JetBounds
 
-LATENT_DTYPE_DEFAULT = "float32"  # the autoencoder codec's, shown in the help
+_LATENT_DTYPE_DEFAULT = "float32"  # the autoencoder codec's, shown in the help
+_EXACT_WHY_BOUNDED = (  # which values each codec stores exactly, for compress's output
+    "NaN/inf, <= 0 under a relative bound, off their phi branch or out of the codec's range; "
+    "'(jets)': in the float32 coding, 'name (dtype)': missing the bound in the column's own dtype"
+)
+_EXACT_WHY_AUTOENCODER = "NaN/inf/denormal/outside the training range"
 
 
 @dataclass(frozen=True)
-class AutoencoderOptions:
+class _AutoencoderOptions:
     """The options of ``compress --model`` only (None / False: not given)."""
 
     latent_dtype: str | None = None
@@ -84,7 +89,7 @@ def compress(
         str | None,
         typer.Option(
             # the default is the codec's (None: not given); typer would show it as "(float32)"
-            help=rf"float32 or float16. \[default: {LATENT_DTYPE_DEFAULT}]",
+            help=rf"float32 or float16. \[default: {_LATENT_DTYPE_DEFAULT}]",
             show_default=False,
         ),
     ] = None,
@@ -107,26 +112,27 @@ def compress(
     from hepsqueeze.atomic import check_output
     from hepsqueeze.io import input_size_bytes
 
-    autoencoder = AutoencoderOptions(latent_dtype, no_embed_model, strict)
-    check_codec_options(model, max_error, abs_floor, autoencoder)
+    autoencoder = _AutoencoderOptions(latent_dtype, no_embed_model, strict)
+    _check_codec_options(model, max_error, abs_floor, autoencoder)
     if stream:
-        check_stream_input(reader)
-    bounds = parse_bounds(max_error, abs_floor) if max_error is not None else None
+        _check_stream_input(reader)
+    bounds = _parse_bounds(max_error, abs_floor) if max_error is not None else None
     cols = split_list(columns, "--columns")
     check_output(output, force)
     in_bytes = input_size_bytes(input_file)
     info = {"path": input_file.name, "size_bytes": in_bytes}
     if bounds is not None:
         rep = _compress_bounded(input_file, output, bounds, cols, reader, stream, force, info)
+        print_compressed(rep, output, in_bytes, max_error, _EXACT_WHY_BOUNDED)
     else:
         assert model is not None  # exactly one of --model / --max-error: checked above
         options = {**autoencoder.codec_kwargs(), "force": force, "input_info": info}
         rep = _compress_autoencoder(input_file, output, model, cols, reader, stream, options)
-    print_compressed(rep, output, in_bytes, max_error)
+        print_compressed(rep, output, in_bytes, None, _EXACT_WHY_AUTOENCODER)
 
 
-def check_codec_options(
-    model: Path | None, max_error: str | None, abs_floor: str | None, autoencoder: AutoencoderOptions
+def _check_codec_options(
+    model: Path | None, max_error: str | None, abs_floor: str | None, autoencoder: _AutoencoderOptions
 ) -> None:
     """Exactly one codec (``--model`` or ``--max-error``), and only the options of that codec."""
     if (model is None) == (max_error is None):
@@ -138,7 +144,7 @@ def check_codec_options(
         raise UsageError(f"{_listed(given, 'applies', 'apply')} to --model only, not to --max-error")
 
 
-def check_stream_input(reader: ReaderOptions) -> None:
+def _check_stream_input(reader: ReaderOptions) -> None:
     """``compress --stream`` reads Parquet: the options of the other readers do not apply."""
     given = reader.given_flags()
     if given:
@@ -157,7 +163,7 @@ def _listed(flags: list[str], singular: str, plural: str) -> str:
     return f"{' and '.join(flags)} {singular if len(flags) == 1 else plural}"
 
 
-def parse_bounds(max_error: str, abs_floor: str | None) -> JetBounds:
+def _parse_bounds(max_error: str, abs_floor: str | None) -> JetBounds:
     """``--max-error`` and ``--abs-floor`` as the bounded codec's bounds (errors name the option)."""
     from hepsqueeze.codec.bounded_file import parse_max_error
 
@@ -210,7 +216,7 @@ def _compress_autoencoder(
     return compress_dataset(dataset, load_model_option(model), output, columns, **options)
 
 
-def check_stream_output(output: Path, fmt: str | None) -> None:
+def _check_stream_output(output: Path, fmt: str | None) -> None:
     """``decompress --stream`` writes Parquet: refuse an output named or ``--format``-ed otherwise.
 
     Judged by the name and option only (not by sniffing an existing file that --force replaces).
@@ -255,7 +261,7 @@ def decompress(
 
     check_output(output, force)
     if stream:
-        check_stream_output(output, fmt)
+        _check_stream_output(output, fmt)
     decoder = load_model_option(model) if model is not None else None  # torch only where a network is given
     if stream:
         from hepsqueeze.codec.compress import decompress_to_parquet
