@@ -310,12 +310,13 @@ def test_longest_output_name(jets_file: Path, tmp_path: Path, capsys: pytest.Cap
 def test_failed_write_removes_the_directories_it_created(
     jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def disk_full(tmp: Path, out: Path, force: bool) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))
-
-    monkeypatch.setattr(atomic, "_publish", disk_full)
     (tmp_path / "existing").mkdir()
     out = tmp_path / "existing" / "new" / "deeper" / "x.hsqz"
+
+    def disk_full(fd: int) -> None:  # the finished file's fsync: the disk filled up meanwhile
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))
+
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
     for extra in ([], ["--stream"]):
         code, _, err = run(
             ["compress", str(jets_file), "--max-error", "1e-3", *extra, "-o", str(out)], capsys
