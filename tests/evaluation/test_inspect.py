@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def _troubled(rng: np.random.Generator, n: int = 500) -> Table:
     )
 
 
-def _kinds(summary: dict) -> dict[str, set[str]]:
+def _kinds(summary: dict[str, Any]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for w in summary["warnings"]:
         out.setdefault(w["column"], set()).add(w["kind"])

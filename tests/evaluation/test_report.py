@@ -47,7 +47,7 @@ def _quantile(v: np.ndarray, q: float) -> float:
     pos = q * (len(s) - 1)
     lo = int(pos)
     hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (pos - lo) * (s[hi] - s[lo])
+    return float(s[lo] + (pos - lo) * (s[hi] - s[lo]))
 
 
 def _stats(v: np.ndarray) -> dict[str, float]:
@@ -67,7 +67,9 @@ def _stats(v: np.ndarray) -> dict[str, float]:
     }
 
 
-def _expected(x: np.ndarray, y: np.ndarray, var: str, xs_all: np.ndarray, ys_all: np.ndarray, j: int) -> dict:
+def _expected(
+    x: np.ndarray, y: np.ndarray, var: str, xs_all: np.ndarray, ys_all: np.ndarray, j: int
+) -> dict[str, Any]:
     d = y - x
     if var == "phi":
         d = np.where(d > np.pi, d - 2 * np.pi, np.where(d < -np.pi, d + 2 * np.pi, d))

@@ -19,6 +19,7 @@ columns, a character device).
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import sys
@@ -469,6 +470,10 @@ def _add_sections(corpus: _Corpus, jets: bytes) -> None:
     )
 
 
+def _set_rows(header: dict[str, Any], *, rows: int) -> None:
+    header["num_rows"] = rows
+
+
 def _add_bounded(corpus: _Corpus, jets: bytes) -> None:
     """Error-bounded files claiming more rows than they hold (the codec's part)."""
     import zstandard
@@ -476,7 +481,7 @@ def _add_bounded(corpus: _Corpus, jets: bytes) -> None:
     add = corpus.add
     for log2 in (30, 40):
         name = f"bounded-claims-2^{log2}-rows.hsqz"
-        data = edit_header(jets, lambda h, n=1 << log2: h.update(num_rows=n))
+        data = edit_header(jets, functools.partial(_set_rows, rows=1 << log2))
         add(
             name,
             "bounded",
