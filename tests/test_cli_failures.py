@@ -43,7 +43,7 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
 def test_memory_error_is_one_line(
     jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hepsqueeze.codec.compress as compress_module
+    import hepsqueeze.file.reader as compress_module
 
     def bomb(*args: object, **kwargs: object) -> None:
         raise MemoryError
@@ -56,7 +56,7 @@ def test_memory_error_is_one_line(
 def test_unexpected_exception_is_an_internal_error(
     jets_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hepsqueeze.codec.compress as compress_module
+    import hepsqueeze.file.reader as compress_module
 
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("pt [duplicated]\nsecond line")
@@ -333,7 +333,7 @@ def test_failed_write_removes_the_directories_it_created(
 def test_os_errors_are_path_and_reason(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hepsqueeze.codec.compress as compress_module
+    import hepsqueeze.file.reader as compress_module
 
     def denied(path: object) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), "x.hsqz")

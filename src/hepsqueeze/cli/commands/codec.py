@@ -5,13 +5,14 @@ The only module of the command line that calls the codecs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from hepsqueeze.cli.errors import UsageError, option_hint
+from hepsqueeze.cli.errors import OptionError, UsageError, option_hint
 from hepsqueeze.cli.options import (
     ForceOpt,
     FormatOpt,
@@ -29,7 +30,10 @@ from hepsqueeze.cli.render import console, print_compressed, print_json, print_s
 from hepsqueeze.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hepsqueeze.codecs.bounded.payload import JetBounds
+    from hepsqueeze.codecs.base import Codec
+    from hepsqueeze.file.report import CompressionReport
+
+T = TypeVar("T")
 
 _LATENT_DTYPE_DEFAULT = "float32"  # the autoencoder codec's, shown in the help
 _EXACT_WHY_BOUNDED = (  # which values each codec stores exactly, for compress's output
@@ -56,11 +60,12 @@ class _AutoencoderOptions:
         return [flag for flag, on in given.items() if on]
 
     def codec_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the autoencoder codec (the codec's default latent dtype when not given)."""
-        kwargs: dict[str, Any] = {"embed_model": not self.no_embed_model, "strict": self.strict}
-        if self.latent_dtype is not None:
-            kwargs["latent_dtype"] = self.latent_dtype
-        return kwargs
+        """Keyword arguments of :func:`hepsqueeze.api.codec_for` (None: the codec's default)."""
+        return {
+            "latent_dtype": self.latent_dtype,
+            "embed_model": not self.no_embed_model,
+            "strict": self.strict,
+        }
 
 
 @with_reader_options
@@ -116,19 +121,18 @@ def compress(
     _check_codec_options(model, max_error, abs_floor, autoencoder)
     if stream:
         _check_stream_input(reader)
-    bounds = _parse_bounds(max_error, abs_floor) if max_error is not None else None
+    codec = _bounded_codec(max_error, abs_floor) if max_error is not None else None
     cols = split_list(columns, "--columns")
     check_output(output, force)
     in_bytes = input_size_bytes(input_file)
     info = {"path": input_file.name, "size_bytes": in_bytes}
-    if bounds is not None:
-        rep = _compress_bounded(input_file, output, bounds, cols, reader, stream, force, info)
-        print_compressed(rep, output, in_bytes, max_error, _EXACT_WHY_BOUNDED)
-    else:
-        assert model is not None  # exactly one of --model / --max-error: checked above
-        options = {**autoencoder.codec_kwargs(), "force": force, "input_info": info}
-        rep = _compress_autoencoder(input_file, output, model, cols, reader, stream, options)
-        print_compressed(rep, output, in_bytes, None, _EXACT_WHY_AUTOENCODER)
+    if codec is None and model is not None:  # exactly one of --model / --max-error: checked above
+        codec = _autoencoder_codec(model, autoencoder)
+    if codec is None:
+        raise UsageError("give either --model (autoencoder) or --max-error (error-bounded codec)")
+    rep = _compress(input_file, output, codec, cols, reader, stream, force, info)
+    why = _EXACT_WHY_BOUNDED if max_error is not None else _EXACT_WHY_AUTOENCODER
+    print_compressed(rep, output, in_bytes, max_error, why)
 
 
 def _check_codec_options(
@@ -163,57 +167,44 @@ def _listed(flags: list[str], singular: str, plural: str) -> str:
     return f"{' and '.join(flags)} {singular if len(flags) == 1 else plural}"
 
 
-def _parse_bounds(max_error: str, abs_floor: str | None) -> JetBounds:
-    """``--max-error`` and ``--abs-floor`` as the bounded codec's bounds (errors name the option)."""
-    from hepsqueeze.codec.bounded_file import parse_max_error
+def _bounded_codec(max_error: str, abs_floor: str | None) -> Codec:
+    """The error-bounded codec of ``--max-error`` and ``--abs-floor`` (errors name the option)."""
+    from hepsqueeze.api import codec_for
+    from hepsqueeze.codecs.bounded.spec import parse_abs_floor, parse_max_error
 
     with option_hint("--max-error"):
         bounds = parse_max_error(max_error)
-    if abs_floor is None:
-        return bounds
-    with option_hint("--abs-floor"):
-        return parse_max_error(max_error, abs_floor)
+    if abs_floor is not None:
+        with option_hint("--abs-floor"):
+            parse_abs_floor(abs_floor)
+    return codec_for(max_error=bounds, abs_floor=abs_floor)
 
 
-def _compress_bounded(
+def _autoencoder_codec(model: Path, options: _AutoencoderOptions) -> Codec:
+    """The autoencoder codec of ``--model`` and its options (torch is imported here only)."""
+    from hepsqueeze.api import codec_for
+
+    return codec_for(model=load_model_option(model), **options.codec_kwargs())
+
+
+def _compress(
     input_file: Path,
     output: Path,
-    bounds: JetBounds,
+    codec: Codec,
     columns: list[str] | None,
     reader: ReaderOptions,
     stream: bool,
     force: bool,
     info: dict[str, Any],
-) -> Any:
-    from hepsqueeze.codec import bounded_file
+) -> CompressionReport:
+    from hepsqueeze.file.writer import compress_dataset, compress_parquet
 
     if stream:
-        return bounded_file.compress_bounded_parquet(
-            input_file, output, bounds, columns, force=force, input_info=info
-        )
+        return compress_parquet(input_file, codec, output, columns, force=force, input_info=info)
     from hepsqueeze.io import read_dataset
 
     dataset = read_dataset(input_file, columns=columns, **reader.read_kwargs())
-    return bounded_file.compress_bounded(dataset, output, bounds, columns, force=force, input_info=info)
-
-
-def _compress_autoencoder(
-    input_file: Path,
-    output: Path,
-    model: Path,
-    columns: list[str] | None,
-    reader: ReaderOptions,
-    stream: bool,
-    options: dict[str, Any],
-) -> Any:
-    from hepsqueeze.codec.compress import compress_dataset, compress_parquet
-
-    if stream:
-        return compress_parquet(input_file, load_model_option(model), output, columns, **options)
-    from hepsqueeze.io import read_dataset
-
-    dataset = read_dataset(input_file, columns=columns, **reader.read_kwargs())
-    return compress_dataset(dataset, load_model_option(model), output, columns, **options)
+    return compress_dataset(dataset, codec, output, columns, force=force, input_info=info)
 
 
 def _check_stream_output(output: Path, fmt: str | None) -> None:
@@ -256,23 +247,35 @@ def decompress(
 ) -> None:
     """Decompress a container into a table with the input's columns, order and dtypes."""
     from hepsqueeze.atomic import check_output
-    from hepsqueeze.codec.compress import decompress_dataset
+    from hepsqueeze.file.reader import decompress_dataset
     from hepsqueeze.io import write_dataset
 
     check_output(output, force)
     if stream:
         _check_stream_output(output, fmt)
+        if tree is not None:
+            raise UsageError("--tree names the tree of a ROOT output; --stream writes Parquet")
     decoder = load_model_option(model) if model is not None else None  # torch only where a network is given
     if stream:
-        from hepsqueeze.codec.compress import decompress_to_parquet
+        from hepsqueeze.file.reader import decompress_to_parquet
 
-        rows = decompress_to_parquet(input_file, output, decoder, force=force)
+        rows = _with_model_hint(lambda: decompress_to_parquet(input_file, output, decoder, force=force))
         console.print(f"wrote {rows} rows to {output} chunk by chunk")
         return
-    dataset = decompress_dataset(input_file, decoder)
+    dataset = _with_model_hint(lambda: decompress_dataset(input_file, decoder))
     path = write_dataset(dataset, output, format=fmt, force=force, tree=tree)
     table = dataset.table
     console.print(f"wrote {table.num_rows} rows, columns {', '.join(table.names)}, to {path}")
+
+
+def _with_model_hint(read: Callable[[], T]) -> T:
+    """``read()``, a missing or mismatched model's error naming ``--model``."""
+    from hepsqueeze.errors import ModelError
+
+    try:
+        return read()
+    except ModelError as exc:
+        raise OptionError(str(exc), "--model") from exc
 
 
 def info(
@@ -280,7 +283,7 @@ def info(
     as_json: JsonOpt = False,
 ) -> None:
     """Print a compressed file's header and the size of each section."""
-    from hepsqueeze.codec.compress import file_info
+    from hepsqueeze.file.reader import file_info
 
     data = file_info(input_file)
     if as_json:
