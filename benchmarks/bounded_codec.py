@@ -29,9 +29,10 @@ import numpy as np
 
 from hepsqueeze.baselines import bounds_for
 from hepsqueeze.baselines.registry import get_baseline
-from hepsqueeze.codec.bounded_file import compress_bounded
+from hepsqueeze.codecs.bounded.codec import BoundedJetCodec
 from hepsqueeze.codecs.bounded.payload import JetBounds, decode_jets, encode_jets, payload_stats
 from hepsqueeze.datasets import generate_mixture
+from hepsqueeze.file.writer import compress_dataset
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.metrics.bounds import column_errors
@@ -58,7 +59,9 @@ def _file_bytes(event: np.ndarray, x: np.ndarray, eps: float) -> int:
     table = Table({"event": event, **{v: x[:, j] for j, v in enumerate(VARIABLES)}})
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "jets.hsqz"
-        return compress_bounded(Dataset.from_table(table), out, JetBounds.uniform(eps)).file_bytes
+        return compress_dataset(
+            Dataset.from_table(table), BoundedJetCodec(JetBounds.uniform(eps)), out
+        ).file_bytes
 
 
 def _measure(

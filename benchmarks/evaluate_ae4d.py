@@ -29,7 +29,7 @@ def main() -> None:
     jets = generate_mixture(events_per_process=args.events, seed=1, workers=2)
     with tempfile.TemporaryDirectory() as tmp:
         packed = Path(tmp) / "jets.hsqz"
-        hsq.compress(jets, args.model, packed)
+        hsq.compress(jets, packed, model=args.model)
         back = hsq.decompress(packed)
         t0 = time.perf_counter()
         metrics = evaluate(jets, back, args.report, container=packed, model=args.model, force=True)

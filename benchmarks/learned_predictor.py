@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -48,8 +49,8 @@ VARIABLES = ("E", "pt", "eta", "phi")
 
 def coded_bytes(groups: list[np.ndarray]) -> int:
     """Bytes of the symbol groups through the codec's coders (stream + compressed tables)."""
-    plans = [bounded._plan(np.ascontiguousarray(g, dtype=np.int64)) for g in groups]
-    words, _, frames = bounded._code(plans)
+    plans = [bounded.plan_group(np.ascontiguousarray(g, dtype=np.int64)) for g in groups]
+    words, _, frames = bounded.entropy_code(plans)
     tables = [p.table for p in plans if p.table is not None] + [
         p.escapes for p in plans if p.escapes is not None
     ]
@@ -246,7 +247,7 @@ def main() -> None:
     n = x.shape[0]
     bounds = bounded.JetBounds.uniform(args.eps)
     cols = [x[:, j].astype(np.float64) for j in range(4)]
-    steps = bounded._steps(bounds, cols, [np.isfinite(c) for c in cols])
+    steps = bounded.quantisation_steps(bounds, cols, [np.isfinite(c) for c in cols], math.pi)
     rows: list[dict[str, Any]] = []
 
     def add(name: str, coded: int, params: int, decode_s: float | None, *, ok: bool, **extra: Any) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hepsqueeze.codec.compress import compress_table, decompress_file
+import hepsqueeze as hsq
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.io import write_table
 from hepsqueeze.metrics.residuals import residual_summary
@@ -52,10 +52,10 @@ def main() -> None:
             for _ in range(args.repeats):
                 out.unlink(missing_ok=True)
                 t0 = time.perf_counter()
-                rep = compress_table(jets, model, out, latent_dtype=dtype)
+                rep = hsq.compress(jets, out, model=model, latent_dtype=dtype)
                 t_c.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                back = decompress_file(out)
+                back = hsq.decompress(out)
                 t_d.append(time.perf_counter() - t0)
             x, y = jets.stack(cols), back.stack(cols)
             results[dtype] = {

@@ -58,9 +58,9 @@ def repair_checksums(data: bytes) -> bytes:
 
 def check(data: bytes) -> None:
     """Parse and decode ``data``: as a container, as compressed data and as a model file."""
-    from hepsqueeze.codec.compress import decompress_reader
     from hepsqueeze.container import ContainerReader
     from hepsqueeze.errors import ContainerError, ModelError
+    from hepsqueeze.file.reader import decompress_reader
     from hepsqueeze.models.io import model_from_bytes
 
     if not data:
@@ -90,7 +90,10 @@ def make_corpus(directory: Path) -> list[Path]:
     import numpy.typing as npt
     import torch
 
-    from hepsqueeze.codec.compress import compress_dataset
+    from hepsqueeze.codecs.autoencoder.codec import AutoencoderCodec
+    from hepsqueeze.codecs.bounded.codec import BoundedJetCodec
+    from hepsqueeze.codecs.bounded.spec import parse_max_error
+    from hepsqueeze.file.writer import compress_dataset
     from hepsqueeze.io.dataset import Dataset
     from hepsqueeze.io.table import Table
     from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
@@ -119,14 +122,12 @@ def make_corpus(directory: Path) -> list[Path]:
                 cols["eta"][1] = 1e9
             tables = {"t": Table({"a": np.arange(3, dtype=np.int16)})} if aux else {}
             path = Path(tmp) / f"{rows}.hsqz"
-            compress_dataset(Dataset(Table(cols), tables, {"format": "x"}), model, path)
+            compress_dataset(Dataset(Table(cols), tables, {"format": "x"}), AutoencoderCodec(model), path)
             for mode in (0, 1):
                 seed = directory / f"data-{rows}-{mode}"
                 seed.write_bytes(bytes([mode]) + path.read_bytes())
                 written.append(seed)
         # error-bounded jet codec files: event runs, Huffman and ANS groups, exceptions, floors
-        from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
-
         jets = np.column_stack(
             [
                 rng.uniform(30, 300, 48),
@@ -137,13 +138,20 @@ def make_corpus(directory: Path) -> list[Path]:
         ).astype(np.float32)
         jets[5, 1], jets[9, 0] = np.nan, 0.0
         cols = {"event": np.repeat(np.arange(12), 4), **{n: jets[:, j].copy() for j, n in enumerate(names)}}
-        for eps, floor in (("1e-3", None), ("1e-2", "0.5"), ("1e-12", None)):  # 1e-12: stored exactly
-            path = Path(tmp) / f"bounded-{eps}.hsqz"
-            compress_bounded(
-                Dataset(Table(cols), {}, {"format": "x"}), path, parse_max_error(eps, floor), chunk_rows=32
-            )
+        # 1e-12: stored exactly; 0 rows: a file of no chunks
+        for eps, floor, rows in (
+            ("1e-3", None, 48),
+            ("1e-2", "0.5", 48),
+            ("1e-12", None, 48),
+            ("1e-3", None, 0),
+        ):
+            label = f"{eps}" if rows else f"{eps}-empty"
+            path = Path(tmp) / f"bounded-{label}.hsqz"
+            codec = BoundedJetCodec(parse_max_error(eps, floor))
+            table = Table({n: v[:rows] for n, v in cols.items()})
+            compress_dataset(Dataset(table, {}, {"format": "x"}), codec, path, chunk_rows=32)
             for mode in (0, 1):
-                seed = directory / f"bounded-{eps}-{mode}"
+                seed = directory / f"bounded-{label}-{mode}"
                 seed.write_bytes(bytes([mode]) + path.read_bytes())
                 written.append(seed)
         mpath = save_model(model, Path(tmp) / "m.hsqm")
@@ -167,8 +175,10 @@ def main() -> None:
     import zstandard  # noqa: F401
 
     with atheris.instrument_imports(include=["hepsqueeze"]):
-        import hepsqueeze.codec.compress
+        import hepsqueeze.codecs.autoencoder.codec
+        import hepsqueeze.codecs.bounded.codec
         import hepsqueeze.container
+        import hepsqueeze.file.reader
         import hepsqueeze.models.io  # noqa: F401
 
     atheris.Setup(sys.argv, check)

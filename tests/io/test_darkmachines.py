@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hepsqueeze.codec.compress import compress_dataset, decompress_dataset
+from hepsqueeze.api import compress, decompress_to_dataset
 from hepsqueeze.codecs.autoencoder.exceptions import codec_inputs, codec_reconstruct
 from hepsqueeze.errors import InputError
 from hepsqueeze.io import Dataset, Table, detect_format, read_dataset, read_table, write_dataset
@@ -97,8 +97,8 @@ def test_compressed_round_trip_changes_only_kinematics(model, jets: Table, tmp_p
     path = dm_file_from_jets(jets, tmp_path / "jets.csv")
     ds = read_dataset(path)
     assert ds.layout["exact"]
-    compress_dataset(ds, model, tmp_path / "jets.hsqz")
-    back = decompress_dataset(tmp_path / "jets.hsqz")
+    compress(ds, tmp_path / "jets.hsqz", model=model)
+    back = decompress_to_dataset(tmp_path / "jets.hsqz")
     out = write_dataset(back, tmp_path / "back.csv")
     before = path.read_text().splitlines()
     after = out.read_text().splitlines()

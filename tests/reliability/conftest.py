@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from reliability_helpers import sample_dataset, tiny_model, tiny_table, write_sample
 
-from hepsqueeze.codec.compress import decompress_dataset
+from hepsqueeze.file.reader import decompress_dataset
 from hepsqueeze.io.dataset import Dataset
 
 

@@ -15,8 +15,10 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from hepsqueeze.codec.compress import compress_dataset, decompress_dataset
+from hepsqueeze.codecs.autoencoder.codec import AutoencoderCodec
 from hepsqueeze.errors import ContainerError
+from hepsqueeze.file.reader import decompress_dataset
+from hepsqueeze.file.writer import compress_dataset
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
@@ -68,7 +70,7 @@ def tiny_table(rows: int = 20) -> Table:
 
 
 def write_sample(path: Path, model: CompressionModel, dataset: Dataset) -> bytes:
-    compress_dataset(dataset, model, path, force=True)
+    compress_dataset(dataset, AutoencoderCodec(model), path, force=True)
     return path.read_bytes()
 
 

@@ -51,7 +51,9 @@ def step(kind: str, src: str, out: str) -> None:
     import numpy as np
     import torch
 
-    from hepsqueeze.codec.compress import compress_parquet, decompress_to_parquet
+    from hepsqueeze.codecs.autoencoder.codec import AutoencoderCodec
+    from hepsqueeze.file.reader import decompress_to_parquet
+    from hepsqueeze.file.writer import compress_parquet
     from hepsqueeze.models.autoencoder import Autoencoder
     from hepsqueeze.models.model import CompressionModel
     from hepsqueeze.models.presets import get_preset
@@ -66,7 +68,7 @@ def step(kind: str, src: str, out: str) -> None:
         model = CompressionModel(
             Autoencoder(get_preset("ae4d-3")), Normaliser.fit("custom+minmax", names, lo), names, names
         )
-        rep = compress_parquet(src, model, out, force=True)
+        rep = compress_parquet(src, AutoencoderCodec(model), out, force=True)
         info = {"rows": rep.rows, "file_bytes": rep.file_bytes, "exceptions": rep.exception_count}
     else:
         info = {"rows": decompress_to_parquet(src, out, force=True)}

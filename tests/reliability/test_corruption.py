@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from reliability_helpers import ROOT, boundaries, fuzz_module, run_campaign, sample_dataset
 
-from hepsqueeze.codec.compress import compress_dataset, decompress_dataset
+from hepsqueeze.codecs.autoencoder.codec import AutoencoderCodec
+from hepsqueeze.file.reader import decompress_dataset
+from hepsqueeze.file.writer import compress_dataset
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 
@@ -75,7 +77,7 @@ def test_fuzz_target_on_seeds_and_repaired_mutants(tmp_path: Path) -> None:
 def real_file(model, jets: Table, tmp_path_factory: pytest.TempPathFactory) -> TinyFile:  # type: ignore[no-untyped-def]
     """The session's trained ae4d-3 model on generated jets: decoder embedded, exceptions, aux table."""
     path = tmp_path_factory.mktemp("real") / "jets.hsqz"
-    compress_dataset(sample_dataset(jets), model, path)
+    compress_dataset(sample_dataset(jets), AutoencoderCodec(model), path)
     return path, path.read_bytes(), decompress_dataset(path)
 
 
@@ -119,7 +121,8 @@ def bounded_file(tmp_path_factory: pytest.TempPathFactory) -> TinyFile:
     """An error-bounded file with everything its format has: three quantised chunks, event runs,
     float64/float16 columns with values stored exactly for their dtype, phi in [0, 2 pi), a NaN,
     a sentinel eta, a passthrough column and an auxiliary table."""
-    from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
+    from hepsqueeze.codecs.bounded.codec import BoundedJetCodec
+    from hepsqueeze.codecs.bounded.spec import parse_max_error
 
     rng = np.random.default_rng(11)
     n = 6000
@@ -137,17 +140,17 @@ def bounded_file(tmp_path_factory: pytest.TempPathFactory) -> TinyFile:
     cols["eta"][9] = np.finfo(np.float16).max
     aux = {"events": Table({"id": np.arange(7, dtype=np.int32), "w": np.linspace(0, 1, 7)})}
     path = tmp_path_factory.mktemp("bounded") / "b.hsqz"
-    compress_bounded(
-        Dataset(Table(cols), aux, {"format": "test"}), path, parse_max_error("1e-3"), chunk_rows=2000
-    )
+    codec = BoundedJetCodec(parse_max_error("1e-3"))
+    compress_dataset(Dataset(Table(cols), aux, {"format": "test"}), codec, path, chunk_rows=2000)
     return path, path.read_bytes(), decompress_dataset(path)
 
 
 def _payload_ranges(path: Path) -> list[tuple[int, int]]:
+    from hepsqueeze.codecs.bounded.codec import CODEC_ID
     from hepsqueeze.container import ContainerReader
 
-    with ContainerReader.open(path) as reader:
-        return [(s.offset, s.offset + s.length) for s in reader.sections if s.name == "bounded"]
+    with ContainerReader.open(path) as reader:  # the payloads are known by their extra, not by their name
+        return [(s.offset, s.offset + s.length) for s in reader.sections if s.extras.get("codec") == CODEC_ID]
 
 
 def forged(path: Path, data: bytes, count: int, seed: int) -> Iterator[tuple[str, bytes]]:

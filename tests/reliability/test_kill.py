@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     sys.path.insert(0, sys.argv[2])
     from reliability_helpers import tiny_model
-    from hepsqueeze.codec.compress import compress_table
+    import hepsqueeze as hsq
     from hepsqueeze.io.table import Table
 
     rows = 1 << 22
@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent(
     table = Table({"event": np.arange(rows, dtype=np.int64), "E": x[:, 0], "pt": x[:, 1],
                    "eta": x[:, 2], "phi": x[:, 3], "w": rng.standard_normal(rows)})
     print("start", flush=True)
-    compress_table(table, tiny_model(), sys.argv[1], chunk_rows=1 << 16)
+    hsq.compress(table, sys.argv[1], model=tiny_model(), chunk_rows=1 << 16)
     print("finished", flush=True)
     """
 )
