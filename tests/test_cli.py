@@ -508,3 +508,14 @@ def test_compress_with_max_error_imports_no_torch(jets_file: Path, tmp_path: Pat
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_library_errors_get_the_flag_of_their_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The library names the keyword argument (names=[...]); the command line adds its flag."""
+    src = tmp_path / "x.npy"
+    np.save(src, np.ones((4, 3), dtype=np.float32))
+    code, _, err = run(["compress", str(src), "-o", str(tmp_path / "x.hsqz"), "--max-error", "1e-3"], capsys)
+    assert code == 1
+    assert "without column names" in err
+    assert err.rstrip().endswith("(--names)")
+    assert err.count("--names") == 1

@@ -67,7 +67,9 @@ def default_variables(names: Sequence[str], n_features: int) -> tuple[str, ...]:
     jets27d = tuple(c for c in JETS27D_COLUMNS if c != "event")
     if n_features == len(jets27d) and all(v in names for v in jets27d):
         return jets27d
-    raise ConfigError(f"a model with {n_features} inputs needs its variable names (--variables)")
+    raise ConfigError(
+        f"a model with {n_features} inputs needs its variable names (variables=...)", option="variables"
+    )
 
 
 def train(

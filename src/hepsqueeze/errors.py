@@ -16,8 +16,9 @@ class HepsqueezeError(Exception):
 
     Besides its one-line message, an error carries where it happened as attributes (``None`` when
     unknown), as uproot's ``KeyInFileError`` does: ``path`` (the file), ``column``, ``section``
-    (index of the container section) and ``offset`` (byte offset in the file). Callers branch on
-    these, never on the message.
+    (index of the container section), ``offset`` (byte offset in the file) and ``option`` (the
+    keyword argument that would fix it, e.g. ``"tree"``: the command line names its flag). Callers
+    branch on these, never on the message.
     """
 
     def __init__(
@@ -28,12 +29,14 @@ class HepsqueezeError(Exception):
         column: str | None = None,
         section: int | None = None,
         offset: int | None = None,
+        option: str | None = None,
     ) -> None:
         super().__init__(message)
         self.path = path
         self.column = column
         self.section = section
         self.offset = offset
+        self.option = option
 
 
 class ConfigError(HepsqueezeError, ValueError):

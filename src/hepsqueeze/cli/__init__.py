@@ -55,6 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def flag_hint(exc: HepsqueezeError) -> str:
+    """`` (--flag)`` for an error whose ``option`` names the keyword argument that would fix it,
+    unless the message names the flag already."""
+    if not exc.option:
+        return ""
+    flag = exc.option if exc.option.startswith("--") else "--" + exc.option.replace("_", "-")
+    return "" if flag in str(exc) else f" ({flag})"
+
+
 def _failure_message(exc: Exception, command: str) -> str:
     """The one line (rich markup) for a command that failed with ``exc``."""
     if isinstance(exc, OutputExistsError):
@@ -62,7 +71,8 @@ def _failure_message(exc: Exception, command: str) -> str:
         hint = " (add --force to overwrite it)" if "was not asked for" in text else ""
         return rich_escape(text) + hint
     if isinstance(exc, HepsqueezeError):
-        return rich_escape(str(exc))
+        # the library names the keyword argument that would fix it; the command line, its flag
+        return rich_escape(str(exc) + flag_hint(exc))
     if isinstance(exc, MemoryError):
         log.debug("out of memory", exc_info=exc)
         return (

@@ -163,6 +163,7 @@ class Codec(abc.ABC):
     ) -> None:
         """Refuse (:class:`~hepsqueeze.errors.InputError`) a header that does not fit this codec:
         ``compressed`` are its compressed columns, ``dtypes`` every column of the main table."""
+        return
 
     def bind(self, reader: ContainerReader, header: Mapping[str, Any], model: Any = None) -> Self:
         """This codec ready to decode the file of ``reader`` (``model``: a decoder given by the

@@ -176,7 +176,9 @@ class ContainerReader:
         """
         if section is None:
             return ContainerError(
-                f"{self.name}: header at byte {PREAMBLE.size}: {problem}", path=self.name, offset=PREAMBLE.size
+                f"{self.name}: header at byte {PREAMBLE.size}: {problem}",
+                path=self.name,
+                offset=PREAMBLE.size,
             )
         return ContainerError(
             f"{self.name}: {label(section.index, section.desc)} at byte {section.start}: {problem}",

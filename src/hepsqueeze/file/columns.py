@@ -165,7 +165,7 @@ def read_aux_table(
     columns: dict[str, npt.NDArray[Any]] = {}
     for name, dtype in specs:
         sections = sorted(found.pop(name, []), key=lambda s: s.chunk)
-        _check_aux_sections(reader, table, name, dtype, num_rows, sections)
+        _check_aux_sections(reader, table, name, dtype, num_rows, sections=sections)
         arrays = [reader.read_array(sec) for sec in sections]
         columns[name] = np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
     if found:
@@ -185,6 +185,7 @@ def _check_aux_sections(
     name: str,
     dtype: np.dtype[Any],
     num_rows: int,
+    *,
     sections: list[Section],
 ) -> None:
     if [s.chunk for s in sections] != list(range(len(sections))):

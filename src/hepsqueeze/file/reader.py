@@ -68,11 +68,14 @@ def open_file(reader: ContainerReader, model: Any = None) -> OpenFile:
     header = parse_header(reader)
     try:
         codec = get_codec(header.codec)
-        if header.data_format not in codec.data_formats:
-            raise InputError(f"the {codec.codec_id} codec does not write data format {header.data_format}")
         codec.check_header(header.compressed, header.dtypes, header.chunk_rows)
     except InputError as exc:
         raise reader.error(None, f"invalid data header: {exc}") from None
+    if header.data_format not in codec.data_formats:
+        raise reader.error(
+            None,
+            f"invalid data header: the {codec.codec_id} codec does not write data format {header.data_format}",
+        )
     codec = codec.bind(reader, header.raw, model)
     return OpenFile(reader, header, codec, tuple(_plan(reader, header, codec)))
 

@@ -179,7 +179,8 @@ def _detect(path: Path, format: str | None, sniff: bool) -> Format:
         suffix = "".join(path.suffixes) or "(none)"
         raise InputError(
             f"cannot tell the format of {str(path)!r} from its extension {suffix}; "
-            f"known formats: {_known_formats()}; pass --format (format=...) to choose one"
+            f"known formats: {_known_formats()}; choose one (format=...)",
+            option="format",
         )
     return found
 

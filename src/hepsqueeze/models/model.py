@@ -138,8 +138,8 @@ class CompressionModel:
             if c not in available:
                 msg = missing_column_message(c, available, where)
                 if not columns:
-                    msg += f"; model {self.name!r} was trained on columns {', '.join(self.columns)}: pass --columns"
-                raise ColumnError(msg)
+                    msg += f"; model {self.name!r} was trained on columns {', '.join(self.columns)}: give the columns"
+                raise ColumnError(msg, path=where, column=c, option=None if columns else "columns")
         return self._by_name(chosen, where) if columns else chosen
 
     def _by_name(self, chosen: list[str], where: str) -> list[str]:

@@ -131,7 +131,9 @@ class Normaliser:
                 if bad:
                     raise InputError(
                         f"column {names[j]!r} has {bad} values <= {-t.log_offset + 0.0:g}, which the "
-                        f"{self.scheme!r} normalisation takes the log of; choose --normalisation standard"
+                        f"{self.scheme!r} normalisation takes the log of; choose the standard normalisation",
+                        column=names[j],
+                        option="normalisation",
                     )
 
     def forward(self, x: npt.NDArray[Any]) -> npt.NDArray[np.float32]:

@@ -177,7 +177,9 @@ def validate(
     if seed is not None:
         sample["seed"] = seed
     if sample["seed"] == c.training.get("data", {}).get("seed"):
-        raise ConfigError(f"validation seed {sample['seed']} is the training seed: choose another (--seed)")
+        raise ConfigError(
+            f"validation seed {sample['seed']} is the training seed: choose another (seed=...)", option="seed"
+        )
     jets = generate_mixture(
         processes=tuple(sample["processes"]),
         events_per_process=int(sample["events_per_process"]),

@@ -13,7 +13,8 @@ A value of a compressed column is an *exception* when it is
   few values exactly costs a few bytes. Variables whose range is unknown (``standard``, ``custom``,
   ``none`` normalisations of models without ``input_range``) get no range check.
 
-The file layer (:mod:`hepsqueeze.file.exceptions`) stores them per chunk and compressed column as two ``column`` sections with the extras
+The file layer (:mod:`hepsqueeze.file.exceptions`) stores them per chunk and compressed column as
+two ``column`` sections with the extras
 ``{"exceptions": "rows", "column": name}`` (int64 row indices within the chunk, ascending) and
 ``{"exceptions": "values", "column": name, "value_dtype": dtype}`` (the raw bit patterns of the
 original values, as unsigned integers of the column's item size). The model encodes a stand-in

@@ -62,7 +62,8 @@ def split_columns(
     if names is None:
         raise InputError(
             f"{where} holds a plain array of shape {array.shape} without column names; "
-            f"give its {width} column name(s) with --names (names=[...])"
+            f"give its {width} column name(s) (names=[...])",
+            option="names",
         )
     if len(names) != width:
         raise InputError(

@@ -46,7 +46,8 @@ class PandasPickle:
         if options.get(ALLOW_PICKLE) is not True:
             raise InputError(
                 f"{where!r} is a pickle, and loading a pickle runs code from the file; hepsqueeze "
-                "does it only when asked: pass --allow-pickle (allow_pickle=True) if you trust the file"
+                "does it only when asked (allow_pickle=True), if you trust the file",
+                option="allow_pickle",
             )
         try:
             import pandas as pd

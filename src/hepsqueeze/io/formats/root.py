@@ -125,7 +125,8 @@ def _classify(branch: Any, where: str) -> tuple[str, np.dtype[Any], tuple[int, .
     def unsupported(why: str) -> InputError:
         return InputError(
             f"branch {branch.name!r} in {where} has type {branch.typename} ({why}), which hepsqueeze cannot "
-            "write back to ROOT; leave it out with --branches (branches=[...])"
+            "write back to ROOT; leave it out (branches=[...])",
+            option="branches",
         )
 
     if len(branch.branches):
@@ -184,7 +185,7 @@ def _choose_tree(path: Path, file: Any, tree: str | None) -> tuple[str, list[str
         raise InputError(f"{where!r} holds no TTree{hint}")
     else:
         raise InputError(
-            f"{where!r} holds several TTrees ({', '.join(trees)}); choose one with --tree (tree=...)"
+            f"{where!r} holds several TTrees ({', '.join(trees)}); choose one (tree=...)", option="tree"
         )
     # Parent directories are recreated by mktree; everything else is not written back.
     rest = [k for k in trees + ntuples + others if k != chosen]
@@ -414,7 +415,8 @@ class Root:
             if len(groups) > 1:
                 raise InputError(
                     f"{where} has several jagged collections ({listing()}); choose the branches to "
-                    "compress with --columns (columns=[...])"
+                    "compress (columns=[...])",
+                    option="columns",
                 )
             return next(iter(groups), None)
         owners: dict[str, list[str]] = {}
@@ -444,7 +446,7 @@ class Root:
             return owner
         if not flat and groups:
             raise InputError(
-                f"{where} has no flat branches; choose a collection with --columns ({listing()})"
+                f"{where} has no flat branches; choose a collection's columns ({listing()})", option="columns"
             )
         return None
 
