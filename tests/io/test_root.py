@@ -145,8 +145,9 @@ def test_flat_tree_and_tree_option(tmp_path: Path, jets: Table) -> None:
     with uproot.recreate(tmp_path / "two.root") as f:
         f.mktree("a", {"x": np.float32}).extend({"x": np.zeros(3, np.float32)})
         f.mktree("b", {"y": np.int64}).extend({"y": np.arange(2)})
-    with pytest.raises(InputError, match=r"several TTrees \(a, b\); choose one with --tree"):
+    with pytest.raises(InputError, match=r"several TTrees \(a, b\); choose one \(tree=\.\.\.\)") as info:
         read_table(tmp_path / "two.root")
+    assert info.value.option == "tree"
     assert read_table(tmp_path / "two.root", tree="b").names == ("y",)
     with pytest.raises(InputError, match=r"no TTree 'c' .*\(TTrees: a, b\)"):
         read_table(tmp_path / "two.root", tree="c")
@@ -155,8 +156,9 @@ def test_flat_tree_and_tree_option(tmp_path: Path, jets: Table) -> None:
 def test_unwritable_branch_is_named(jets: Table, tmp_path: Path) -> None:
     n = int(jets["event"].max()) + 2
     path = nano_file(jets, tmp_path / "s.root", {"label": ak.Array(["x"] * n)})
-    with pytest.raises(InputError, match=r"branch 'label' .* \(text\).* --branches"):
+    with pytest.raises(InputError, match=r"branch 'label' .* \(text\).* \(branches=\[\.\.\.\]\)") as info:
         read_dataset(path, columns=JET_COLUMNS)
+    assert info.value.option == "branches"
     keep = [b for b in branches(path) if b != "label"]
     ds = read_dataset(path, columns=JET_COLUMNS, branches=keep)
     assert "label" not in ds.aux["events"]
@@ -169,9 +171,11 @@ def test_unwritable_branch_is_named(jets: Table, tmp_path: Path) -> None:
 
 def test_collection_choice_errors(nano: Path) -> None:
     with pytest.raises(
-        InputError, match=r"several jagged collections \(nJet: Jet_E.*; nMuon: Muon_pt.*--columns"
-    ):
+        InputError,
+        match=r"several jagged collections \(nJet: Jet_E.*; nMuon: Muon_pt.*\(columns=\[\.\.\.\]\)",
+    ) as info:
         read_dataset(nano)
+    assert info.value.option == "columns"
     with pytest.raises(ColumnError, match=r"different collections"):
         read_dataset(nano, columns=["Jet_pt", "Muon_pt", "Jet_eta", "Jet_phi"])
     with pytest.raises(ColumnError, match=r"'nJet' .* counter branch"):
