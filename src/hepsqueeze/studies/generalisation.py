@@ -37,7 +37,7 @@ from hepsqueeze.io.formats.darkmachines import OBJECT_TYPES
 from hepsqueeze.metrics.residuals import residual_summary
 from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.models.presets import get_preset
-from hepsqueeze.studies._output import write_json_markdown
+from hepsqueeze.studies.output import write_json_markdown
 from hepsqueeze.training.config import TrainConfig
 from hepsqueeze.training.trainer import EpochReport, train_model
 

@@ -23,7 +23,7 @@ from hepsqueeze.io.table import Table
 from hepsqueeze.metrics.residuals import mse, residual_summary
 from hepsqueeze.models.presets import get_preset
 from hepsqueeze.preprocessing.normalisation import SCHEMES
-from hepsqueeze.studies._output import write_json_markdown
+from hepsqueeze.studies.output import write_json_markdown
 from hepsqueeze.training.config import TrainConfig
 from hepsqueeze.training.split import split_rows
 from hepsqueeze.training.trainer import EpochReport, train_model

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hepsqueeze.atomic import atomic_open
-from hepsqueeze.evaluation._json import json_safe
+from hepsqueeze.evaluation.strict_json import json_safe
 
 
 def write_json_markdown(
