@@ -174,9 +174,24 @@ def _python_files() -> list[Path]:
 
 def _private_uses(path: Path) -> Iterator[str]:
     tree = ast.parse(path.read_text(), str(path))
+    aliases: set[str] = set()  # local names bound to hepsqueeze modules
+    yield from _private_imports(tree, path, aliases)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in aliases:
+                yield f"line {node.lineno}: uses {ast.unparse(node)}"
+        elif isinstance(node, ast.Call) and _patches_private(node, aliases):
+            # monkeypatch.setattr(module, "_name", ...) reaches into a module as much as module._name
+            yield f"line {node.lineno}: patches {ast.unparse(node.args[0])}.{ast.literal_eval(node.args[1])}"
+
+
+def _private_imports(tree: ast.Module, path: Path, aliases: set[str]) -> Iterator[str]:
+    """Imports of private names or private modules; ``aliases`` gets the names bound to modules."""
     importer = _module_name(path) if path.is_relative_to(SRC) else ""
     is_package = path.name == "__init__.py"
-    aliases: set[str] = set()  # local names bound to hepsqueeze modules
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -195,26 +210,20 @@ def _private_uses(path: Path) -> Iterator[str]:
                     yield from _private_module(full, importer, node.lineno)
                 elif _private(alias.name):
                     yield f"line {node.lineno}: imports {alias.name} from {module}"
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and _private(node.attr):
-            root = node.value
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if isinstance(root, ast.Name) and root.id in aliases:
-                yield f"line {node.lineno}: uses {ast.unparse(node)}"
-        elif isinstance(node, ast.Call) and len(node.args) >= 2:
-            # monkeypatch.setattr(module, "_name", ...) reaches into a module as much as module._name
-            func, first, second = node.func, node.args[0], node.args[1]
-            if (
-                isinstance(func, ast.Attribute)
-                and func.attr in ("setattr", "delattr")
-                and isinstance(first, ast.Name)
-                and first.id in aliases
-                and isinstance(second, ast.Constant)
-                and isinstance(second.value, str)
-                and _private(second.value)
-            ):
-                yield f"line {node.lineno}: patches {first.id}.{second.value}"
+
+
+def _patches_private(node: ast.Call, aliases: set[str]) -> bool:
+    if len(node.args) < 2 or not isinstance(node.func, ast.Attribute):
+        return False
+    first, second = node.args[0], node.args[1]
+    return (
+        node.func.attr in ("setattr", "delattr")
+        and isinstance(first, ast.Name)
+        and first.id in aliases
+        and isinstance(second, ast.Constant)
+        and isinstance(second.value, str)
+        and _private(second.value)
+    )
 
 
 def _private_module(module: str, importer: str, line: int) -> Iterator[str]:

@@ -23,7 +23,7 @@ from hepsqueeze.codecs.base import Codec
 from hepsqueeze.codecs.registry import get_codec
 from hepsqueeze.container import ContainerReader, Section
 from hepsqueeze.errors import InputError, VerificationError
-from hepsqueeze.file.columns import read_aux_table, read_runs
+from hepsqueeze.file.columns import RUNS_SUFFIX, read_aux_table, read_runs
 from hepsqueeze.file.digest import column_digest, table_digests
 from hepsqueeze.file.exceptions import (
     exception_counts,
@@ -86,45 +86,48 @@ def _plan(reader: ContainerReader, header: FileHeader, codec: Codec) -> list[_Ch
         raise reader.error(None, f"{codec.codec_id} payload chunks are missing or repeated")
     plan = [_ChunkSections(p, codec.planned_rows(reader, p)) for p in payloads]
     _check_rows(reader, header, plan)
-    dtypes = header.dtypes
-    passthrough = set(header.passthrough)
-    runs = codec.runs_column
     tables = {t.name for t in header.tables}
-    limit = header.chunk_rows if header.chunk_rows is not None else header.num_rows
     for sec in reader.sections:
         if codec.is_payload(sec) or sec.kind in codec.file_section_kinds:
             continue
         if sec.kind != "column":
             raise reader.error(sec, f"a file of the {codec.codec_id} codec holds no {sec.kind!r} sections")
-        extras = sec.extras
-        if "table" in extras:
-            if extras.get("table") not in tables:
+        if "table" in sec.extras:
+            if sec.extras.get("table") not in tables:
                 raise reader.error(
-                    sec, f"section of table {extras.get('table')!r}, which the header does not list"
+                    sec, f"section of table {sec.extras.get('table')!r}, which the header does not list"
                 )
             continue  # checked by the auxiliary-table reader
-        if sec.chunk >= len(plan):
-            raise reader.error(
-                sec, f"column section of chunk {sec.chunk}, but the file has {len(plan)} chunks"
-            )
-        chunk = plan[sec.chunk]
-        rows = chunk.rows if chunk.rows is not None else limit
-        if "exceptions" in extras:
-            exception_section(reader, sec, header.compressed, dtypes, rows=rows, slots=chunk.slots)
-        elif runs is not None and sec.name in (runs, f"{runs}#runs") and "runs" in extras:
-            chunk.runs.append(sec)
-        elif sec.name in passthrough and sec.name != runs:
-            _file_column(reader, sec, chunk, dtypes[sec.name], rows)
-        else:
-            raise reader.error(sec, f"column section {sec.name!r} belongs to no column of the header")
+        _file_section(reader, header, codec, plan, sec)
+    runs = {codec.runs_column} if codec.runs_column is not None else set()
     for i, chunk in enumerate(plan):
-        missing = sorted(passthrough - set(chunk.columns) - ({runs} if runs is not None else set()))
+        missing = sorted(set(header.passthrough) - set(chunk.columns) - runs)
         if missing:
             raise reader.error(
                 chunk.payload, f"column(s) {', '.join(map(repr, missing))} missing in chunk {i}"
             )
         exception_pairs(reader, chunk.slots)  # complete pairs
     return plan
+
+
+def _file_section(
+    reader: ContainerReader, header: FileHeader, codec: Codec, plan: list[_ChunkSections], sec: Section
+) -> None:
+    """File a main-table ``column`` section with its chunk: an exception, a run or a passthrough column."""
+    if sec.chunk >= len(plan):
+        raise reader.error(sec, f"column section of chunk {sec.chunk}, but the file has {len(plan)} chunks")
+    chunk = plan[sec.chunk]
+    limit = header.chunk_rows if header.chunk_rows is not None else header.num_rows
+    rows = chunk.rows if chunk.rows is not None else limit
+    runs = codec.runs_column
+    if "exceptions" in sec.extras:
+        exception_section(reader, sec, header.compressed, header.dtypes, rows=rows, slots=chunk.slots)
+    elif runs is not None and sec.name in (runs, f"{runs}{RUNS_SUFFIX}") and "runs" in sec.extras:
+        chunk.runs.append(sec)
+    elif sec.name in header.passthrough and sec.name != runs:
+        _file_column(reader, sec, chunk, header.dtypes[sec.name], rows)
+    else:
+        raise reader.error(sec, f"column section {sec.name!r} belongs to no column of the header")
 
 
 def _check_rows(reader: ContainerReader, header: FileHeader, plan: list[_ChunkSections]) -> None:

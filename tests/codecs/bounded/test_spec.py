@@ -115,18 +115,6 @@ def test_same_bounds_as_the_earlier_parser(
     assert parse_max_error(spec, floor).to_dict() == expected.to_dict()
 
 
-def test_agrees_with_the_earlier_parser_while_it_exists() -> None:
-    legacy = pytest.importorskip("hepsqueeze.codec.bounded_file", exc_type=ImportError)
-    for spec, floor, _, _ in LEGACY_CASES:
-        assert parse_max_error(spec, floor) == legacy.parse_max_error(spec, floor)
-    for spec in LEGACY_REFUSED:
-        with pytest.raises(ConfigError):
-            legacy.parse_max_error(spec)
-    for floor in LEGACY_REFUSED_FLOORS:
-        with pytest.raises(ConfigError):
-            legacy.parse_max_error("1e-3", floor)
-
-
 @pytest.mark.parametrize("spec", LEGACY_REFUSED)
 def test_refuses_what_the_earlier_parser_refused(spec: str) -> None:
     with pytest.raises(ConfigError):

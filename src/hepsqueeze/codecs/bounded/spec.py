@@ -28,7 +28,7 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
-from typing import Final, TypeAlias, TypeGuard
+from typing import Any, Final, TypeAlias, TypeGuard
 
 from hepsqueeze.codecs.bounded.payload import VARIABLES, JetBounds
 from hepsqueeze.errors import ConfigError, nearest_names
@@ -91,58 +91,67 @@ def parse_abs_floor(spec: FloorSpec) -> dict[str, float]:
     mapping of ``E`` and/or ``pt`` to numbers; a floor not given is 0. A floor must be a finite
     number >= 0; :class:`ConfigError` otherwise, and for an unknown, repeated or empty term.
     """
-    given: dict[str, float] = {}
     if isinstance(spec, str):
         text = spec.strip()
         number = _float(text)
         if number is not None:
-            value = _floor_value(number, text, None)
-            return dict.fromkeys(FLOOR_VARIABLES, value)
-        if not text:
-            raise ConfigError("the absolute floor is empty: give one number (GeV) or E=VALUE,pt=VALUE terms")
-        if _ASSIGN not in text:
-            raise ConfigError(
-                f"the absolute floor {_show(spec)} is neither a number nor E=VALUE,pt=VALUE terms (e.g. E=0.01,pt=0.01)"
-            )
-        for term in text.split(_TERM_SEPARATOR):
-            if not term.strip():
-                raise ConfigError(f"the absolute floor {_show(spec)} has an empty term (check the commas)")
-            name_text, sep, value_text = term.partition(_ASSIGN)
-            if not sep:
-                raise ConfigError(f"the absolute floor term {_show(term.strip())} is not E=VALUE or pt=VALUE")
-            name = _floor_name(name_text.strip(), term)
-            if name in given:
-                raise ConfigError(f"the absolute floor of {name} is given twice in {_show(spec)}")
-            number = _float(value_text)
-            if number is None:
-                raise ConfigError(
-                    f"the absolute floor of {name}, {_show(value_text.strip())}, is not a number"
-                )
-            given[name] = _floor_value(number, value_text.strip(), name)
+            return dict.fromkeys(FLOOR_VARIABLES, _floor_value(number, text, None))
+        given = _floor_terms(spec, text)
     elif isinstance(spec, Mapping):
-        for key, raw in spec.items():
-            if not isinstance(key, str):
-                raise ConfigError(
-                    f"the absolute floor's variable names must be strings, got {key!r} ({type(key).__name__})"
-                )
-            name = _floor_name(key, key)
-            if isinstance(raw, str):
-                number = _float(raw)
-                if number is None:
-                    raise ConfigError(f"the absolute floor of {name}, {_show(raw)}, is not a number")
-                given[name] = _floor_value(number, raw.strip(), name)
-            elif _is_number(raw):
-                given[name] = _floor_value(float(raw), str(raw), name)
-            else:
-                raise ConfigError(f"the absolute floor of {name} must be a number, not {type(raw).__name__}")
+        given = _floor_mapping(spec)
     elif _is_number(spec):
-        value = _floor_value(float(spec), str(spec), None)
-        return dict.fromkeys(FLOOR_VARIABLES, value)
+        return dict.fromkeys(FLOOR_VARIABLES, _floor_value(float(spec), str(spec), None))
     else:
         raise ConfigError(
             f"an absolute floor must be a number, E=VALUE,pt=VALUE terms or a mapping, not {type(spec).__name__}"
         )
     return {v: given.get(v, 0.0) for v in FLOOR_VARIABLES}
+
+
+def _floor_terms(spec: str, text: str) -> dict[str, float]:
+    """The floors of ``E=VALUE,pt=VALUE`` text."""
+    if not text:
+        raise ConfigError("the absolute floor is empty: give one number (GeV) or E=VALUE,pt=VALUE terms")
+    if _ASSIGN not in text:
+        raise ConfigError(
+            f"the absolute floor {_show(spec)} is neither a number nor E=VALUE,pt=VALUE terms (e.g. E=0.01,pt=0.01)"
+        )
+    given: dict[str, float] = {}
+    for term in text.split(_TERM_SEPARATOR):
+        if not term.strip():
+            raise ConfigError(f"the absolute floor {_show(spec)} has an empty term (check the commas)")
+        name_text, sep, value_text = term.partition(_ASSIGN)
+        if not sep:
+            raise ConfigError(f"the absolute floor term {_show(term.strip())} is not E=VALUE or pt=VALUE")
+        name = _floor_name(name_text.strip(), term)
+        if name in given:
+            raise ConfigError(f"the absolute floor of {name} is given twice in {_show(spec)}")
+        number = _float(value_text)
+        if number is None:
+            raise ConfigError(f"the absolute floor of {name}, {_show(value_text.strip())}, is not a number")
+        given[name] = _floor_value(number, value_text.strip(), name)
+    return given
+
+
+def _floor_mapping(spec: Mapping[Any, object]) -> dict[str, float]:
+    """The floors of a mapping of E and/or pt to numbers (or numbers as text)."""
+    given: dict[str, float] = {}
+    for key, raw in spec.items():
+        if not isinstance(key, str):
+            raise ConfigError(
+                f"the absolute floor's variable names must be strings, got {key!r} ({type(key).__name__})"
+            )
+        name = _floor_name(key, key)
+        if isinstance(raw, str):
+            number = _float(raw)
+            if number is None:
+                raise ConfigError(f"the absolute floor of {name}, {_show(raw)}, is not a number")
+            given[name] = _floor_value(number, raw.strip(), name)
+        elif _is_number(raw):
+            given[name] = _floor_value(float(raw), str(raw), name)
+        else:
+            raise ConfigError(f"the absolute floor of {name} must be a number, not {type(raw).__name__}")
+    return given
 
 
 # ----------------------------------------------------------------------------- maximum error
