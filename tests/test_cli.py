@@ -510,7 +510,9 @@ def test_compress_with_max_error_imports_no_torch(jets_file: Path, tmp_path: Pat
     assert res.stdout.strip().splitlines()[-1] == "False False"
 
 
-def test_library_errors_get_the_flag_of_their_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_library_errors_get_the_flag_of_their_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The library names the keyword argument (names=[...]); the command line adds its flag."""
     src = tmp_path / "x.npy"
     np.save(src, np.ones((4, 3), dtype=np.float32))

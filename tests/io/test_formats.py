@@ -148,7 +148,9 @@ def test_explicit_format_and_aliases(tmp_path: Path) -> None:
 def test_unknown_extension(tmp_path: Path) -> None:
     path = tmp_path / "data.txt"
     path.write_text("a\n1\n")
-    with pytest.raises(InputError, match=r"data\.txt.*known formats: parquet \(\.parquet, \.pq\).*format=\.\.\."):
+    with pytest.raises(
+        InputError, match=r"data\.txt.*known formats: parquet \(\.parquet, \.pq\).*format=\.\.\."
+    ):
         read_table(path)
     with pytest.raises(InputError, match=r"format=\.\.\."):
         write_table(mixed(), tmp_path / "out.dat")
