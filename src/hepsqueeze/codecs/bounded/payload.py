@@ -44,6 +44,7 @@ import struct
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -94,7 +95,28 @@ HUFFMAN_LEVEL: Final = 1
 _SIDE_LEVEL_SMALL: Final = 19
 _SIDE_LEVEL: Final = 9
 _SMALL_BLOCK: Final = 1 << 16
-_NONE, _ANS, _HUFFMAN = 0, 1, 2
+
+
+class Coder(IntEnum):
+    """How a group's symbols are entropy coded (the descriptor's ``coder`` field)."""
+
+    NONE = 0  # every symbol the same: nothing stored
+    ANS = 1  # constriction's ANS with a count table in the payload
+    HUFFMAN = 2  # zstd's Huffman literal coder, one or two frames
+
+
+#: Byte layouts. A block payload: magic, then the sizes of the JSON header, of the zstd side
+#: information and of the entropy-coded stream, then those three.
+BLOCK_PREFIX: Final = struct.Struct("<4sIII")
+#: A multi-block payload: magic and the block count, then (rows, bytes) of each block as two
+#: little-endian uint64, then the blocks.
+BLOCKS_PREFIX: Final = struct.Struct("<4sI")
+BLOCKS_ENTRY: Final = struct.Struct("<QQ")
+#: A raw (lossless float32) payload: magic and the row count, then one zstd frame.
+RAW_PREFIX: Final = struct.Struct("<4sQ")
+MAGIC_BYTES: Final = 4
+#: Most blocks a multi-block payload may hold.
+MAX_BLOCKS: Final = 1 << 20
 # Huffman groups: high codes 0..126, 127 = escape. A 7-bit high part keeps zstd's Huffman stage
 # worth its while on near-uniform groups (phi), where with 8 bits it stores blocks raw (-1.0% size).
 _ESC_HIGH: Final = 127
@@ -423,7 +445,7 @@ class GroupPlan:
     count: int
     lo: int = 0
     k: int = 0
-    coder: int = _NONE
+    coder: Coder = Coder.NONE
     table: npt.NDArray[np.uint32] | None = None  # ANS: counts of codes 0..bins-1 (last = escape)
     codes: npt.NDArray[np.int32] | None = None  # ANS high codes
     low: npt.NDArray[np.int32] | None = None  # ANS low bits (k of them, uniform)
@@ -488,7 +510,7 @@ def _ans_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: in
     if escapes is not None:
         high[outside] = top
     table = np.bincount(high, minlength=top + 1).astype(np.uint32)
-    return GroupPlan(rel.size, lo, k, _ANS, table, high, low=low, escapes=escapes)
+    return GroupPlan(rel.size, lo, k, Coder.ANS, table, high, low=low, escapes=escapes)
 
 
 def _huffman_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: int) -> GroupPlan:
@@ -500,7 +522,7 @@ def _huffman_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width
         high[outside] = _ESC_HIGH
     zc = zstandard.ZstdCompressor(level=HUFFMAN_LEVEL, write_checksum=False)
     frames = (zc.compress(high.tobytes()), *((pack_low(rel, k),) if k else ()))
-    return GroupPlan(rel.size, lo, k, _HUFFMAN, frames=frames, escapes=escapes)
+    return GroupPlan(rel.size, lo, k, Coder.HUFFMAN, frames=frames, escapes=escapes)
 
 
 # The low bits are close to uniform: packed k bits per symbol they cost exactly k bits. (Huffman
@@ -556,7 +578,7 @@ def entropy_code(plans: list[GroupPlan]) -> tuple[bytes, list[int], bytes]:
     coder = constriction.stream.stack.AnsCoder()
     # ANS is a stack: encode the groups in reverse so that they decode in order (high, then low bits).
     for p in reversed(plans):
-        if p.coder != _ANS or p.table is None:
+        if p.coder != Coder.ANS or p.table is None:
             continue
         if p.low is not None:
             coder.encode_reverse(p.low, constriction.stream.model.Uniform(1 << p.k))
@@ -609,7 +631,7 @@ def encode_jets_checked(
     coded = _map(lambda s: _encode_block(ev[s[0] : s[1]], original[s[0] : s[1]], bounds), spans, threads)
     blocks = [p for p, _ in coded]
     table = np.array([(b - a, len(p)) for (a, b), p in zip(spans, blocks, strict=True)], dtype="<u8")
-    payload = BLOCKS_MAGIC + struct.pack("<I", len(blocks)) + table.tobytes() + b"".join(blocks)
+    payload = BLOCKS_PREFIX.pack(BLOCKS_MAGIC, len(blocks)) + table.tobytes() + b"".join(blocks)
     return payload, np.concatenate([v for _, v in coded])
 
 
@@ -693,16 +715,16 @@ def _raw_payload(original: F32) -> bytes:
     # with zstd's content checksum: a damaged payload fails to decode instead of changing values
     zc = zstandard.ZstdCompressor(level=_RAW_LEVEL, write_checksum=True)
     frame = zc.compress(np.ascontiguousarray(planes).tobytes())
-    return RAW_MAGIC + struct.pack("<Q", original.shape[0]) + frame
+    return RAW_PREFIX.pack(RAW_MAGIC, original.shape[0]) + frame
 
 
 def _raw_values(payload: bytes, expected_rows: int) -> F32:
-    if len(payload) < 12:
+    if len(payload) < RAW_PREFIX.size:
         raise ContainerError("bounded-codec raw payload is truncated")
-    (rows,) = struct.unpack("<Q", payload[4:12])
+    _, rows = RAW_PREFIX.unpack_from(payload)
     if rows != expected_rows:
         raise InputError(f"payload holds {rows} jets but the event column has {expected_rows} rows")
-    frame = payload[12:]
+    frame = payload[RAW_PREFIX.size :]
     try:
         if zstandard.frame_content_size(frame) != 16 * rows:
             raise ContainerError("bounded-codec raw payload does not hold its rows")
@@ -776,7 +798,7 @@ def _encode_quantised(ev: I64, original: F32, bounds: JetBounds) -> tuple[bytes,
     blob = zstandard.ZstdCompressor(level=level).compress(side)
     head = json.dumps(header, separators=(",", ":")).encode()
     stream = words + frames
-    out: bytes = MAGIC + struct.pack("<III", len(head), len(blob), len(stream)) + head + blob + stream
+    out: bytes = BLOCK_PREFIX.pack(MAGIC, len(head), len(blob), len(stream)) + head + blob + stream
     return out, decoded
 
 
@@ -823,15 +845,15 @@ def decode_jets(
 
 def _blocks(payload: bytes) -> list[tuple[int, bytes]] | None:
     """The (rows, payload) of each block of a multi-block payload; None for a single block."""
-    if payload[:4] != BLOCKS_MAGIC:
+    if payload[:MAGIC_BYTES] != BLOCKS_MAGIC:
         return None
-    if len(payload) < 8:
+    if len(payload) < BLOCKS_PREFIX.size:
         raise ContainerError("bounded-codec payload is truncated")
-    (count,) = struct.unpack("<I", payload[4:8])
-    if not 1 <= count <= 1 << 20 or len(payload) < 8 + 16 * count:
+    _, count = BLOCKS_PREFIX.unpack_from(payload)
+    if not 1 <= count <= MAX_BLOCKS or len(payload) < BLOCKS_PREFIX.size + BLOCKS_ENTRY.size * count:
         raise ContainerError(f"bounded-codec payload has an invalid block count {count}")
-    table = np.frombuffer(payload, dtype="<u8", count=2 * count, offset=8).reshape(-1, 2)
-    offset = 8 + 16 * count
+    table = np.frombuffer(payload, dtype="<u8", count=2 * count, offset=BLOCKS_PREFIX.size).reshape(-1, 2)
+    offset = BLOCKS_PREFIX.size + BLOCKS_ENTRY.size * count
     if int(table[:, 1].sum()) != len(payload) - offset or int(table[:, 0].max()) > 1 << 40:
         raise ContainerError("bounded-codec payload: the block sizes do not match the payload")
     out = []
@@ -844,7 +866,7 @@ def _blocks(payload: bytes) -> list[tuple[int, bytes]] | None:
 def _decode_block(ev: I64, payload: bytes, verify: bool) -> F32:
     if ev.ndim != 1:
         raise InputError(f"the event column must be one-dimensional, got shape {ev.shape}")
-    if payload[:4] == RAW_MAGIC:
+    if payload[:MAGIC_BYTES] == RAW_MAGIC:
         return _raw_values(payload, ev.size)
     # the rows are checked against the event column (memory the caller holds) before anything
     # the payload claims is allocated
@@ -895,10 +917,10 @@ def _decode_groups(p: ParsedBlock) -> list[Ints]:
     t_off = e_off = f_off = 0
     frame = iter(p.frame_lengths)
     for name, (count, lo, k, coder, bins, n_esc) in zip(GROUP_NAMES, p.descs, strict=True):
-        if coder == _NONE:
+        if coder == Coder.NONE:
             out.append(np.full(count, lo, dtype=dt))
             continue
-        if coder == _ANS:
+        if coder == Coder.ANS:
             table = p.tables[t_off : t_off + bins]
             t_off += bins
             codes = (
@@ -985,10 +1007,10 @@ def _decode_checked(ev: I64, p: ParsedBlock) -> F32:
 
 def _sizes(payload: bytes) -> tuple[int, int, int]:
     """Byte sizes of the JSON header, the zstd block and the stream, checked against the payload."""
-    if len(payload) < 16 or payload[:4] != MAGIC:
+    if len(payload) < BLOCK_PREFIX.size or payload[:MAGIC_BYTES] != MAGIC:
         raise ContainerError("not a bounded-codec payload (bad magic)")
-    n_head, n_blob, n_stream = struct.unpack("<III", payload[4:16])
-    if 16 + n_head + n_blob + n_stream != len(payload):
+    _, n_head, n_blob, n_stream = BLOCK_PREFIX.unpack_from(payload)
+    if BLOCK_PREFIX.size + n_head + n_blob + n_stream != len(payload):
         raise ContainerError(f"bounded-codec payload of {len(payload)} bytes does not match its sizes")
     return n_head, n_blob, n_stream
 
@@ -1013,12 +1035,12 @@ def payload_header(payload: bytes) -> dict[str, Any]:
 
 
 def _block_header(payload: bytes) -> dict[str, Any]:
-    if payload[:4] == RAW_MAGIC and len(payload) >= 12:
-        rows = struct.unpack("<Q", payload[4:12])[0]
+    if payload[:MAGIC_BYTES] == RAW_MAGIC and len(payload) >= RAW_PREFIX.size:
+        rows = RAW_PREFIX.unpack_from(payload)[1]
         return {"format": FORMAT, "rows": rows, "exceptions": 0, "lossless": True}
     n_head = _sizes(payload)[0]
     try:
-        header = json.loads(payload[16 : 16 + n_head])
+        header = json.loads(payload[BLOCK_PREFIX.size : BLOCK_PREFIX.size + n_head])
     except ValueError as exc:
         raise ContainerError(f"bounded-codec payload is corrupt: {exc}") from None
     found = header.get("format") if isinstance(header, dict) else None
@@ -1074,7 +1096,7 @@ def parse_block(payload: bytes, expected_rows: int) -> ParsedBlock:
         )
     n_frames = _int(header, "frames", 10_000)
     ans_bytes = _int(header, "ans_bytes", n_stream)
-    blob = payload[16 + n_head : 16 + n_head + n_blob]
+    blob = payload[BLOCK_PREFIX.size + n_head : BLOCK_PREFIX.size + n_head + n_blob]
     try:
         # the side information's size is known from the header up to the tables and escapes: the
         # frame must state its size, within that bound, before zstd allocates anything
@@ -1093,13 +1115,13 @@ def parse_block(payload: bytes, expected_rows: int) -> ParsedBlock:
     for count, _lo, k, coder, bins, n_esc in descs:
         if not (
             0 <= count <= n
-            and 0 <= k <= (_ANS_LOW_BITS if coder == _ANS else 40)
-            and coder in (_NONE, _ANS, _HUFFMAN)
+            and 0 <= k <= (_ANS_LOW_BITS if coder == Coder.ANS else 40)
+            and coder in (Coder.NONE, Coder.ANS, Coder.HUFFMAN)
             and 0 <= bins <= TABLE_BINS + 2
             and 0 <= n_esc <= count
         ):
             raise ContainerError("bounded-codec payload: a group descriptor is invalid")
-    wanted_frames = sum(1 + (d[2] > 0) for d in descs if d[3] == _HUFFMAN)
+    wanted_frames = sum(1 + (d[2] > 0) for d in descs if d[3] == Coder.HUFFMAN)
     if wanted_frames != n_frames or min(frame_lengths, default=0) < 0:
         raise ContainerError("bounded-codec payload: the frame table does not match the groups")
     if sum(frame_lengths) + ans_bytes != n_stream or ans_bytes % 4:
@@ -1119,7 +1141,7 @@ def parse_block(payload: bytes, expected_rows: int) -> ParsedBlock:
     }
     if reader.offset != len(side):
         raise ContainerError("bounded-codec payload: side information has trailing bytes")
-    start = 16 + n_head + n_blob
+    start = BLOCK_PREFIX.size + n_head + n_blob
     words = np.frombuffer(payload[start : start + ans_bytes], dtype="<u4").astype(np.uint32)
     return ParsedBlock(
         n, steps, digest, descs, frame_lengths, tables, escapes, exc_rows, exc_cols, exc_raw,
@@ -1165,10 +1187,12 @@ def payload_stats(payload: bytes) -> dict[str, int]:
         out = {k: sum(s[k] for s in stats) for k in ("header", "tables_and_exceptions", "stream")}
         out["header"] += len(payload) - sum(s["total"] for s in stats)  # the block table
         return {**out, "total": len(payload), "blocks": len(stats)}
-    if payload[:4] == RAW_MAGIC:
-        return {"header": 12, "tables_and_exceptions": 0, "stream": len(payload) - 12, "total": len(payload)}
+    if payload[:MAGIC_BYTES] == RAW_MAGIC:
+        raw = RAW_PREFIX.size
+        return {"header": raw, "tables_and_exceptions": 0, "stream": len(payload) - raw, "total": len(payload)}
     n_head, n_blob, n_stream = _sizes(payload)
-    return {"header": 16 + n_head, "tables_and_exceptions": n_blob, "stream": n_stream, "total": len(payload)}
+    head = BLOCK_PREFIX.size + n_head
+    return {"header": head, "tables_and_exceptions": n_blob, "stream": n_stream, "total": len(payload)}
 
 
 __all__ = [
