@@ -29,8 +29,9 @@ import numpy as np
 
 from hepsqueeze.baselines import bounds_for
 from hepsqueeze.baselines.registry import get_baseline
+from hepsqueeze.codecs.bounded.bounds import JetBounds
 from hepsqueeze.codecs.bounded.codec import BoundedJetCodec
-from hepsqueeze.codecs.bounded.payload import JetBounds, decode_jets, encode_jets, payload_stats
+from hepsqueeze.codecs.bounded.payload import decode_jets, encode_jets, payload_stats
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.file.writer import compress_dataset
 from hepsqueeze.io.dataset import Dataset

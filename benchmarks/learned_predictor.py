@@ -40,6 +40,7 @@ import zstandard
 from torch import nn
 
 from hepsqueeze.codecs.bounded import payload as bounded
+from hepsqueeze.codecs.bounded.bounds import JetBounds
 from hepsqueeze.datasets import generate_mixture
 from hepsqueeze.metrics.delta_phi import wrap_phi
 from hepsqueeze.zoo import load
@@ -245,7 +246,7 @@ def main() -> None:
     x, ev = x_all[test], ev_all[test]
     x_train = x_all[np.isin(ev_all, train_events)]
     n = x.shape[0]
-    bounds = bounded.JetBounds.uniform(args.eps)
+    bounds = JetBounds.uniform(args.eps)
     cols = [x[:, j].astype(np.float64) for j in range(4)]
     steps = bounded.quantisation_steps(bounds, cols, [np.isfinite(c) for c in cols], math.pi)
     rows: list[dict[str, Any]] = []

@@ -256,7 +256,8 @@ def _measure_bounded(
     x: npt.NDArray[np.float32], event: npt.ArrayLike | None, eps: float, repeats: int
 ) -> dict[str, Any]:
     """The error-bounded jet codec at ``eps`` (relative on E and pt, absolute on eta and phi)."""
-    from hepsqueeze.codecs.bounded.payload import JetBounds, decode_jets, encode_jets
+    from hepsqueeze.codecs.bounded.bounds import JetBounds
+    from hepsqueeze.codecs.bounded.payload import decode_jets, encode_jets
 
     ev = np.arange(x.shape[0]) if event is None else np.asarray(event, dtype=np.int64)
     bounds = JetBounds.uniform(eps)

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hepsqueeze.codecs.bounded.bounds import JetBounds
 from hepsqueeze.codecs.bounded.payload import (
-    JetBounds,
     block_cuts,
     decode_jets,
     encode_jets,

@@ -15,8 +15,9 @@ import pytest
 import zstandard
 
 from codec_helpers import jet_table
+from hepsqueeze.codecs.bounded.bounds import JetBounds
 from hepsqueeze.codecs.bounded.codec import PAYLOAD_SECTION, BoundedJetCodec, match_columns
-from hepsqueeze.codecs.bounded.payload import JetBounds, decode_jets, encode_jets, payload_header
+from hepsqueeze.codecs.bounded.payload import decode_jets, encode_jets, payload_header
 from hepsqueeze.codecs.bounded.spec import parse_max_error
 from hepsqueeze.container import ContainerReader, write_container
 from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, VerificationError

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from hepsqueeze.codecs.bounded.bounds import JetBounds
 from hepsqueeze.codecs.bounded.codec import BoundedJetCodec
-from hepsqueeze.codecs.bounded.payload import JetBounds
 from hepsqueeze.file.reader import decompress_dataset
 from hepsqueeze.file.writer import compress_dataset
 from hepsqueeze.io.dataset import Dataset

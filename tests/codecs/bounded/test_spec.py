@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hepsqueeze.codecs.bounded.payload import JetBounds
+from hepsqueeze.codecs.bounded.bounds import JetBounds
 from hepsqueeze.codecs.bounded.spec import (
     PHI_LIMIT,
     RELATIVE_LIMIT,

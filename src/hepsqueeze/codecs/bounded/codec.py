@@ -19,13 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.codecs.base import ChunkPayload, Codec, Payload, SectionData, as_column_dtype
-from hepsqueeze.codecs.bounded.payload import (
-    VARIABLES,
-    JetBounds,
-    decode_jets,
-    encode_jets_checked,
-    payload_header,
-)
+from hepsqueeze.codecs.bounded.bounds import VARIABLES, JetBounds
+from hepsqueeze.codecs.bounded.payload import decode_jets, encode_jets_checked, payload_header
 from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, InputError, missing_column_message
 from hepsqueeze.io.interpret import variable_of
 from hepsqueeze.metrics.bound_check import misses

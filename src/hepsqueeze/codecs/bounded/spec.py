@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeAlias, TypeGuard
 
-from hepsqueeze.codecs.bounded.payload import VARIABLES, JetBounds
+from hepsqueeze.codecs.bounded.bounds import VARIABLES, JetBounds
 from hepsqueeze.errors import ConfigError, nearest_names
 from hepsqueeze.metrics.bounds import BoundKind, ErrorBound
 
