@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codec_helpers import fake_jets, tiny_model_for
 from hepsqueeze.io.table import Table
+from hepsqueeze.models.model import CompressionModel
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +46,9 @@ def model_file(model, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> CompressionModel:
+    """A small autoencoder trained briefly on synthetic jets (the file-layer and codec tests)."""
+    return tiny_model_for(fake_jets(np.random.default_rng(1), 2000))
