@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -494,20 +492,6 @@ def test_commands_that_read_a_table_take_the_reader_options(command: str) -> Non
     reader = ["--format", "--tree", "--branches", "--names", "--allow-pickle"]
     at = flags.index("--format")
     assert flags[at : at + len(reader)] == reader
-
-
-def test_compress_with_max_error_imports_no_torch(jets_file: Path, tmp_path: Path) -> None:
-    out = tmp_path / "b.hsqz"
-    code = (
-        "import sys; from hepsqueeze.cli import main; "
-        f"assert main(['compress', {str(jets_file)!r}, '--max-error', '1e-3', '-o', {str(out)!r}]) == 0; "
-        "print('torch' in sys.modules, 'matplotlib' in sys.modules)"
-    )
-    res = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.strip().splitlines()[-1] == "False False"
 
 
 def test_library_errors_get_the_flag_of_their_option(

@@ -233,10 +233,6 @@ def compress(
 
 def as_dataset(data: DataLike) -> Dataset:
     """A :class:`Dataset` of in-memory ``data`` (see :func:`compress`)."""
-    if isinstance(data, Dataset):
-        return data
-    if isinstance(data, Table):
-        return Dataset.from_table(data)
     from hepsqueeze.io.memory import to_dataset
 
     return to_dataset(data)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from hepsqueeze.container import ContainerReader, Section
     from hepsqueeze.io.table import Table
 
+#: Section-name suffix of the run lengths of a codec's run-length coded column
+#: (:attr:`Codec.runs_column`), which the file layer writes and the codec must leave free.
+RUNS_SUFFIX: Final = "#runs"
 #: Section kinds a codec may use for its payload.
 PAYLOAD_KINDS: frozenset[str] = frozenset({"latent", "column"})
 
@@ -158,12 +161,11 @@ class Codec(abc.ABC):
 
     # -- reading ---------------------------------------------------------------------------------------
 
-    def check_header(
+    def check_header(  # noqa: B027  (a no-op by default: most codecs have no header checks of their own)
         self, compressed: Sequence[str], dtypes: Mapping[str, np.dtype[Any]], chunk_rows: int | None
     ) -> None:
         """Refuse (:class:`~hepsqueeze.errors.InputError`) a header that does not fit this codec:
         ``compressed`` are its compressed columns, ``dtypes`` every column of the main table."""
-        return
 
     def bind(self, reader: ContainerReader, header: Mapping[str, Any], model: Any = None) -> Self:
         """This codec ready to decode the file of ``reader`` (``model``: a decoder given by the
@@ -213,4 +215,12 @@ def as_column_dtype(values: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArr
     return np.ascontiguousarray(values.astype(dtype))
 
 
-__all__ = ["PAYLOAD_KINDS", "ChunkPayload", "Codec", "Payload", "SectionData", "as_column_dtype"]
+__all__ = [
+    "PAYLOAD_KINDS",
+    "RUNS_SUFFIX",
+    "ChunkPayload",
+    "Codec",
+    "Payload",
+    "SectionData",
+    "as_column_dtype",
+]

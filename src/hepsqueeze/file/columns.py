@@ -16,13 +16,12 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from hepsqueeze.codecs.base import RUNS_SUFFIX
 from hepsqueeze.container import ContainerReader, ContainerWriter, Section
 from hepsqueeze.errors import ContainerError, InputError
 from hepsqueeze.io.table import Table
 
 ZSTD_LEVEL: Final = 19
-#: Section-name suffix of the run lengths of a run-length coded column.
-RUNS_SUFFIX: Final = "#runs"
 RUN_VALUES: Final = "values"
 RUN_LENGTHS: Final = "lengths"
 
@@ -211,7 +210,6 @@ def _check_aux_sections(
 
 
 __all__ = [
-    "RUNS_SUFFIX",
     "ZSTD_LEVEL",
     "add_column",
     "add_runs",

@@ -10,6 +10,7 @@ checked by :func:`parse_header`; what only one codec knows is checked by the cod
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -66,12 +67,12 @@ class FileHeader:
     tables: tuple[TableSpec, ...]
     raw: Mapping[str, Any]
 
-    @property
+    @functools.cached_property
     def dtypes(self) -> dict[str, np.dtype[Any]]:
         """Name -> dtype of every main-table column, in order."""
         return {c.name: c.dtype for c in self.columns}
 
-    @property
+    @functools.cached_property
     def passthrough(self) -> list[str]:
         """The main-table columns stored losslessly."""
         return [c.name for c in self.columns if not c.compressed]

@@ -19,11 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.atomic import atomic_output
-from hepsqueeze.codecs.base import Codec
+from hepsqueeze.codecs.base import RUNS_SUFFIX, Codec
 from hepsqueeze.codecs.registry import get_codec
 from hepsqueeze.container import ContainerReader, Section
 from hepsqueeze.errors import InputError, VerificationError
-from hepsqueeze.file.columns import RUNS_SUFFIX, read_aux_table, read_runs
+from hepsqueeze.file.columns import read_aux_table, read_runs
 from hepsqueeze.file.digest import column_digest, table_digests
 from hepsqueeze.file.exceptions import (
     exception_counts,

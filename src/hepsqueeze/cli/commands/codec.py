@@ -170,14 +170,14 @@ def _listed(flags: list[str], singular: str, plural: str) -> str:
 def _bounded_codec(max_error: str, abs_floor: str | None) -> Codec:
     """The error-bounded codec of ``--max-error`` and ``--abs-floor`` (errors name the option)."""
     from hepsqueeze.api import codec_for
-    from hepsqueeze.codecs.bounded.spec import parse_abs_floor, parse_max_error
+    from hepsqueeze.codecs.bounded.spec import parse_max_error
 
     with option_hint("--max-error"):
         bounds = parse_max_error(max_error)
     if abs_floor is not None:
         with option_hint("--abs-floor"):
-            parse_abs_floor(abs_floor)
-    return codec_for(max_error=bounds, abs_floor=abs_floor)
+            bounds = parse_max_error(bounds, abs_floor)
+    return codec_for(max_error=bounds)
 
 
 def _autoencoder_codec(model: Path, options: _AutoencoderOptions) -> Codec:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.codecs.base import ChunkPayload, Codec, Payload, SectionData, as_column_dtype
+from hepsqueeze.codecs.base import RUNS_SUFFIX, ChunkPayload, Codec, Payload, SectionData, as_column_dtype
 from hepsqueeze.codecs.bounded.bounds import VARIABLES, JetBounds
 from hepsqueeze.codecs.bounded.payload import decode_jets, encode_jets_checked, payload_header
 from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, InputError, missing_column_message
@@ -37,8 +37,6 @@ CODEC_ID: Final = "bounded-jets"
 BOUNDED_DATA_FORMAT: Final = 5
 READ_DATA_FORMATS: Final = frozenset({4, 5})
 PAYLOAD_SECTION: Final = "bounded"
-#: Section-name suffix of the run lengths of a run-length coded (event) column.
-RUNS_SUFFIX: Final = "#runs"
 #: Largest ``chunk_rows`` written or read: a chunk's rows are allocated (about 40 bytes each while
 #: decoding) before the payload proves it holds them.
 MAX_CHUNK_ROWS: Final = 1 << 24
@@ -266,7 +264,6 @@ __all__ = [
     "MAX_CHUNK_ROWS",
     "PAYLOAD_SECTION",
     "READ_DATA_FORMATS",
-    "RUNS_SUFFIX",
     "BoundedChunk",
     "BoundedJetCodec",
     "match_columns",
