@@ -41,7 +41,7 @@ import logging
 import math
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum
@@ -83,8 +83,8 @@ ANS_MAX_BINS: Final = 16
 ANS_GAIN: Final = 0.97
 #: Largest ANS table; wider symbol ranges code their low bits uniformly.
 TABLE_BINS: Final = 1024
-# constriction's uniform model takes at most 2^24 values; wider low parts go to Huffman.
-_ANS_LOW_BITS: Final = 16
+#: constriction's uniform model takes at most 2^24 values; wider low parts go to Huffman.
+ANS_LOW_BITS: Final = 16
 #: At most this fraction of a group's symbols is escaped (stored exactly) to keep its range narrow.
 ESCAPE_FRACTION: Final = 1e-4
 #: zstd level of the Huffman-coded groups: level 1 spends no effort on matches that are not there.
@@ -116,9 +116,9 @@ RAW_PREFIX: Final = struct.Struct("<4sQ")
 MAGIC_BYTES: Final = 4
 #: Most blocks a multi-block payload may hold.
 MAX_BLOCKS: Final = 1 << 20
-# Huffman groups: high codes 0..126, 127 = escape. A 7-bit high part keeps zstd's Huffman stage
+#: Huffman groups: high codes 0..126, 127 = escape. A 7-bit high part keeps zstd's Huffman stage
 # worth its while on near-uniform groups (phi), where with 8 bits it stores blocks raw (-1.0% size).
-_ESC_HIGH: Final = 127
+ESC_HIGH: Final = 127
 # Substitutes quantised in place of exception values (their exact bits are restored after decoding).
 _SUBSTITUTE: Final = {"E": 1.0, "pt": 1.0, "eta": 0.0, "phi": 0.0}
 _DESC: Final = 6  # count, lo, k, coder, bins, escapes
@@ -431,7 +431,7 @@ def plan_group(sym: Ints) -> GroupPlan:
     if width <= ANS_MAX_BINS:
         return _ans_plan(rel, outside, escapes, lo, width, k=k_ans)
     huffman = _huffman_plan(rel, outside, escapes, lo, width)
-    if k_ans > _ANS_LOW_BITS:
+    if k_ans > ANS_LOW_BITS:
         return huffman
     # the ANS table from the placeholders' histogram, without building the codes
     table = np.bincount(rel >> k_ans, minlength=((width - 1) >> k_ans) + 2).astype(np.uint32)
@@ -455,11 +455,11 @@ def _ans_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: in
 
 def _huffman_plan(rel: Ints, outside: Mask, escapes: Ints | None, lo: int, width: int) -> GroupPlan:
     k = max(0, (width - 1).bit_length() - 7)
-    if (width - 1) >> k >= _ESC_HIGH:
+    if (width - 1) >> k >= ESC_HIGH:
         k += 1
     high = (rel >> k).astype(np.uint8)
     if escapes is not None:
-        high[outside] = _ESC_HIGH
+        high[outside] = ESC_HIGH
     zc = zstandard.ZstdCompressor(level=HUFFMAN_LEVEL, write_checksum=False)
     frames = (zc.compress(high.tobytes()), *((pack_low(rel, k),) if k else ()))
     return GroupPlan(rel.size, lo, k, Coder.HUFFMAN, frames=frames, escapes=escapes)
@@ -505,7 +505,8 @@ def _ans_bytes(table: npt.NDArray[np.uint32], k: int) -> float:
     return (n * math.log2(n) - float((c * np.log2(c)).sum()) + n * k) / 8 + 2 * table.size
 
 
-def _model(counts: npt.NDArray[np.uint32]) -> Any:
+def ans_model(counts: npt.NDArray[np.uint32]) -> Any:
+    """constriction's categorical model of a count table (as the encoder and decoder build it)."""
     import constriction
 
     return constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False)
@@ -523,7 +524,7 @@ def entropy_code(plans: list[GroupPlan]) -> tuple[bytes, list[int], bytes]:
         if p.low is not None:
             coder.encode_reverse(p.low, constriction.stream.model.Uniform(1 << p.k))
         if p.table.size > 1:
-            coder.encode_reverse(p.codes, _model(p.table))
+            coder.encode_reverse(p.codes, ans_model(p.table))
     words = coder.get_compressed().astype("<u4").tobytes()
     frames = [f for p in plans for f in p.frames]
     return words, [len(f) for f in frames], b"".join(frames)
@@ -848,23 +849,46 @@ class ParsedBlock:
 
 
 def _decode_groups(p: ParsedBlock) -> list[Ints]:
+    return decode_group_stream(
+        GroupStream(p.descs, p.frame_lengths, p.tables, p.escapes, p.words, p.frames), p.dtype, GROUP_NAMES
+    )
+
+
+@dataclass(frozen=True)
+class GroupStream:
+    """Entropy-coded symbol groups as parsed from a payload: one descriptor per group (count, lo,
+    k, coder, bins, escapes), the byte length of every Huffman frame, the ANS count tables and
+    escaped symbols of all groups in order, the ANS words and the concatenated frames."""
+
+    descs: list[list[int]]
+    frame_lengths: list[int]
+    tables: npt.NDArray[np.uint32]
+    escapes: I64
+    words: npt.NDArray[np.uint32]
+    frames: bytes
+
+
+def decode_group_stream(s: GroupStream, dt: type[np.signedinteger[Any]], names: Sequence[str]) -> list[Ints]:
+    """The symbols of every group of ``s`` (``names``: one per group, for messages); descriptors
+    must have been checked against the payload's sizes. :class:`ContainerError` if inconsistent."""
     import constriction
 
-    ans = constriction.stream.stack.AnsCoder(p.words)
+    ans = constriction.stream.stack.AnsCoder(s.words)
     zd = zstandard.ZstdDecompressor()
     out: list[Ints] = []
-    dt = p.dtype
     t_off = e_off = f_off = 0
-    frame = iter(p.frame_lengths)
-    for name, (count, lo, k, coder, bins, n_esc) in zip(GROUP_NAMES, p.descs, strict=True):
+    frame = iter(s.frame_lengths)
+    for name, (count, lo, k, coder, bins, n_esc) in zip(names, s.descs, strict=True):
         if coder == Coder.NONE:
             out.append(np.full(count, lo, dtype=dt))
             continue
         if coder == Coder.ANS:
-            table = p.tables[t_off : t_off + bins]
+            table = s.tables[t_off : t_off + bins]
             t_off += bins
             codes = (
-                ans.decode(_model(table), count).astype(dt, copy=False) if bins > 1 else np.zeros(count, dt)
+                ans.decode(ans_model(table), count).astype(dt, copy=False)
+                if bins > 1
+                else np.zeros(count, dt)
             )
             esc = codes == bins - 1
             if k:
@@ -872,27 +896,27 @@ def _decode_groups(p: ParsedBlock) -> list[Ints]:
                 codes += ans.decode(constriction.stream.model.Uniform(1 << k), count).astype(dt, copy=False)
             sym = lo + codes
         else:
-            length = next(frame)
-            chunk = p.frames[f_off : f_off + length]
+            length = next(frame, -1)
+            chunk = s.frames[f_off : f_off + length]
             f_off += length
             # the frame states its size: check it before zstd allocates that much
-            if zstandard.frame_content_size(chunk) != count:
+            if length < 0 or zstandard.frame_content_size(chunk) != count:
                 raise ContainerError(f"bounded-codec payload: a frame of group {name!r} has a wrong size")
             high = np.frombuffer(zd.decompress(chunk), dtype=np.uint8)
             sym = (high.astype(dt) << k) + lo
             if k:
-                length = next(frame)
+                length = next(frame, -1)
                 if length != k * ((count + 7) // 8):
                     raise ContainerError(
                         f"bounded-codec payload: the low bits of group {name!r} are truncated"
                     )
-                sym += unpack_low(p.frames[f_off : f_off + length], count, k).astype(dt)
+                sym += unpack_low(s.frames[f_off : f_off + length], count, k).astype(dt)
                 f_off += length
-            esc = high == _ESC_HIGH if n_esc else None
+            esc = high == ESC_HIGH if n_esc else None
         if n_esc:
             if esc is None or int(np.count_nonzero(esc)) != n_esc:
                 raise ContainerError(f"bounded-codec payload: group {name!r} has a wrong escape count")
-            sym[esc] = p.escapes[e_off : e_off + n_esc]
+            sym[esc] = s.escapes[e_off : e_off + n_esc]
             e_off += n_esc
         out.append(sym)
     return out
@@ -1055,7 +1079,7 @@ def parse_block(payload: bytes, expected_rows: int) -> ParsedBlock:
     for count, _lo, k, coder, bins, n_esc in descs:
         if not (
             0 <= count <= n
-            and 0 <= k <= (_ANS_LOW_BITS if coder == Coder.ANS else 40)
+            and 0 <= k <= (ANS_LOW_BITS if coder == Coder.ANS else 40)
             and coder in (Coder.NONE, Coder.ANS, Coder.HUFFMAN)
             and 0 <= bins <= TABLE_BINS + 2
             and 0 <= n_esc <= count
