@@ -88,6 +88,9 @@ class Codec(abc.ABC):
     data_formats: ClassVar[frozenset[int]]
     #: Section kinds written once per file (not per chunk), e.g. an embedded model.
     file_section_kinds: ClassVar[frozenset[str]] = frozenset()
+    #: Whether this codec also codes the auxiliary tables (:meth:`encode_aux`); otherwise the file
+    #: layer stores them losslessly.
+    codes_tables: ClassVar[bool] = False
 
     # -- configuration ---------------------------------------------------------------------------------
 
@@ -154,6 +157,15 @@ class Codec(abc.ABC):
     def encode(self, part: Table, chosen: Sequence[str], *, chunk: int, start: int) -> Payload:
         """Encode one chunk: ``part`` holds its rows (all columns), rows ``start...`` of the table."""
 
+    def with_tables(self, schemas: Mapping[str, Mapping[str, np.dtype[Any]]], source: str) -> Self:
+        """This codec configured for the auxiliary tables of ``schemas`` (codecs that code them)."""
+        return self
+
+    def encode_aux(self, table: str, part: Table, *, chunk: int) -> Payload:
+        """Encode one chunk of auxiliary table ``table`` (codecs with :attr:`codes_tables`); the
+        sections must carry the extra ``table``, and ``Payload.exact`` must be empty."""
+        raise NotImplementedError(f"the {self.codec_id} codec does not code auxiliary tables")
+
     def verification_model(self) -> Any:
         """What :meth:`bind` needs to decode the file just written, beyond the file itself (the
         model of a file written without it); ``None`` for codecs whose files are self-contained."""
@@ -175,6 +187,20 @@ class Codec(abc.ABC):
     @abc.abstractmethod
     def is_payload(self, section: Section) -> bool:
         """Whether ``section`` is one chunk's payload (as written by :meth:`encode`)."""
+
+    def is_aux_payload(self, section: Section, table: str) -> bool:
+        """Whether ``section`` is one chunk of auxiliary table ``table`` (codecs with :attr:`codes_tables`)."""
+        return False
+
+    def decode_chunk(
+        self,
+        payload: bytes,
+        specs: Sequence[tuple[str, np.dtype[Any]]],
+        reader: ContainerReader,
+        section: Section,
+    ) -> dict[str, npt.NDArray[Any]]:
+        """The columns ``specs`` of one chunk of an auxiliary table (codecs with :attr:`codes_tables`)."""
+        raise NotImplementedError(f"the {self.codec_id} codec does not code auxiliary tables")
 
     def planned_rows(self, reader: ContainerReader, section: Section) -> int | None:
         """The rows a payload section holds, if its descriptor says so (else ``None``); raises the

@@ -16,6 +16,7 @@ from hepsqueeze.errors import InputError
 #: codec id -> "module:Class" of the built-in codecs.
 BUILTIN_CODECS: Final[Mapping[str, str]] = {
     "autoencoder": "hepsqueeze.codecs.autoencoder.codec:AutoencoderCodec",
+    "bounded": "hepsqueeze.codecs.bounded.table_codec:BoundedCodec",
     "bounded-jets": "hepsqueeze.codecs.bounded.codec:BoundedJetCodec",
 }
 

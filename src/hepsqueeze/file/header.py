@@ -26,8 +26,9 @@ from hepsqueeze.version import __version__
 DATA_KIND: Final = "hepsqueeze-data"
 #: Newest data format written and read. 1: one table. 2: auxiliary tables and the layout.
 #: 3: the exception stream. 4: the error-bounded jet codec. 5: the error-bounded codec with values
-#: stored exactly where they miss in the column's dtype.
-DATA_FORMAT: Final = 5
+#: stored exactly where they miss in the column's dtype. 6: the error-bounded codec of every column
+#: of every table (``bounded``).
+DATA_FORMAT: Final = 6
 #: Largest row count of a header: stays exact in any JSON reader that parses numbers as doubles.
 MAX_ROWS: Final = (1 << 53) - 1
 COMPRESSED: Final = "compressed"

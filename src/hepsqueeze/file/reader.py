@@ -199,9 +199,48 @@ def iter_chunks(opened: OpenFile) -> Iterator[Chunk]:
 
 def read_aux(opened: OpenFile) -> dict[str, Table]:
     """Every auxiliary table of the file."""
+    if opened.codec.codes_tables:
+        return {
+            t.name: _read_coded_table(opened, t.name, t.num_rows, list(t.columns))
+            for t in opened.header.tables
+        }
     return {
         t.name: read_aux_table(opened.reader, t.name, t.num_rows, t.columns) for t in opened.header.tables
     }
+
+
+def _read_coded_table(
+    opened: OpenFile, name: str, num_rows: int, specs: list[tuple[str, np.dtype[Any]]]
+) -> Table:
+    """An auxiliary table coded by the file's codec: its chunks 0, 1, ... decoded in order."""
+    reader, codec = opened.reader, opened.codec
+    found = [s for s in reader.sections if s.kind == "column" and s.extras.get("table") == name]
+    for sec in found:
+        if not codec.is_aux_payload(sec, name):
+            raise reader.error(sec, f"section of table {name!r} is not a {codec.codec_id} payload")
+    found.sort(key=lambda s: s.chunk)
+    if [s.chunk for s in found] != list(range(len(found))):
+        raise reader.error(found[0] if found else None, f"table {name!r} has missing or repeated chunks")
+    parts: dict[str, list[npt.NDArray[Any]]] = {c: [] for c, _ in specs}
+    rows = 0
+    for sec in found:
+        columns = codec.decode_chunk(reader.read_bytes(sec), specs, reader, sec)
+        n = len(next(iter(columns.values()))) if columns else 0
+        if n == 0 or rows + n > num_rows:
+            raise reader.error(sec, f"table {name!r}: a chunk of {n} rows, the header says {num_rows} in all")
+        rows += n
+        for c, values in columns.items():
+            parts[c].append(values)
+    if rows != num_rows:
+        raise reader.error(None, f"table {name!r} holds {rows} rows, the header says {num_rows}")
+    columns = {
+        c: np.concatenate(v) if v else np.empty(0, dtype=d)
+        for (c, d), v in zip(specs, parts.values(), strict=True)
+    }
+    try:
+        return Table(columns, source=reader.name)
+    except InputError as exc:
+        raise reader.error(None, f"table {name!r} is invalid ({exc})") from None
 
 
 def decompress_reader(reader: ContainerReader, model: Any = None) -> Dataset:

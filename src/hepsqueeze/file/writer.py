@@ -11,6 +11,7 @@ chunk by chunk: its values must be bit for bit the ones meant, or nothing is pub
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -212,6 +213,32 @@ class _ChunkWriter:
         return out
 
 
+def _write_coded_table(
+    writer: ContainerWriter, codec: Codec, name: str, table: Table, *, chunk_rows: int, state: _ChunkWriter
+) -> dict[str, str]:
+    """Write auxiliary table ``name`` through the codec, ``chunk_rows`` rows per chunk; return the
+    digests of the values a reader will decode."""
+    section_name = unique_name(f"{name}#{codec.codec_id}", state.taken)
+    parts: dict[str, list[np.ndarray[Any, Any]]] = {c: [] for c in table.names}
+    for chunk, start in enumerate(range(0, table.num_rows, chunk_rows)):
+        payload = codec.encode_aux(
+            name, table.slice(start, min(start + chunk_rows, table.num_rows)), chunk=chunk
+        )
+        if payload.exact:
+            raise ConfigError(
+                f"the {codec.codec_id} codec must store an auxiliary table's exact values itself"
+            )
+        for section in payload.sections:
+            add_section(writer, dataclasses.replace(section, name=section_name), chunk)
+        for column, values in payload.decoded.items():
+            parts[column].append(values)
+        for column, count in payload.counts.items():
+            key = f"{name}/{column}"
+            state.counts[key] = state.counts.get(key, 0) + count
+    decoded = {c: np.concatenate(v) if v else np.empty(0, dtype=table[c].dtype) for c, v in parts.items()}
+    return table_digests(Table(decoded, source=table.source))
+
+
 def add_section(writer: ContainerWriter, section: SectionData, chunk: int) -> None:
     """Write a codec's section into chunk ``chunk``."""
     if section.array is not None:
@@ -231,11 +258,14 @@ def _write(
     data_format: int,
     force: bool,
 ) -> CompressionReport:
+    if codec.codes_tables and plan.aux:
+        schemas = {t: {c: a[c].dtype for c in a.names} for t, a in plan.aux.items()}
+        codec = codec.with_tables(schemas, plan.source)
     header = build_header(
         codec, plan.schema, chosen, num_rows=plan.num_rows, chunk_rows=chunk_rows, data_format=data_format,
         input_info=plan.input_info, layout=plan.layout, tables=tables_header(plan.aux),
     )  # fmt: skip
-    aux_digests = {t: table_digests(a) for t, a in plan.aux.items()}
+    aux_digests = {} if codec.codes_tables else {t: table_digests(a) for t, a in plan.aux.items()}
     state: list[_ChunkWriter] = []
 
     def verify(tmp: Path) -> None:
@@ -253,7 +283,13 @@ def _write(
                 f"{plan.source} holds {chunk_writer.rows} rows, not the announced {plan.num_rows}",
                 path=plan.source,
             )
-        write_aux_tables(writer, plan.aux, chunk_rows, lambda name: unique_name(name, chunk_writer.taken))
+        if codec.codes_tables:
+            for name, table in plan.aux.items():
+                aux_digests[name] = _write_coded_table(
+                    writer, codec, name, table, chunk_rows=chunk_rows, state=chunk_writer
+                )
+        else:
+            write_aux_tables(writer, plan.aux, chunk_rows, lambda name: unique_name(name, chunk_writer.taken))
     stored = chunk_writer.stored_exactly()
     if stored:
         log.info("%s: %d values stored exactly %s", out, sum(stored.values()), stored)

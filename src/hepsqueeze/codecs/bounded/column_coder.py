@@ -1,0 +1,510 @@
+"""Error-bounded and lossless coding of one column of a table, in the contexts of its events.
+
+Every float column with a bound is quantised where its bound is uniform:
+
+- absolute bound ``eps`` (in the column's unit): ``q = rint(x / step)``, ``step = 2 eps`` shrunk by
+  a margin that covers the rounding of the decoded value to the column's dtype; decoded values are
+  clipped to ``[min, max]`` of the chunk's values, which only ever moves a value towards its
+  original and keeps an angle on the input's branch (``[0, 2 pi)`` stays there);
+- relative bound ``eps``: the sign (zero, positive, negative; values within the absolute floor are
+  zero) as one symbol, then ``q = rint(ln|x| / step)`` with ``step = 2 ln(1 + eps)``, shrunk likewise.
+
+Integer and boolean columns, and float columns without a bound, are lossless: integers as symbols
+(the same entropy coders), floats byte-shuffled and zstd-compressed.
+
+Symbols are coded in contexts of the table's structure (:class:`Structure`): rows of one event (a
+collection's objects, sorted as the file has them) by rank 1, 2, 3+; each column takes whichever
+predictor is estimated smaller, the symbol itself (``RAW``) or its difference from the previous row
+of the event (``DELTA``; for a table of one row per event, from the previous event). Values that
+miss their bound once decoded in the column's dtype (NaN, inf, huge values, bounds finer than the
+dtype) are stored exactly inside the column's payload. The payload records an xxh64 of the decoded
+values, which the decoder checks.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import struct
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+import zstandard
+
+from hepsqueeze.codecs.bounded.column_bound import BoundMode, ColumnBound
+from hepsqueeze.codecs.bounded.groups import decode_groups, encode_groups
+from hepsqueeze.errors import ContainerError
+from hepsqueeze.metrics.bound_check import bits, misses
+
+COLUMN_MAGIC: Final = b"HSQC"
+#: magic, bytes of the JSON header, of the side information (zstd), of the symbol stream
+COLUMN_PREFIX: Final = struct.Struct("<4sIII")
+#: Payload format of one column.
+COLUMN_FORMAT: Final = 1
+#: Largest |symbol| quantised; values further out are stored exactly.
+MAX_SYMBOL: Final = 1 << 36
+#: Integer columns whose symbols (or differences) span more than this are stored as zstd bytes.
+MAX_INTEGER_SPAN: Final = 1 << 40
+#: Rank contexts: the first, second and every later row of an event.
+RANKS: Final = 3
+#: zstd level of lossless float columns and of the side information.
+RAW_LEVEL: Final = 9
+_MARGIN: Final = 1e-4
+#: Unit roundoff of the dtypes a decoded value is rounded to.
+_ROUNDOFF: Final = {2: 2.0**-11, 4: 2.0**-24, 8: 2.0**-53}
+#: Fraction of values a few huge ones may push out of the step's margin (they become exceptions).
+_OUTLIER_FRACTION: Final = 1e-4
+
+I64 = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
+
+
+class Kind(StrEnum):
+    """How a column is coded (its payload header's ``kind``)."""
+
+    ABSOLUTE = "absolute"  # quantised values
+    RELATIVE = "relative"  # sign symbol and quantised logarithms
+    INTEGER = "integer"  # integer symbols, lossless
+    BYTES = "bytes"  # byte-shuffled zstd, lossless
+
+
+class Predictor(IntEnum):
+    """What a column's symbols are coded as."""
+
+    RAW = 0
+    DELTA = 1
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The events of a table's rows: ``first`` marks each event's first row, ``rank`` is 0, 1, 2
+    (first, second, later) and ``start`` the index of each row's first row. A table of one row per
+    event (``flat``) has DELTA predict from the previous row instead."""
+
+    rows: int
+    first: Mask
+    rank: npt.NDArray[np.uint8]
+    start: I64
+    flat: bool
+
+    @classmethod
+    def of(cls, event: npt.NDArray[Any] | None, rows: int) -> Structure:
+        """The structure of rows grouped by equal consecutive ``event`` values (None: flat)."""
+        if event is None or rows == 0:
+            first = np.ones(rows, dtype=bool)
+        else:
+            first = np.empty(rows, dtype=bool)
+            first[0] = True
+            np.not_equal(event[1:], event[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        lengths = np.diff(np.append(starts, rows))
+        start = np.repeat(starts, lengths).astype(np.int64)
+        rank = np.minimum(np.arange(rows, dtype=np.int64) - start, RANKS - 1).astype(np.uint8)
+        flat = bool(first.all())
+        return cls(rows, first, rank, start, flat)
+
+    @functools.cached_property
+    def _rank_order(self) -> tuple[npt.NDArray[np.intp], list[int]]:
+        order = np.argsort(self.rank, kind="stable")
+        counts = np.bincount(self.rank, minlength=RANKS).tolist()
+        return order, [int(c) for c in counts]
+
+    def contexts(self, predictor: Predictor) -> tuple[npt.NDArray[np.intp] | None, list[int]]:
+        """The order that puts the rows of each context group together (``None``: as they are)
+        and the rows of each group."""
+        if self.flat:
+            if predictor == Predictor.RAW:
+                return None, [self.rows]
+            return None, [min(1, self.rows), max(0, self.rows - 1)]
+        return self._rank_order
+
+    def split(self, sym: I64, predictor: Predictor) -> list[I64]:
+        """``sym`` cut into its context groups."""
+        order, counts = self.contexts(predictor)
+        ordered = sym if order is None else sym[order]
+        cuts = np.cumsum(counts)[:-1].tolist()
+        return list(np.split(ordered, cuts))
+
+    def join(self, groups: list[I64], predictor: Predictor) -> I64:
+        """Inverse of :meth:`split`."""
+        order, _ = self.contexts(predictor)
+        flat = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
+        if order is None:
+            return flat.astype(np.int64, copy=False)
+        out = np.empty(self.rows, dtype=np.int64)
+        out[order] = flat
+        return out
+
+    def residuals(self, q: I64, predictor: Predictor) -> I64:
+        """The symbols a predictor codes for ``q``."""
+        if predictor == Predictor.RAW:
+            return q
+        d = np.empty_like(q)
+        if q.size:
+            d[0] = q[0]
+            np.subtract(q[1:], q[:-1], out=d[1:])
+            if not self.flat:
+                d[self.first] = q[self.first]
+        return d
+
+    def restore(self, d: I64, predictor: Predictor) -> I64:
+        """Inverse of :meth:`residuals`."""
+        if predictor == Predictor.RAW:
+            return d
+        cum = np.cumsum(d)
+        if self.flat:
+            return cum
+        # an event's values are its first value plus the differences since: cum - cum before its start
+        before = cum[self.start] - d[self.start]
+        out: I64 = cum - before
+        return out
+
+
+def _entropy_bits(sym: I64) -> float:
+    """The empirical entropy of ``sym`` in bits (a cost estimate of coding it)."""
+    if sym.size == 0:
+        return 0.0
+    lo, hi = int(sym.min()), int(sym.max())
+    if hi - lo > 1 << 20:
+        return float(sym.size) * math.log2(hi - lo + 1)
+    c = np.bincount(sym - lo)
+    c = c[c > 0].astype(np.float64)
+    n = float(sym.size)
+    return float(n * math.log2(n) - (c * np.log2(c)).sum())
+
+
+def _choose(q: I64, structure: Structure) -> tuple[Predictor, list[I64]]:
+    """The predictor whose groups are estimated smaller, and those groups."""
+    best: tuple[float, Predictor, list[I64]] | None = None
+    for predictor in Predictor:
+        groups = structure.split(structure.residuals(q, predictor), predictor)
+        cost = sum(_entropy_bits(g) for g in groups)
+        if best is None or cost < best[0]:
+            best = (cost, predictor, groups)
+    if best is None:  # pragma: no cover - Predictor is not empty
+        raise RuntimeError("no predictor")
+    return best[1], best[2]
+
+
+def _digest(values: npt.NDArray[Any]) -> str:
+    return xxhash.xxh64(np.ascontiguousarray(values).view(np.uint8).tobytes()).hexdigest()
+
+
+def _steps(bound: ColumnBound, x: npt.NDArray[np.float64], finite: Mask, itemsize: int) -> float:
+    u = _ROUNDOFF[itemsize]
+    if bound.mode == BoundMode.RELATIVE:
+        margin = min(0.5, _MARGIN + 2 * u / bound.value)
+        return 2.0 * math.log1p(bound.value) * (1.0 - margin)
+    size = np.abs(x[finite])
+    top = float(size.max()) if size.size else 0.0
+    if 2 * top * u / bound.value > 0.01 and size.size > 1:
+        # a few huge values would shrink everyone's step: size it for all but a few of them;
+        # the rest may miss their bound after rounding and are stored exactly
+        k = size.size - 1 - int(size.size * _OUTLIER_FRACTION)
+        top = float(np.partition(size, k)[k])
+    margin = min(0.5, _MARGIN + 2 * top * u / bound.value)
+    return 2.0 * bound.value * (1.0 - margin)
+
+
+@dataclass(frozen=True)
+class EncodedColumn:
+    """A column's payload, the values it decodes to (exceptions restored) and how many values it
+    stores exactly."""
+
+    payload: bytes
+    decoded: npt.NDArray[Any]
+    exceptions: int
+
+
+def encode_column(values: npt.NDArray[Any], bound: ColumnBound, structure: Structure) -> EncodedColumn:
+    """Code one column (any numeric dtype) within ``bound`` in the contexts of ``structure``."""
+    dtype = values.dtype
+    if dtype.kind in "biu":
+        return _encode_integer(values, structure)
+    if bound.mode == BoundMode.LOSSLESS or dtype.itemsize not in _ROUNDOFF:
+        return _bytes_column(values)
+    coded = _encode_quantised(values, bound, structure)
+    if coded.payload and len(coded.payload) <= values.nbytes // 2:
+        return coded
+    raw = _bytes_column(values)
+    return raw if len(raw.payload) < len(coded.payload) else coded
+
+
+def _pack(head: dict[str, Any], side: bytes, stream: bytes) -> bytes:
+    text = json.dumps(head, separators=(",", ":")).encode()
+    return COLUMN_PREFIX.pack(COLUMN_MAGIC, len(text), len(side), len(stream)) + text + side + stream
+
+
+def _bytes_column(values: npt.NDArray[Any]) -> EncodedColumn:
+    arr = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
+    size = arr.dtype.itemsize
+    planes = arr.view(np.uint8).reshape(-1, size).T if size > 1 else arr.view(np.uint8)
+    frame = zstandard.ZstdCompressor(level=RAW_LEVEL, write_checksum=True).compress(
+        np.ascontiguousarray(planes).tobytes()
+    )
+    head = {"format": COLUMN_FORMAT, "kind": Kind.BYTES.value, "rows": int(arr.size), "dtype": arr.dtype.str}
+    return EncodedColumn(_pack(head, frame, b""), np.array(values, copy=True), 0)
+
+
+def _encode_integer(values: npt.NDArray[Any], structure: Structure) -> EncodedColumn:
+    arr = values.view(np.uint8) if values.dtype.kind == "b" else values
+    if arr.size and arr.dtype == np.uint64 and int(arr.max()) >= 1 << 63:
+        return _bytes_column(values)
+    q = arr.astype(np.int64)
+    if q.size and int(q.max()) - int(q.min()) > MAX_INTEGER_SPAN:
+        return _bytes_column(values)
+    predictor, groups = _choose(q, structure)
+    if any(g.size and int(g.max()) - int(g.min()) > MAX_INTEGER_SPAN for g in groups):
+        return _bytes_column(values)
+    head = {
+        "format": COLUMN_FORMAT,
+        "kind": Kind.INTEGER.value,
+        "rows": int(q.size),
+        "dtype": values.dtype.str,
+        "predictor": int(predictor),
+        "xxh64": _digest(values),
+    }
+    return EncodedColumn(_pack(head, b"", encode_groups(groups)), np.array(values, copy=True), 0)
+
+
+def _encode_quantised(values: npt.NDArray[Any], bound: ColumnBound, structure: Structure) -> EncodedColumn:
+    dtype = values.dtype
+    x = values.astype(np.float64)
+    finite = np.isfinite(x)
+    relative = bound.mode == BoundMode.RELATIVE
+    step = _steps(bound, x, finite, dtype.itemsize)
+    head: dict[str, Any] = {
+        "format": COLUMN_FORMAT,
+        "kind": Kind.RELATIVE.value if relative else Kind.ABSOLUTE.value,
+        "rows": int(x.size),
+        "dtype": dtype.str,
+        "step": step,
+    }
+    groups: list[I64] = []
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if relative:
+            sign = np.where(x > 0, 1, np.where(x < 0, 2, 0)).astype(np.int64)
+            zero = ~finite | (np.abs(x) <= bound.floor) | (x == 0)
+            sign[zero] = 0
+            mag = np.log(np.abs(x))
+            mag[zero] = 0.0
+            np.divide(mag, step, out=mag)
+        else:
+            sign = None
+            zero = ~finite
+            mag = np.divide(x, step)
+            mag[zero] = 0.0
+        np.rint(mag, out=mag)
+        np.clip(mag, -MAX_SYMBOL, MAX_SYMBOL, out=mag)
+        q = mag.astype(np.int64)
+        if relative:
+            # zeros take their predecessor's symbol: nothing to code under DELTA
+            q = _fill_zeros(q, zero)
+            decoded64 = np.exp(q * step)
+            decoded64[sign == 2] *= -1.0
+            decoded64[zero] = 0.0
+        else:
+            decoded64 = q * step
+    decoded = decoded64.astype(dtype)
+    if not relative:
+        lo, hi = (float(x[finite].min()), float(x[finite].max())) if finite.any() else (0.0, 0.0)
+        np.clip(decoded, dtype.type(lo), dtype.type(hi), out=decoded)
+        head["clip"] = [lo, hi]
+    if sign is not None:
+        groups.append(sign)
+    predictor, sym_groups = _choose(q, structure)
+    groups.extend(sym_groups)
+    miss = np.flatnonzero(misses(values, decoded, bound.error_bound(), bound.floor))
+    if miss.size:
+        decoded[miss] = values[miss]
+    raw = np.ascontiguousarray(values[miss]).astype(dtype.newbyteorder("<"))
+    side = b""
+    if miss.size:
+        side = zstandard.ZstdCompressor(level=RAW_LEVEL).compress(
+            np.diff(miss, prepend=0).astype("<i8").tobytes() + raw.tobytes()
+        )
+    head.update({"predictor": int(predictor), "exceptions": int(miss.size), "xxh64": _digest(decoded)})
+    return EncodedColumn(_pack(head, side, encode_groups(groups)), decoded, int(miss.size))
+
+
+def _fill_zeros(q: I64, zero: Mask) -> I64:
+    """``q`` with every zero row holding the symbol of the row before it (0 at the start)."""
+    if not zero.any():
+        return q
+    idx = np.where(~zero, np.arange(q.size), -1)
+    np.maximum.accumulate(idx, out=idx)
+    out = np.where(idx >= 0, q[np.maximum(idx, 0)], 0)
+    return out.astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+@dataclass(frozen=True)
+class ColumnHeader:
+    """A column payload's header, checked."""
+
+    kind: Kind
+    rows: int
+    dtype: np.dtype[Any]
+    head: dict[str, Any]
+    side: bytes
+    stream: bytes
+
+
+def parse_column(payload: bytes, name: str) -> ColumnHeader:
+    """The header of a column payload; :class:`ContainerError` naming the column if invalid."""
+    if len(payload) < COLUMN_PREFIX.size or payload[:4] != COLUMN_MAGIC:
+        raise ContainerError(f"column {name!r}: not a column payload (bad magic)")
+    _, n_head, n_side, n_stream = COLUMN_PREFIX.unpack_from(payload)
+    if COLUMN_PREFIX.size + n_head + n_side + n_stream != len(payload):
+        raise ContainerError(f"column {name!r}: the payload's sizes do not add up")
+    start = COLUMN_PREFIX.size
+    try:
+        head = json.loads(payload[start : start + n_head])
+        kind = Kind(head["kind"])
+        rows = head["rows"]
+        dtype = np.dtype(head["dtype"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ContainerError(f"column {name!r}: invalid payload header ({exc})") from None
+    if head.get("format") != COLUMN_FORMAT:
+        raise ContainerError(f"column {name!r}: payload format {head.get('format')!r}, this version reads 1")
+    if type(rows) is not int or not 0 <= rows < 1 << 40 or dtype.kind not in "biuf":
+        raise ContainerError(f"column {name!r}: invalid rows or dtype in the payload header")
+    side = payload[start + n_head : start + n_head + n_side]
+    return ColumnHeader(kind, rows, dtype, head, side, payload[start + n_head + n_side :])
+
+
+def decode_column(payload: bytes, name: str, structure: Structure) -> npt.NDArray[Any]:
+    """The values of a column payload (of ``structure.rows`` rows), checked against its digest."""
+    h = parse_column(payload, name)
+    if h.rows != structure.rows:
+        raise ContainerError(f"column {name!r} holds {h.rows} rows, its table {structure.rows}")
+    if h.kind == Kind.BYTES:
+        return _decode_bytes(h, name)
+    try:
+        predictor = Predictor(h.head["predictor"])
+        digest = str(h.head["xxh64"])
+    except (KeyError, ValueError) as exc:
+        raise ContainerError(f"column {name!r}: invalid payload header ({exc})") from None
+    if h.kind == Kind.INTEGER:
+        counts = structure.contexts(predictor)[1]
+        groups = decode_groups(h.stream, counts, [name] * len(counts))
+        q = structure.restore(structure.join(groups, predictor), predictor)
+        values = q.astype(h.dtype) if h.dtype.kind != "b" else q.astype(np.uint8).view(np.bool_)
+    else:
+        values = _decode_quantised(h, name, structure, predictor)
+    if _digest(values) != digest:
+        raise ContainerError(f"column {name!r} does not decode to the values it was written with")
+    return values
+
+
+def _decode_bytes(h: ColumnHeader, name: str) -> npt.NDArray[Any]:
+    size = h.dtype.itemsize
+    want = h.rows * size
+    try:
+        if zstandard.frame_content_size(h.side) != want:
+            raise ContainerError(f"column {name!r}: the stored bytes have the wrong size")
+        data = zstandard.ZstdDecompressor().decompress(h.side, max_output_size=want)
+    except zstandard.ZstdError as exc:
+        raise ContainerError(f"column {name!r} is corrupt: {exc}") from None
+    planes = np.frombuffer(data, dtype=np.uint8)
+    if size > 1:
+        planes = np.ascontiguousarray(planes.reshape(size, h.rows).T)
+    return planes.view(h.dtype.newbyteorder("<")).astype(h.dtype.newbyteorder("="))
+
+
+def _decode_quantised(
+    h: ColumnHeader, name: str, structure: Structure, predictor: Predictor
+) -> npt.NDArray[Any]:
+    step, n_exc = h.head.get("step"), h.head.get("exceptions")
+    if type(step) is not float or not (math.isfinite(step) and step > 0):
+        raise ContainerError(f"column {name!r}: invalid step in the payload header")
+    if type(n_exc) is not int or not 0 <= n_exc <= h.rows:
+        raise ContainerError(f"column {name!r}: invalid exception count in the payload header")
+    relative = h.kind == Kind.RELATIVE
+    counts = structure.contexts(predictor)[1]
+    groups = decode_groups(
+        h.stream, ([h.rows] if relative else []) + counts, [name] * (len(counts) + relative)
+    )
+    q = structure.restore(structure.join(groups[relative:], predictor), predictor)
+    values: npt.NDArray[Any]
+    with np.errstate(over="ignore", invalid="ignore"):
+        if relative:
+            sign = groups[0]
+            v = np.exp(q * step)
+            v[sign == 2] *= -1.0
+            v[sign == 0] = 0.0
+            values = v.astype(h.dtype)
+        else:
+            values = (q * step).astype(h.dtype)
+            clip = h.head.get("clip")
+            if not (isinstance(clip, list) and len(clip) == 2 and all(type(c) is float for c in clip)):
+                raise ContainerError(f"column {name!r}: invalid clip range in the payload header")
+            np.clip(values, h.dtype.type(clip[0]), h.dtype.type(clip[1]), out=values)
+    if n_exc:
+        values[_exceptions(h, name, n_exc)] = _exception_values(h, name, n_exc)
+    return values
+
+
+def _exception_data(h: ColumnHeader, name: str, n_exc: int) -> bytes:
+    want = n_exc * (8 + h.dtype.itemsize)
+    try:
+        if zstandard.frame_content_size(h.side) != want:
+            raise ContainerError(f"column {name!r}: the exceptions have the wrong size")
+        return zstandard.ZstdDecompressor().decompress(h.side, max_output_size=want)
+    except zstandard.ZstdError as exc:
+        raise ContainerError(f"column {name!r}: the exceptions are corrupt ({exc})") from None
+
+
+def _exceptions(h: ColumnHeader, name: str, n_exc: int) -> I64:
+    rows = np.cumsum(np.frombuffer(_exception_data(h, name, n_exc), dtype="<i8", count=n_exc))
+    if rows.size and (int(rows[0]) < 0 or int(rows[-1]) >= h.rows or (np.diff(rows) <= 0).any()):
+        raise ContainerError(f"column {name!r}: exception positions out of range")
+    return rows.astype(np.int64)
+
+
+def _exception_values(h: ColumnHeader, name: str, n_exc: int) -> npt.NDArray[Any]:
+    data = _exception_data(h, name, n_exc)
+    raw = np.frombuffer(data, dtype=h.dtype.newbyteorder("<"), count=n_exc, offset=8 * n_exc)
+    return raw.astype(h.dtype.newbyteorder("="))
+
+
+def column_bits(payload: bytes, name: str) -> dict[str, Any]:
+    """What a column payload holds: kind, rows, bytes, bits per value, exceptions, predictor."""
+    h = parse_column(payload, name)
+    return {
+        "kind": h.kind.value,
+        "rows": h.rows,
+        "bytes": len(payload),
+        "bits_per_value": 8 * len(payload) / h.rows if h.rows else 0.0,
+        "exceptions": int(h.head.get("exceptions", 0)),
+        "predictor": Predictor(h.head["predictor"]).name.lower() if "predictor" in h.head else None,
+    }
+
+
+def same_bits(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
+    """Whether two arrays hold the same values bit for bit."""
+    return a.dtype == b.dtype and a.shape == b.shape and bool((bits(a) == bits(b)).all())
+
+
+__all__ = [
+    "COLUMN_FORMAT",
+    "COLUMN_MAGIC",
+    "COLUMN_PREFIX",
+    "ColumnHeader",
+    "EncodedColumn",
+    "Kind",
+    "Predictor",
+    "Structure",
+    "column_bits",
+    "decode_column",
+    "encode_column",
+    "parse_column",
+    "same_bits",
+]

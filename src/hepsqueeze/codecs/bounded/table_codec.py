@@ -1,0 +1,253 @@
+"""The error-bounded codec of every column of a file (id ``bounded``, data format 6).
+
+Every column of every table of a dataset (the main table and the auxiliary ones: a ROOT tree's
+collections and per-event branches, DarkMachines objects and events) is coded by
+:mod:`hepsqueeze.codecs.bounded.table_coder`, each float column within the bound that the
+:class:`~hepsqueeze.codecs.bounded.precision.Precision` gives its name (never its position),
+integer and boolean columns and float columns without a bound bit for bit. Each table is coded in
+the contexts of its own events (its ``event`` column). Values that miss their bound once decoded
+in the column's dtype are stored exactly inside the payload; the file layer decodes the finished
+file before publishing it.
+
+A chunk of the main table is one ``column`` section named ``bounded`` with the extra
+``{"codec": "bounded"}``; a chunk of an auxiliary table one section with the extras
+``{"codec": "bounded", "table": NAME}``. The header's ``codec`` holds the precision and the bound
+each column was coded with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from hepsqueeze.codecs.base import ChunkPayload, Codec, Payload, SectionData
+from hepsqueeze.codecs.bounded.column_bound import LOSSLESS, ColumnBound
+from hepsqueeze.codecs.bounded.precision import Precision
+from hepsqueeze.codecs.bounded.table_coder import decode_table, encode_table, parse_table
+from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, InputError, missing_column_message
+
+if TYPE_CHECKING:
+    from hepsqueeze.container import ContainerReader, Section
+    from hepsqueeze.io.table import Table
+
+log = logging.getLogger(__name__)
+
+CODEC_ID: Final = "bounded"
+#: Data format of the files written: 6, every column of every table coded by this codec.
+DATA_FORMAT: Final = 6
+PAYLOAD_SECTION: Final = "bounded"
+#: Largest ``chunk_rows`` written or read.
+MAX_CHUNK_ROWS: Final = 1 << 24
+DEFAULT_EVENT_COLUMN: Final = "event"
+
+Bounds = Mapping[str, ColumnBound]
+
+
+@dataclass(frozen=True)
+class TableChunk(ChunkPayload):
+    """One chunk's payload bytes and the rows its header claims."""
+
+    rows: int
+    payload: bytes
+
+
+def _bounds_config(bounds: Bounds) -> dict[str, Any]:
+    return {name: b.to_dict() for name, b in bounds.items()}
+
+
+def _bounds_from_config(raw: Any, what: str) -> dict[str, ColumnBound]:
+    if not isinstance(raw, dict):
+        raise InputError(f"{what} is not an object")
+    try:
+        return {str(n): ColumnBound.from_dict(b) for n, b in raw.items()}
+    except ContainerError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class BoundedCodec(Codec):
+    """Every column within the bound ``precision`` gives its name; ``bounds`` (main table) and
+    ``tables`` (auxiliary tables) are the bounds resolved for a dataset's columns."""
+
+    codec_id: ClassVar[str] = CODEC_ID
+    data_formats: ClassVar[frozenset[int]] = frozenset({DATA_FORMAT})
+    codes_tables: ClassVar[bool] = True
+
+    precision: Precision
+    event_column: str = DEFAULT_EVENT_COLUMN
+    bounds: Bounds = field(default_factory=dict)
+    tables: Mapping[str, Bounds] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.precision, Precision):
+            raise ConfigError(f"precision must be a Precision, got {type(self.precision).__name__}")
+        if not isinstance(self.event_column, str) or not self.event_column:
+            raise ConfigError(f"the event column must be a name, got {self.event_column!r}")
+
+    # -- configuration ---------------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": CODEC_ID,
+            "precision": self.precision.to_config(),
+            "event_column": self.event_column,
+            "bounds": _bounds_config(self.bounds),
+            "tables": {t: _bounds_config(b) for t, b in self.tables.items()},
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        event = config.get("event_column")
+        if not (isinstance(event, str) and event):
+            raise InputError(f"event column {event!r} is not a column name")
+        try:
+            precision = Precision.from_config(config.get("precision"))
+        except (ContainerError, ConfigError) as exc:
+            raise InputError(f"invalid precision: {exc}") from None
+        bounds = _bounds_from_config(config.get("bounds"), "codec bounds")
+        raw_tables = config.get("tables")
+        if not isinstance(raw_tables, dict):
+            raise InputError("codec tables is not an object")
+        tables = {str(t): _bounds_from_config(b, f"bounds of table {t!r}") for t, b in raw_tables.items()}
+        return cls(precision, event, bounds, tables)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(self.bounds)
+
+    @property
+    def reserved_names(self) -> frozenset[str]:
+        return frozenset({PAYLOAD_SECTION})
+
+    def exact_label(self, column: str, dtype: np.dtype[Any]) -> str:
+        return f"{column} ({dtype})"
+
+    def resolve(
+        self, schema: Mapping[str, np.dtype[Any]], source: str, columns: Sequence[str] | None = None
+    ) -> dict[str, ColumnBound]:
+        """The bound of every column of ``schema``: from the precision for ``columns`` (default all),
+        lossless for the others. :class:`ColumnError` if ``columns`` names a column not there, or
+        (with ``require_bounds``) if a float column has no bound."""
+        wanted = set(schema) if columns is None else set(columns)
+        for name in wanted - set(schema):
+            raise ColumnError(missing_column_message(name, list(schema), source), path=source, column=name)
+        for name, dtype in schema.items():
+            if dtype.kind not in "biuf":
+                raise ColumnError(
+                    f"column {name!r} of {source} has dtype {dtype}: not a number", path=source, column=name
+                )
+        floats = {n: d for n, d in schema.items() if n in wanted}
+        self.precision.check(floats, source)
+        out: dict[str, ColumnBound] = {}
+        for name, dtype in schema.items():
+            if name not in wanted:
+                out[name] = LOSSLESS
+                continue
+            try:
+                out[name] = self.precision.resolve(name, dtype)
+            except ConfigError as exc:
+                raise ColumnError(f"{source}: {exc}", path=source, column=name) from None
+        return out
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def select(
+        self, schema: Mapping[str, np.dtype[Any]], columns: Sequence[str] | None, source: str
+    ) -> tuple[Self, list[str]]:
+        bounds = self.resolve(schema, source, columns)
+        return dataclasses.replace(self, bounds=bounds), list(schema)
+
+    def with_tables(self, schemas: Mapping[str, Mapping[str, np.dtype[Any]]], source: str) -> Self:
+        """This codec with the bounds of every auxiliary table's columns resolved."""
+        tables = {t: self.resolve(s, f"{source} (table {t!r})") for t, s in schemas.items()}
+        return dataclasses.replace(self, tables=tables)
+
+    def check_chunk_rows(self, chunk_rows: int) -> None:
+        if not isinstance(chunk_rows, int) or chunk_rows < 1:
+            raise ConfigError(f"chunk_rows must be positive, got {chunk_rows}")
+        if chunk_rows > MAX_CHUNK_ROWS:
+            raise ConfigError(f"chunk_rows must be at most {MAX_CHUNK_ROWS}, got {chunk_rows}")
+
+    def data_format(self, *, plain: bool, exceptions: bool | None) -> int:
+        return DATA_FORMAT
+
+    def _encode(self, part: Table, bounds: Bounds, extras: Mapping[str, Any]) -> Payload:
+        columns = {n: part[n] for n in part.names}
+        enc = encode_table(columns, bounds, self.event_column)
+        section = SectionData(
+            "column", PAYLOAD_SECTION, data=enc.payload, extras={"codec": CODEC_ID, **extras}
+        )
+        return Payload((section,), enc.decoded, {}, enc.exceptions)
+
+    def encode(self, part: Table, chosen: Sequence[str], *, chunk: int, start: int) -> Payload:
+        return self._encode(part, self.bounds, {})
+
+    def encode_aux(self, table: str, part: Table, *, chunk: int) -> Payload:
+        """Encode one chunk of auxiliary table ``table``."""
+        return self._encode(part, self.tables.get(table, {}), {"table": table})
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def check_header(
+        self, compressed: Sequence[str], dtypes: Mapping[str, np.dtype[Any]], chunk_rows: int | None
+    ) -> None:
+        if chunk_rows is None or not 1 <= chunk_rows <= MAX_CHUNK_ROWS:
+            raise InputError(f"invalid chunk_rows {chunk_rows!r} (at most {MAX_CHUNK_ROWS})")
+        if list(compressed) != list(dtypes):
+            raise InputError("the bounded codec codes every column of the main table")
+        if list(self.bounds) != list(compressed):
+            raise InputError("the codec's bounds do not list the compressed columns")
+
+    def is_payload(self, section: Section) -> bool:
+        extras = section.extras
+        return section.kind == "column" and extras.get("codec") == CODEC_ID and "table" not in extras
+
+    def is_aux_payload(self, section: Section, table: str) -> bool:
+        """Whether ``section`` is a chunk of auxiliary table ``table``."""
+        extras = section.extras
+        return section.kind == "column" and extras.get("codec") == CODEC_ID and extras.get("table") == table
+
+    def read_payload(self, reader: ContainerReader, section: Section) -> TableChunk:
+        payload = reader.read_bytes(section)
+        try:
+            rows = parse_table(payload).rows
+        except ContainerError as exc:
+            raise reader.error(section, str(exc)) from None
+        return TableChunk(rows, payload)
+
+    def decode(
+        self,
+        payload: ChunkPayload,
+        passthrough: Mapping[str, npt.NDArray[Any]],
+        dtypes: Mapping[str, np.dtype[Any]],
+        compressed: Sequence[str],
+        *,
+        start: int,
+        reader: ContainerReader,
+        section: Section,
+    ) -> dict[str, npt.NDArray[Any]]:
+        if not isinstance(payload, TableChunk):
+            raise TypeError(f"expected a TableChunk, got {type(payload).__name__}")
+        return self.decode_chunk(payload.payload, [(n, dtypes[n]) for n in compressed], reader, section)
+
+    def decode_chunk(
+        self,
+        payload: bytes,
+        specs: Sequence[tuple[str, np.dtype[Any]]],
+        reader: ContainerReader,
+        section: Section,
+    ) -> dict[str, npt.NDArray[Any]]:
+        """The columns ``specs`` of one chunk's payload (main or auxiliary table)."""
+        try:
+            return decode_table(payload, specs)
+        except (ContainerError, InputError) as exc:
+            raise reader.error(section, str(exc)) from None
+
+
+__all__ = ["CODEC_ID", "DATA_FORMAT", "MAX_CHUNK_ROWS", "PAYLOAD_SECTION", "BoundedCodec", "TableChunk"]

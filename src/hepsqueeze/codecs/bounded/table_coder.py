@@ -1,0 +1,185 @@
+"""One table's rows (a chunk of a collection, or of the per-event table) as one payload: every
+column coded by :mod:`hepsqueeze.codecs.bounded.column_coder` in the contexts of the table's events.
+
+The payload is :data:`TABLE_PREFIX` (magic, bytes of the JSON header), the header (format, rows,
+the event column and each column's name and payload bytes, in order), then the column payloads.
+The event column (integers, lossless) is coded first and alone: it gives the structure (which rows
+belong to one event) every other column is coded in. Columns are coded and decoded on a thread
+pool (numpy and zstd release the GIL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from hepsqueeze.codecs.bounded.column_bound import LOSSLESS, ColumnBound
+from hepsqueeze.codecs.bounded.column_coder import (
+    EncodedColumn,
+    Structure,
+    column_bits,
+    decode_column,
+    encode_column,
+)
+from hepsqueeze.errors import ContainerError
+
+TABLE_MAGIC: Final = b"HSQT"
+TABLE_PREFIX: Final = struct.Struct("<4sI")
+TABLE_FORMAT: Final = 1
+#: Longest JSON header of a table payload (names and sizes of its columns).
+MAX_TABLE_HEADER: Final = 1 << 24
+
+_T = TypeVar("_T")
+
+
+def _threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def parallel_map(fn: Callable[[Any], _T], items: Sequence[Any]) -> list[_T]:
+    """``fn`` over ``items`` on a thread pool of one thread per core (in order)."""
+    workers = min(len(items), _threads())
+    if workers <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def structure_of(columns: Mapping[str, npt.NDArray[Any]], event: str | None, rows: int) -> Structure:
+    """The structure of a table whose events are the runs of ``event`` (if it has that column)."""
+    values = columns.get(event) if event is not None else None
+    return Structure.of(values if values is not None and values.dtype.kind in "iu" else None, rows)
+
+
+@dataclass(frozen=True)
+class EncodedTable:
+    """A table payload, the values it decodes to, values stored exactly and bytes per column."""
+
+    payload: bytes
+    decoded: dict[str, npt.NDArray[Any]]
+    exceptions: dict[str, int]
+    column_bytes: dict[str, int]
+
+
+def encode_table(
+    columns: Mapping[str, npt.NDArray[Any]], bounds: Mapping[str, ColumnBound], event: str | None
+) -> EncodedTable:
+    """Code every column of ``columns`` (equal lengths) within its bound (missing: lossless)."""
+    names = list(columns)
+    rows = len(next(iter(columns.values()))) if columns else 0
+    structure = structure_of(columns, event, rows)
+    flat = Structure.of(None, rows)
+
+    def one(name: str) -> EncodedColumn:
+        context = flat if name == event else structure
+        return encode_column(np.asarray(columns[name]), bounds.get(name, LOSSLESS), context)
+
+    coded = parallel_map(one, names)
+    head = {
+        "format": TABLE_FORMAT,
+        "rows": rows,
+        "event": event if event in columns else None,
+        "columns": [[n, len(c.payload)] for n, c in zip(names, coded, strict=True)],
+    }
+    text = json.dumps(head, separators=(",", ":")).encode()
+    payload = b"".join([TABLE_PREFIX.pack(TABLE_MAGIC, len(text)), text, *(c.payload for c in coded)])
+    return EncodedTable(
+        payload,
+        {n: c.decoded for n, c in zip(names, coded, strict=True)},
+        {n: c.exceptions for n, c in zip(names, coded, strict=True) if c.exceptions},
+        {n: len(c.payload) for n, c in zip(names, coded, strict=True)},
+    )
+
+
+@dataclass(frozen=True)
+class TablePayload:
+    """A table payload's header, checked, and its column payloads by name."""
+
+    rows: int
+    event: str | None
+    columns: dict[str, bytes]
+
+
+def parse_table(payload: bytes) -> TablePayload:
+    """The header and column payloads of a table payload; :class:`ContainerError` if invalid."""
+    if len(payload) < TABLE_PREFIX.size or payload[:4] != TABLE_MAGIC:
+        raise ContainerError("not a bounded table payload (bad magic)")
+    n_head = TABLE_PREFIX.unpack_from(payload)[1]
+    if n_head > min(MAX_TABLE_HEADER, len(payload) - TABLE_PREFIX.size):
+        raise ContainerError("bounded table payload: the header is truncated")
+    try:
+        head = json.loads(payload[TABLE_PREFIX.size : TABLE_PREFIX.size + n_head])
+        rows, event, listed = head["rows"], head["event"], head["columns"]
+        entries = [(str(n), int(b)) for n, b in listed]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ContainerError(f"bounded table payload: invalid header ({exc})") from None
+    if head.get("format") != TABLE_FORMAT:
+        raise ContainerError(f"bounded table payload format {head.get('format')!r}: this version reads 1")
+    if type(rows) is not int or not 0 <= rows < 1 << 40 or not (event is None or isinstance(event, str)):
+        raise ContainerError("bounded table payload: invalid rows or event column")
+    offset = TABLE_PREFIX.size + n_head
+    out: dict[str, bytes] = {}
+    for name, size in entries:
+        if size < 0 or name in out or offset + size > len(payload):
+            raise ContainerError(f"bounded table payload: column {name!r} is repeated or truncated")
+        out[name] = payload[offset : offset + size]
+        offset += size
+    if offset != len(payload):
+        raise ContainerError("bounded table payload has trailing bytes")
+    if event is not None and event not in out:
+        raise ContainerError(f"bounded table payload: event column {event!r} is not among its columns")
+    return TablePayload(rows, event, out)
+
+
+def decode_table(payload: bytes, specs: Sequence[tuple[str, np.dtype[Any]]]) -> dict[str, npt.NDArray[Any]]:
+    """The columns of a table payload, which must be exactly ``specs`` (name, dtype) in order."""
+    parsed = parse_table(payload)
+    if [n for n, _ in specs] != list(parsed.columns):
+        raise ContainerError(
+            f"bounded table payload holds columns {list(parsed.columns)[:8]}, expected {[n for n, _ in specs][:8]}"
+        )
+    flat = Structure.of(None, parsed.rows)
+    out: dict[str, npt.NDArray[Any]] = {}
+    event = parsed.event
+    if event is not None:
+        out[event] = decode_column(parsed.columns[event], event, flat)
+    structure = structure_of(out, event, parsed.rows)
+    rest = [n for n in parsed.columns if n != event]
+    decoded = parallel_map(lambda n: decode_column(parsed.columns[n], n, structure), rest)
+    out.update(zip(rest, decoded, strict=True))
+    for name, dtype in specs:
+        if out[name].dtype != dtype:
+            raise ContainerError(f"column {name!r} decodes as {out[name].dtype}, the header says {dtype}")
+    return {n: out[n] for n, _ in specs}
+
+
+def table_bits(payload: bytes) -> dict[str, dict[str, Any]]:
+    """What each column of a table payload holds (see :func:`~hepsqueeze.codecs.bounded.column_coder.column_bits`)."""
+    parsed = parse_table(payload)
+    return {n: column_bits(p, n) for n, p in parsed.columns.items()}
+
+
+__all__ = [
+    "TABLE_FORMAT",
+    "TABLE_MAGIC",
+    "TABLE_PREFIX",
+    "EncodedTable",
+    "TablePayload",
+    "decode_table",
+    "encode_table",
+    "parallel_map",
+    "parse_table",
+    "structure_of",
+    "table_bits",
+]
