@@ -426,8 +426,12 @@ def test_latent_dtype_not_given_is_the_codecs_default(
     ("args", "hint"),
     [
         (["compress", "{data}", "--max-error", "pt=1e-3x", "-o", "{out}"], "(--max-error)"),
-        (["compress", "{data}", "--max-error", "E=1e-3r", "-o", "{out}"], "(--max-error)"),
-        (["compress", "{data}", "--max-error", "1e-3", "--abs-floor", "m=1", "-o", "{out}"], "(--abs-floor)"),
+        (["compress", "{data}", "--max-error", "E=2r", "-o", "{out}"], "(--max-error)"),
+        (
+            ["compress", "{data}", "--max-error", "1e-3", "--abs-floor", "pt=-1", "-o", "{out}"],
+            "(--abs-floor)",
+        ),
+        (["compress", "{data}", "--precision", "no-such-preset", "-o", "{out}"], "(--precision)"),
         (["compress", "{data}", "--max-error", "1e-3", "--columns", ",", "-o", "{out}"], "(--columns)"),
         (["compress", "{data}", "--max-error", "1e-3", "--branches", " , ", "-o", "{out}"], "(--branches)"),
         (["compress", "{data}", "-m", "{missing}", "-o", "{out}"], "(--model)"),

@@ -30,6 +30,8 @@ from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.table import Table
 
 if TYPE_CHECKING:  # torch is imported only by the functions that train or run a network
+    from hepsqueeze.codecs.bounded.precision import FloorSpec as PrecisionFloorSpec
+    from hepsqueeze.codecs.bounded.precision import Precision, PrecisionSpec
     from hepsqueeze.codecs.bounded.spec import FloorSpec, MaxErrorSpec
     from hepsqueeze.models.autoencoder import AutoencoderConfig
     from hepsqueeze.models.model import CompressionModel
@@ -124,33 +126,47 @@ def _model(model: CompressionModel | str | os.PathLike[str]) -> CompressionModel
 
 def codec_for(
     *,
-    max_error: MaxErrorSpec | None = None,
+    max_error: MaxErrorSpec | PrecisionSpec | None = None,
     model: CompressionModel | str | os.PathLike[str] | None = None,
-    abs_floor: FloorSpec | None = None,
+    precision: str | os.PathLike[str] | Precision | None = None,
+    require_bounds: bool | None = None,
+    abs_floor: FloorSpec | PrecisionFloorSpec | None = None,
     event_column: str | None = None,
     latent_dtype: str | None = None,
     embed_model: bool | None = None,
     strict: bool | None = None,
 ) -> Codec:
-    """The codec that the options ask for: the error-bounded jet codec (``max_error``, with
-    ``abs_floor`` and ``event_column``) or the autoencoder (``model``, with ``latent_dtype``,
-    ``embed_model`` and ``strict``). Exactly one of ``max_error`` and ``model``; an option of the
-    other codec is refused, not ignored (``None`` means not given)."""
-    if (model is None) == (max_error is None):
+    """The codec that the options ask for: the error-bounded codec (``max_error`` and/or
+    ``precision``, with ``require_bounds``, ``abs_floor`` and ``event_column``) or the autoencoder
+    (``model``, with ``latent_dtype``, ``embed_model`` and ``strict``). Exactly one codec; an option
+    of the other codec is refused, not ignored (``None`` means not given).
+
+    ``max_error`` is one number for every float column (relative on energies, momenta and masses,
+    absolute on the others) or ``PATTERN=BOUND`` terms by column name (see
+    :mod:`hepsqueeze.codecs.bounded.precision`); ``precision`` a precision file (TOML) or a shipped
+    preset (``"nanoaod"``), whose terms come after those of ``max_error``. A
+    :class:`~hepsqueeze.codecs.bounded.bounds.JetBounds` as ``max_error`` gives the earlier
+    four-column jet codec (files of which every version reads)."""
+    bounded = max_error is not None or precision is not None
+    if (model is None) == (not bounded):
         raise ConfigError("give either a model (autoencoder codec) or a maximum error (error-bounded codec)")
-    if max_error is not None:
+    if bounded:
         autoencoder_only = (("latent_dtype", latent_dtype), ("embed_model", embed_model), ("strict", strict))
         given = [n for n, v in autoencoder_only if v is not None]
         if given:
             raise ConfigError(
                 f"{', '.join(given)} apply to the autoencoder codec only, not with a maximum error"
             )
-        from hepsqueeze.codecs.bounded.codec import DEFAULT_EVENT_COLUMN, BoundedJetCodec
-        from hepsqueeze.codecs.bounded.spec import parse_max_error
-
-        bounds = parse_max_error(max_error, abs_floor)
-        return BoundedJetCodec(bounds, event_column if event_column is not None else DEFAULT_EVENT_COLUMN)
-    given = [n for n, v in (("abs_floor", abs_floor), ("event_column", event_column)) if v is not None]
+        return _bounded_codec(max_error, precision, require_bounds, abs_floor, event_column)
+    given = [
+        n
+        for n, v in (
+            ("abs_floor", abs_floor),
+            ("event_column", event_column),
+            ("require_bounds", require_bounds),
+        )
+        if v is not None
+    ]
     if given:
         raise ConfigError(f"{', '.join(given)} apply to the error-bounded codec only, not with a model")
     from hepsqueeze.codecs.autoencoder.codec import AutoencoderCodec
@@ -163,15 +179,40 @@ def codec_for(
     )
 
 
+def _bounded_codec(
+    max_error: Any, precision: Any, require_bounds: bool | None, abs_floor: Any, event_column: str | None
+) -> Codec:
+    from hepsqueeze.codecs.bounded.bounds import JetBounds
+
+    if isinstance(max_error, JetBounds):
+        from hepsqueeze.codecs.bounded.codec import DEFAULT_EVENT_COLUMN, BoundedJetCodec
+        from hepsqueeze.codecs.bounded.spec import parse_max_error
+
+        if precision is not None or require_bounds is not None:
+            raise ConfigError("JetBounds give the four-column jet codec, which takes no precision file")
+        bounds = parse_max_error(max_error, abs_floor)
+        return BoundedJetCodec(bounds, event_column if event_column is not None else DEFAULT_EVENT_COLUMN)
+    from hepsqueeze.codecs.bounded.precision import parse_precision
+    from hepsqueeze.codecs.bounded.table_codec import DEFAULT_EVENT_COLUMN as EVENT
+    from hepsqueeze.codecs.bounded.table_codec import BoundedCodec
+
+    parsed = parse_precision(
+        max_error, precision_file=precision, abs_floor=abs_floor, require_bounds=bool(require_bounds)
+    )
+    return BoundedCodec(parsed, event_column if event_column is not None else EVENT)
+
+
 def compress(
     data: DataLike,
     path: str | os.PathLike[str] | CompressionModel | None = None,
     out: str | os.PathLike[str] | None = None,
     columns: Sequence[str] | None = None,
     *,
-    max_error: MaxErrorSpec | None = None,
+    max_error: MaxErrorSpec | PrecisionSpec | None = None,
     model: CompressionModel | str | os.PathLike[str] | None = None,
-    abs_floor: FloorSpec | None = None,
+    precision: str | os.PathLike[str] | Precision | None = None,
+    require_bounds: bool | None = None,
+    abs_floor: FloorSpec | PrecisionFloorSpec | None = None,
     event_column: str | None = None,
     latent_dtype: str | None = None,
     embed_model: bool | None = None,
@@ -182,9 +223,10 @@ def compress(
     read_options: Mapping[str, Any] | None = None,
     input_info: Mapping[str, Any] | None = None,
 ) -> CompressionReport:
-    """Compress ``data`` into the file ``path``, with the error-bounded jet codec (``max_error``:
-    ``"1e-3"``, ``"E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3"``, a number or a mapping) or an autoencoder
-    (``model``: a model, a model file or ``zoo:NAME``).
+    """Compress ``data`` into the file ``path``, with the error-bounded codec (``max_error``: one
+    number, ``"*_pt=1e-3r,*_eta=1e-3,Jet_mass=10b"`` terms by column name or a mapping, and/or
+    ``precision``: a precision file or ``"nanoaod"``; every column of every table of the input) or
+    an autoencoder (``model``: a model, a model file or ``zoo:NAME``).
 
     ``data``: a file path (read with :func:`hepsqueeze.io.read_dataset`, ``read_options``: ``tree``,
     ``names``, ...; ``stream=True`` streams a Parquet file in bounded memory), a :class:`Dataset`,
@@ -208,8 +250,9 @@ def compress(
     if not isinstance(path, str | os.PathLike):
         raise ConfigError("compress needs the output path: compress(data, path, max_error=... or model=...)")
     codec = codec_for(
-        max_error=max_error, model=model, abs_floor=abs_floor, event_column=event_column,
-        latent_dtype=latent_dtype, embed_model=embed_model, strict=strict,
+        max_error=max_error, model=model, precision=precision, require_bounds=require_bounds,
+        abs_floor=abs_floor, event_column=event_column, latent_dtype=latent_dtype,
+        embed_model=embed_model, strict=strict,
     )  # fmt: skip
     info = dict(input_info or {})
     if isinstance(data, str | os.PathLike):

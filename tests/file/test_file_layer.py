@@ -207,7 +207,7 @@ def test_exception_sections_are_validated(tiny_model: CompressionModel, tmp_path
 def test_chunks_are_read_one_at_a_time(tmp_path: Path) -> None:
     table = jet_table(np.random.default_rng(4), 1000)
     out = tmp_path / "c.hsqz"
-    rep = hsq.compress(table, out, max_error="1e-3", chunk_rows=300)
+    rep = hsq.compress(table, out, max_error=parse_max_error("1e-3"), chunk_rows=300)  # the jet codec
     assert rep.rows == 1000
     with ContainerReader.open(out) as reader:
         opened = open_file(reader)

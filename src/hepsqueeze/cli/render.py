@@ -177,6 +177,16 @@ def print_compressed(rep: Any, output: Path, input_bytes: int, within: str | Non
     )
 
 
+def print_unbound(output: Path) -> None:
+    """``compress`` (error-bounded codec): the float columns no term named, stored losslessly."""
+    from hepsqueeze.codecs.bounded.table_codec import unbound_columns
+    from hepsqueeze.file.reader import file_info
+
+    unbound = unbound_columns(file_info(output)["header"])
+    if unbound:
+        console.print(f"[yellow]stored losslessly (no bound given):[/] {', '.join(unbound)}", highlight=False)
+
+
 def print_trained(model: Any, output: Path) -> None:
     """``train``: what was trained on, how long, the best validation loss; the test-split residuals."""
     t = model.training

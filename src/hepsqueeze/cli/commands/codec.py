@@ -5,6 +5,7 @@ The only module of the command line that calls the codecs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from hepsqueeze.cli.options import (
     split_list,
     with_reader_options,
 )
-from hepsqueeze.cli.render import console, print_compressed, print_json, print_sections
+from hepsqueeze.cli.render import console, print_compressed, print_json, print_sections, print_unbound
 from hepsqueeze.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -77,16 +78,38 @@ def compress(
         str | None,
         typer.Option(
             "--max-error",
-            help="Error-bounded jet codec instead of a model: every value within e.g. "
-            "E=1e-3r,pt=1e-3r,eta=1e-3,phi=1e-3 (r = relative), or one number for all four.",
+            help="Error-bounded codec instead of a model, every column by name: comma-separated "
+            "PATTERN=BOUND terms (PATTERN a column or glob such as *_pt or Jet_*, the first match "
+            "wins; BOUND 1e-3 absolute in the column's unit, 1e-3r relative, 12b the bound of "
+            "rounding to 12 mantissa bits, or lossless), e.g. *_pt=1e-3r,*_mass=1e-3r,*_eta=1e-3,*_phi=1e-3. "
+            "One number applies to every float column: relative on columns named like energies, "
+            "momenta and masses (E, pt, m, mass, MET, sumEt, lead_pt, *_E, *_pt, *_m, *_mass, *_sumEt), "
+            "absolute on the others. Integer and boolean columns are always exact; with terms, a "
+            "float column no term names is stored losslessly and listed. Angles: phi, *_phi, METphi "
+            "(or declared in a precision file) stay on the input's branch.",
         ),
     ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            "--precision",
+            help="Precision file (TOML, the same terms) or a shipped preset: nanoaod (the CMS NanoAOD "
+            "precisions). --max-error terms come first.",
+        ),
+    ] = None,
+    require_bounds: Annotated[
+        bool,
+        typer.Option(
+            "--require-bounds",
+            help="Refuse float columns that no term names (instead of storing them losslessly).",
+        ),
+    ] = False,
     abs_floor: Annotated[
         str | None,
         typer.Option(
             "--abs-floor",
-            help="With --max-error: absolute floor (GeV) of the relative bounds, e.g. 0.01 or "
-            "E=0.01,pt=0.01; values with |x| <= floor (zeros too) decode as 0.",
+            help="With --max-error: absolute floor (in the column's unit) of the relative bounds, e.g. 0.01 "
+            "or *_pt=0.01,*_mass=0.01; values with |x| <= floor (zeros too) decode as 0.",
         ),
     ] = None,
     columns: Annotated[str | None, columns_option("Columns to compress (default: the model's).")] = None,
@@ -118,10 +141,11 @@ def compress(
     from hepsqueeze.io import input_size_bytes
 
     autoencoder = _AutoencoderOptions(latent_dtype, no_embed_model, strict)
-    _check_codec_options(model, max_error, abs_floor, autoencoder)
+    bounded = max_error is not None or precision is not None
+    _check_codec_options(model, bounded, abs_floor, require_bounds, autoencoder)
     if stream:
         _check_stream_input(reader)
-    codec = _bounded_codec(max_error, abs_floor) if max_error is not None else None
+    codec = _bounded_codec(max_error, precision, abs_floor, require_bounds) if bounded else None
     cols = split_list(columns, "--columns")
     check_output(output, force)
     in_bytes = input_size_bytes(input_file)
@@ -131,20 +155,27 @@ def compress(
     if codec is None:
         raise UsageError("give either --model (autoencoder) or --max-error (error-bounded codec)")
     rep = _compress(input_file, output, codec, cols, reader, stream, force, info)
-    why = _EXACT_WHY_BOUNDED if max_error is not None else _EXACT_WHY_AUTOENCODER
-    print_compressed(rep, output, in_bytes, max_error, why)
+    why = _EXACT_WHY_BOUNDED if bounded else _EXACT_WHY_AUTOENCODER
+    print_compressed(rep, output, in_bytes, max_error or precision, why)
+    if bounded:
+        print_unbound(output)
 
 
 def _check_codec_options(
-    model: Path | None, max_error: str | None, abs_floor: str | None, autoencoder: _AutoencoderOptions
+    model: Path | None,
+    bounded: bool,
+    abs_floor: str | None,
+    require_bounds: bool,
+    autoencoder: _AutoencoderOptions,
 ) -> None:
-    """Exactly one codec (``--model`` or ``--max-error``), and only the options of that codec."""
-    if (model is None) == (max_error is None):
+    """Exactly one codec (``--model`` or ``--max-error``/``--precision``), and only its options."""
+    if (model is None) == (not bounded):
         raise UsageError("give either --model (autoencoder) or --max-error (error-bounded codec)")
-    if abs_floor is not None and max_error is None:
-        raise UsageError("--abs-floor applies to --max-error only")
+    for flag, value in (("--abs-floor", abs_floor is not None), ("--require-bounds", require_bounds)):
+        if value and not bounded:
+            raise UsageError(f"{flag} applies to --max-error only")
     given = autoencoder.given_flags()
-    if max_error is not None and given:
+    if bounded and given:
         raise UsageError(f"{_listed(given, 'applies', 'apply')} to --model only, not to --max-error")
 
 
@@ -167,17 +198,22 @@ def _listed(flags: list[str], singular: str, plural: str) -> str:
     return f"{' and '.join(flags)} {singular if len(flags) == 1 else plural}"
 
 
-def _bounded_codec(max_error: str, abs_floor: str | None) -> Codec:
-    """The error-bounded codec of ``--max-error`` and ``--abs-floor`` (errors name the option)."""
-    from hepsqueeze.api import codec_for
-    from hepsqueeze.codecs.bounded.spec import parse_max_error
+def _bounded_codec(
+    max_error: str | None, precision: str | None, abs_floor: str | None, require_bounds: bool
+) -> Codec:
+    """The error-bounded codec of ``--max-error``, ``--precision``, ``--abs-floor`` and
+    ``--require-bounds`` (errors name the option)."""
+    from hepsqueeze.codecs.bounded.precision import parse_abs_floor, parse_precision
+    from hepsqueeze.codecs.bounded.table_codec import BoundedCodec
 
     with option_hint("--max-error"):
-        bounds = parse_max_error(max_error)
+        spec = parse_precision(max_error) if max_error is not None else None
+    with option_hint("--precision"):
+        parsed = parse_precision(spec, precision_file=precision, require_bounds=require_bounds)
     if abs_floor is not None:
         with option_hint("--abs-floor"):
-            bounds = parse_max_error(bounds, abs_floor)
-    return codec_for(max_error=bounds)
+            parsed = dataclasses.replace(parsed, floors=parse_abs_floor(abs_floor))
+    return BoundedCodec(parsed)
 
 
 def _autoencoder_codec(model: Path, options: _AutoencoderOptions) -> Codec:

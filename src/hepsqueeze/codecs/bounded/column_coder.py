@@ -415,7 +415,7 @@ def _decode_bytes(h: ColumnHeader, name: str) -> npt.NDArray[Any]:
         raise ContainerError(f"column {name!r} is corrupt: {exc}") from None
     planes = np.frombuffer(data, dtype=np.uint8)
     if size > 1:
-        planes = np.ascontiguousarray(planes.reshape(size, h.rows).T)
+        planes = np.ascontiguousarray(planes.reshape(size, h.rows).T).reshape(-1)
     return planes.view(h.dtype.newbyteorder("<")).astype(h.dtype.newbyteorder("="))
 
 

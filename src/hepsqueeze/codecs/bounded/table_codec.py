@@ -250,4 +250,33 @@ class BoundedCodec(Codec):
             raise reader.error(section, str(exc)) from None
 
 
-__all__ = ["CODEC_ID", "DATA_FORMAT", "MAX_CHUNK_ROWS", "PAYLOAD_SECTION", "BoundedCodec", "TableChunk"]
+def unbound_columns(header: Mapping[str, Any]) -> list[str]:
+    """The float columns of a ``bounded`` file's data header that no precision term named (stored
+    losslessly), as ``column`` (main table) or ``table/column``; empty for other codecs' files."""
+    codec = header.get("codec")
+    if not isinstance(codec, dict) or codec.get("name") != CODEC_ID:
+        return []
+    try:
+        precision = Precision.from_config(codec.get("precision"))
+        main = {str(c["name"]): np.dtype(c["dtype"]) for c in header.get("columns", [])}
+        tables = {
+            str(t["name"]): {str(c["name"]): np.dtype(c["dtype"]) for c in t["columns"]}
+            for t in header.get("tables", [])
+        }
+    except (KeyError, TypeError, ValueError, ContainerError, ConfigError):
+        return []
+    out = list(precision.unbound(main))
+    for name, schema in tables.items():
+        out += [f"{name}/{c}" for c in precision.unbound(schema)]
+    return out
+
+
+__all__ = [
+    "CODEC_ID",
+    "DATA_FORMAT",
+    "MAX_CHUNK_ROWS",
+    "PAYLOAD_SECTION",
+    "BoundedCodec",
+    "TableChunk",
+    "unbound_columns",
+]

@@ -10,7 +10,8 @@ Reading (:meth:`Root.read_dataset`) sorts the tree's branches into
 
 The collection holding the columns to compress (``columns``, e.g. ``Jet_E, Jet_pt, Jet_eta,
 Jet_phi``) is the main table; with no columns, the only collection is, or the flat branches when the
-tree has no collection. Everything else goes into auxiliary tables: ``events`` and one per other
+tree has no collection or several (then the first collection if there are no flat branches).
+Everything else goes into auxiliary tables: ``events`` and one per other
 collection, named after the branch prefix (``Muon``). Counter branches are not stored: the counts
 come back from the entry numbers.
 
@@ -412,12 +413,10 @@ class Root:
             return "; ".join(f"{c}: {', '.join(m)}" for c, m in groups.items())
 
         if not columns:
-            if len(groups) > 1:
-                raise InputError(
-                    f"{where} has several jagged collections ({listing()}); choose the branches to "
-                    "compress (columns=[...])",
-                    option="columns",
-                )
+            # several collections: the per-event branches are the main table (one row per entry)
+            # and every collection an auxiliary table, unless there are no flat branches
+            if len(groups) > 1 and flat:
+                return None
             return next(iter(groups), None)
         owners: dict[str, list[str]] = {}
         # "event" names both the entry-number column that reading adds and, in NanoAOD, a flat
