@@ -42,7 +42,9 @@ def test_registry_maps_configs_back_to_their_codecs() -> None:
     ae = get_codec({"name": "autoencoder", "latent_dtype": "float16", "latent_dim": 3})
     assert isinstance(ae, AutoencoderCodec)
     assert (ae.model, ae.latent_dtype, ae.latent_dim) == (None, "float16", 3)
-    with pytest.raises(InputError, match=r"unknown codec .zip. \(known: .*autoencoder, bounded, bounded-jets"):
+    with pytest.raises(
+        InputError, match=r"unknown codec .zip. \(known: .*autoencoder, bounded, bounded-jets"
+    ):
         get_codec({"name": "zip"})
     with pytest.raises(InputError, match="has no name"):
         get_codec({"latent_dtype": "float32"})
