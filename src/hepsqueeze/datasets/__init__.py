@@ -1,4 +1,5 @@
-"""Samples from Pythia 8 + FastJet: pp collisions as 4D jets, 27-variable jets or DarkMachines events.
+"""Samples from Pythia 8 + FastJet: pp collisions as 4D jets, 27-variable jets, DarkMachines events
+or NanoAOD-style ROOT events.
 
 Generation needs the optional ``generate`` extra (pythia8mc, fastjet); they are imported only when
 events are actually generated, so cached samples load without them.
@@ -9,6 +10,7 @@ from .config import (
     JET_COLUMNS,
     JETS27D_COLUMNS,
     KINDS,
+    NANOAOD_CODE_VERSION,
     GeneratorConfig,
     table_columns,
 )
@@ -20,7 +22,9 @@ from .generate import (
     generate_dataset,
     generate_events,
     generate_mixture,
+    generate_nanoaod,
 )
+from .nanoaod import NANOAOD_BRANCHES
 from .processes import PROCESSES, Process, describe_processes, list_processes
 
 __all__ = [
@@ -28,6 +32,8 @@ __all__ = [
     "JETS27D_COLUMNS",
     "JET_COLUMNS",
     "KINDS",
+    "NANOAOD_BRANCHES",
+    "NANOAOD_CODE_VERSION",
     "PROCESSES",
     "GeneratorConfig",
     "Process",
@@ -39,6 +45,7 @@ __all__ = [
     "generate_dataset",
     "generate_events",
     "generate_mixture",
+    "generate_nanoaod",
     "list_processes",
     "table_columns",
 ]

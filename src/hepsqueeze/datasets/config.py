@@ -21,6 +21,12 @@ from .processes import PROCESSES
 # differences already in [-pi, pi) are no longer rounded by the modulo
 GENERATOR_CODE_VERSION = "3"
 
+#: Bump whenever a code change alters the ``nanoaod`` output only; it enters only that kind's cache key.
+NANOAOD_CODE_VERSION = "1"
+
+#: Most events of one ``nanoaod`` sample: event numbers are ``(seed mod 10**10) * 10**9 + index + 1``.
+NANOAOD_MAX_EVENTS = 10**9
+
 #: Largest accepted user seed (exclusive); Pythia's own seed is derived from it by hashing.
 SEED_LIMIT = 2**63
 
@@ -33,8 +39,9 @@ JET_COLUMNS: dict[str, np.dtype[Any]] = {
     "phi": np.dtype(np.float32),
 }
 
-#: Output kinds: 4D jets (a table), DarkMachines event lines (a dataset), 27-variable jets (a table).
-KINDS: tuple[str, ...] = ("jets", "events", "jets27d")
+#: Output kinds: 4D jets (a table), DarkMachines event lines (a dataset), 27-variable jets (a table),
+#: NanoAOD-style ROOT events (a dataset: jets, leptons, photons, MET and the hard process per event).
+KINDS: tuple[str, ...] = ("jets", "events", "jets27d", "nanoaod")
 
 _F32 = np.dtype(np.float32)
 _I32 = np.dtype(np.int32)
@@ -90,7 +97,8 @@ class GeneratorConfig:
     pp collisions at ``ecm_gev`` (GeV, centre of mass); ``pthat_min`` (GeV) is the minimum hard-process
     transverse momentum for processes that use it (``qcd``, ``wjets``, ``zjets``); ``mass`` (GeV) is
     the resonance mass of the new-physics signals (``zprime``, ``excitedq``). ``kind`` is the output:
-    ``jets`` (4D jets), ``events`` (DarkMachines lines) or ``jets27d`` (27 variables per jet). Jets
+    ``jets`` (4D jets), ``events`` (DarkMachines lines), ``jets27d`` (27 variables per jet) or
+    ``nanoaod`` (a NanoAOD-style ``Events`` tree, at most :data:`NANOAOD_MAX_EVENTS` events). Jets
     are anti-kt with radius ``jet_r`` of the visible final-state particles minus isolated electrons,
     muons and photons, kept if pt > ``jet_pt_min`` (GeV) and |eta| < ``jet_eta_max``. Events are
     generated in blocks of ``block_events``, each with its own seed, so output does not depend on
@@ -120,6 +128,11 @@ class GeneratorConfig:
             raise ConfigError(f"unknown kind {self.kind!r} (known: {', '.join(KINDS)})")
         for name, low, high in (("events", 0, None), ("seed", 0, SEED_LIMIT - 1), ("block_events", 1, None)):
             object.__setattr__(self, name, _check_int(name, getattr(self, name), low, high))
+        if self.kind == "nanoaod" and self.events > NANOAOD_MAX_EVENTS:
+            raise ConfigError(
+                f"kind 'nanoaod' takes at most {NANOAOD_MAX_EVENTS} events (unique event numbers), "
+                f"got {self.events}"
+            )
         # Stored as float so that 50 and 50.0 give the same cache key and Pythia setting string.
         for fname, fmin, min_inclusive in (
             ("pthat_min", 0.0, True),
@@ -140,8 +153,9 @@ class GeneratorConfig:
 
         Process parameters enter through the Pythia settings they produce (``pthat_min`` and ``mass``
         do not change a ``ttbar`` key), so a registry change also invalidates old cache files.
+        ``nanoaod`` keys also hold :data:`NANOAOD_CODE_VERSION` (the other kinds' keys do not).
         """
-        payload = {
+        payload: dict[str, Any] = {
             "code_version": GENERATOR_CODE_VERSION,
             "pythia8mc": _version("pythia8mc"),
             "fastjet": _version("fastjet"),
@@ -156,6 +170,8 @@ class GeneratorConfig:
             "jet_eta_max": self.jet_eta_max,
             "block_events": self.block_events,
         }
+        if self.kind == "nanoaod":
+            payload["nanoaod_version"] = NANOAOD_CODE_VERSION
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 

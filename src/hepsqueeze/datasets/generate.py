@@ -1,8 +1,8 @@
 """Generate samples: blocks of events spread over worker processes, cached on disk.
 
 Table kinds (``jets``, ``jets27d``) are cached as Parquet; ``events`` (DarkMachines lines) as the
-CSV text itself, which is also what the returned :class:`~hepsqueeze.io.dataset.Dataset` is read
-from, so fresh and cached samples are identical.
+CSV text itself and ``nanoaod`` as the ROOT file itself, which are also what the returned
+:class:`~hepsqueeze.io.dataset.Dataset` is read from, so fresh and cached samples are identical.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.formats.darkmachines import EVENTS_TABLE, DarkMachines
 from hepsqueeze.io.table import Table
 
+from . import nanoaod
 from . import pythia as _worker
 from .config import GeneratorConfig, table_columns
 
@@ -55,12 +56,12 @@ def default_cache_dir() -> Path:
 def cache_path(config: GeneratorConfig, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where the sample for ``config`` is cached.
 
-    ``<cache_dir>/<process>-<cache_key>.parquet`` for ``jets``, ``<process>-jets27d-<key>.parquet``
-    and ``<process>-events-<key>.csv`` for the other kinds.
+    ``<cache_dir>/<process>-<cache_key>.parquet`` for ``jets``, ``<process>-jets27d-<key>.parquet``,
+    ``<process>-events-<key>.csv`` and ``<process>-nanoaod-<key>.root`` for the other kinds.
     """
     directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     kind = "" if config.kind == "jets" else f"{config.kind}-"
-    ext = "csv" if config.kind == "events" else "parquet"
+    ext = {"events": "csv", "nanoaod": "root"}.get(config.kind, "parquet")
     return directory / f"{config.process}-{kind}{config.cache_key()}.{ext}"
 
 
@@ -75,8 +76,8 @@ def generate(
 
     One row per jet, events in order and jets by descending pt. ``jets``: ``event`` (int64), ``E``,
     ``pt`` (GeV), ``eta``, ``phi`` (radians, [-pi, pi)) as float32; ``jets27d``: ``event`` and the 27
-    columns of :data:`~hepsqueeze.datasets.JETS27D_COLUMNS`. Kind ``events`` raises
-    :class:`ConfigError` (use :func:`generate_events`). The result is identical for any
+    columns of :data:`~hepsqueeze.datasets.JETS27D_COLUMNS`. Kinds ``events`` and ``nanoaod`` raise
+    :class:`ConfigError` (use :func:`generate_events`, :func:`generate_nanoaod`). The result is identical for any
     ``workers`` (spawned OS processes, so scripts need an ``if __name__ == "__main__":`` guard; 1 runs
     in this process). With ``use_cache`` the table is read from, or written to, :func:`cache_path`;
     an unreadable cache file is regenerated. ``progress(done, total)`` is called per block of events.
@@ -84,6 +85,8 @@ def generate(
     _check_workers(workers)
     if config.kind == "events":
         raise ConfigError("kind 'events' gives DarkMachines lines, not a table: use generate_events()")
+    if config.kind == "nanoaod":
+        raise ConfigError("kind 'nanoaod' gives a ROOT event tree, not a table: use generate_nanoaod()")
     path = cache_path(config, cache_dir) if use_cache else None
     if path is not None:
         cached = _read_cache(path, config)
@@ -154,6 +157,57 @@ def generate_events(
         return _read_events(tmp_path, config)
 
 
+def generate_nanoaod(
+    config: GeneratorConfig,
+    workers: int = 1,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+    progress: ProgressCallback | None = None,
+) -> Dataset:
+    """Generate (or load from cache) NanoAOD-style events for ``config`` (kind ``nanoaod``).
+
+    The result is what :mod:`hepsqueeze.io`'s ROOT reader gives for the ``Events`` tree with the jets
+    as main table (``event`` = entry number, then ``Jet_*``), the ``events`` table (``run``,
+    ``luminosityBlock``, ``event``, ``MET_*``, ``GenMET_*``), tables ``Muon``, ``Electron``,
+    ``Photon`` and ``GenPart``, and the layout: ``hepsqueeze.io.write_dataset(ds, "x.root")``
+    writes the tree (branches and definitions: :data:`~hepsqueeze.datasets.NANOAOD_BRANCHES`,
+    :mod:`hepsqueeze.datasets.nanoaod`). Needs uproot and awkward besides Pythia and FastJet.
+    Workers, cache (the ROOT file itself) and progress as in :func:`generate`.
+    """
+    _check_workers(workers)
+    if config.kind != "nanoaod":
+        raise ConfigError(f"generate_nanoaod needs kind 'nanoaod', not {config.kind!r}")
+    source = _source(config)
+    path = cache_path(config, cache_dir) if use_cache else None
+    if path is not None and path.is_file():
+        try:
+            dataset = nanoaod.read_nanoaod(path, config.events, source)
+        except (OSError, HepsqueezeError) as exc:
+            log.warning("ignoring unreadable cache file %s (%s); regenerating", path, exc)
+        else:
+            log.info("loaded %d %s NanoAOD events from cache %s", config.events, config.process, path)
+            if progress is not None:
+                progress(config.events, config.events)
+            return dataset
+
+    blocks = _run_blocks(config, workers, progress, nanoaod.generate_nanoaod_block)
+    fresh = nanoaod.nanoaod_dataset(nanoaod.concat_blocks(blocks), source)
+    if path is not None:
+        try:
+            with atomic_output(path, force=True) as tmp:
+                nanoaod.write_nanoaod(fresh, tmp)
+        except OSError as exc:
+            log.warning("could not write cache file %s (%s)", path, exc)
+        else:
+            log.info("cached %s NanoAOD events in %s", config.process, path)
+            return nanoaod.read_nanoaod(path, config.events, source)
+    # Through a file as well, so that the result does not depend on whether the cache was used.
+    with tempfile.TemporaryDirectory(prefix="hepsqueeze-nanoaod-") as tmpdir:
+        tmp_path = Path(tmpdir) / "events.root"
+        nanoaod.write_nanoaod(fresh, tmp_path)
+        return nanoaod.read_nanoaod(tmp_path, config.events, source)
+
+
 def generate_dataset(
     config: GeneratorConfig,
     workers: int = 1,
@@ -161,13 +215,17 @@ def generate_dataset(
     use_cache: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Dataset:
-    """Any kind as a :class:`Dataset`: :func:`generate_events`, or the table of :func:`generate`.
+    """Any kind as a :class:`Dataset`: :func:`generate_events`, :func:`generate_nanoaod`, or the
+    table of :func:`generate`.
 
     Write it with ``hepsqueeze.io.write_dataset(ds, path)``: events become DarkMachines text for a
-    ``.csv`` name, tables go to the format of the extension.
+    ``.csv`` name, NanoAOD events the ``Events`` tree for a ``.root`` name, tables go to the format
+    of the extension.
     """
     if config.kind == "events":
         return generate_events(config, workers, cache_dir, use_cache, progress)
+    if config.kind == "nanoaod":
+        return generate_nanoaod(config, workers, cache_dir, use_cache, progress)
     return Dataset.from_table(generate(config, workers, cache_dir, use_cache, progress))
 
 

@@ -1,4 +1,4 @@
-"""Event-level physics on final-state particle arrays: isolation, MET, b-hadron labels, DarkMachines lines.
+"""Event-level physics on final-state particle arrays: isolation, MET, b- and c-hadron labels, DarkMachines lines.
 
 Everything here is plain numpy on one event's particles (GeV, radians), so it is testable without
 Pythia. Angular distances for isolation and b-labels use pseudorapidity (detector-like cones).
@@ -27,6 +27,8 @@ ISOLATION_FRACTION = 0.15
 #: A jet is b-labelled when a weakly decaying b-hadron above this pt (GeV) lies within ``B_LABEL_DR``.
 B_HADRON_PT_MIN = 5.0
 B_LABEL_DR = 0.4
+#: Visible particles within this |eta| enter the visible MET and sumEt (a calorimeter's reach).
+VISIBLE_ETA_MAX = 5.0
 
 #: DarkMachines object labels of isolated particles by PDG id.
 _OBJECT_LABELS = {11: "e-", -11: "e+", 13: "m-", -13: "m+", 22: "g", -22: "g"}
@@ -79,14 +81,28 @@ def isolated_mask(particles: Particles) -> Bool:
     index = np.flatnonzero(candidate)
     if index.size == 0:
         return result
-    others = np.flatnonzero(particles.visible)
+    cone_pt = _cone_sums(pt, eta, phi, particles.visible, index)
+    result[index] = cone_pt < ISOLATION_FRACTION * pt[index]
+    return result
+
+
+def cone_pt_sums(particles: Particles, index: npt.NDArray[np.intp]) -> Float:
+    """Scalar pt sum (GeV) of the other visible particles within dR(eta, phi) < 0.3 of each ``particles[index]``.
+
+    Divided by the particle's pt this is the relative isolation that :func:`isolated_mask` cuts on.
+    """
+    if index.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    return _cone_sums(particles.pt, particles.eta, particles.phi, particles.visible, index)
+
+
+def _cone_sums(pt: Float, eta: Float, phi: Float, visible: Bool, index: npt.NDArray[np.intp]) -> Float:
+    others = np.flatnonzero(visible)
     with np.errstate(invalid="ignore"):  # inf - inf for particles along the beam: never in the cone
         d_eta = eta[index, None] - eta[None, others]
     dr2 = d_eta**2 + delta_phi(phi[index, None], phi[None, others]) ** 2
     in_cone = (dr2 < ISOLATION_CONE**2) & (index[:, None] != others[None, :])
-    cone_pt = np.where(in_cone, pt[None, others], 0.0).sum(axis=1)
-    result[index] = cone_pt < ISOLATION_FRACTION * pt[index]
-    return result
+    return np.asarray(np.where(in_cone, pt[None, others], 0.0).sum(axis=1), dtype=np.float64)
 
 
 def missing_et(particles: Particles) -> tuple[float, float]:
@@ -108,6 +124,33 @@ def b_labels(jet_eta: Float, jet_phi: Float, b_eta: Float, b_phi: Float) -> Bool
         return np.zeros(jet_eta.size, dtype=np.bool_)
     dr2 = (jet_eta[:, None] - b_eta[None, :]) ** 2 + delta_phi(jet_phi[:, None], b_phi[None, :]) ** 2
     return np.asarray(np.any(dr2 < B_LABEL_DR**2, axis=1))
+
+
+def hadron_flavours(
+    jet_eta: Float, jet_phi: Float, *, b_eta: Float, b_phi: Float, c_eta: Float, c_phi: Float
+) -> npt.NDArray[np.int32]:
+    """NanoAOD-style ``hadronFlavour`` per jet: 5 with a b-hadron within dR < 0.4 (as :func:`b_labels`),
+    else 4 with a c-hadron within dR < 0.4, else 0."""
+    is_b = b_labels(jet_eta, jet_phi, b_eta, b_phi)
+    is_c = b_labels(jet_eta, jet_phi, c_eta, c_phi)
+    return np.where(is_b, 5, np.where(is_c, 4, 0)).astype(np.int32)
+
+
+def visible_met(particles: Particles, eta_max: float = VISIBLE_ETA_MAX) -> tuple[float, float, float]:
+    """(MET, METphi, sumEt) of the visible particles with |eta| < ``eta_max``: GeV, radians, GeV.
+
+    MET is the size of minus their vector pt sum (METphi 0 without such particles); sumEt is the
+    scalar sum of their transverse energies E sin(theta) = E pt / |p|.
+    """
+    pt = particles.pt
+    keep = particles.visible & (np.abs(particles.eta) < eta_max)
+    if not np.any(keep):
+        return 0.0, 0.0, 0.0
+    px = -float(particles.px[keep].sum())
+    py = -float(particles.py[keep].sum())
+    p = np.sqrt(pt[keep] ** 2 + particles.pz[keep] ** 2)
+    sum_et = float(np.sum(particles.e[keep] * pt[keep] / p))
+    return math.hypot(px, py), math.atan2(py, px), sum_et
 
 
 def object_label(pid: int) -> str:

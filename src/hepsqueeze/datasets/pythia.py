@@ -65,20 +65,25 @@ def empty_columns(kind: str = "jets") -> dict[str, npt.NDArray[Any]]:
 
 @dataclass
 class EventContent:
-    """What one pass over an event record collects: final-state particles and b-hadrons."""
+    """What one pass over an event record collects: final-state particles and heavy-flavour hadrons."""
 
     particles: Particles
     #: Weakly decaying b-hadrons with pt > B_HADRON_PT_MIN: pseudorapidity and phi.
     b_eta: npt.NDArray[np.float64]
     b_phi: npt.NDArray[np.float64]
+    #: Weakly decaying c-hadrons (no b quark; no c-hadron among the daughters) with pt > B_HADRON_PT_MIN.
+    c_eta: npt.NDArray[np.float64]
+    c_phi: npt.NDArray[np.float64]
+    #: Position of each of ``particles`` in the event record (``event[i]``).
+    record_index: npt.NDArray[np.intp]
 
 
 def scan_event(event: Any) -> EventContent:
     """Single loop over a Pythia event record collecting everything the outputs need (GeV)."""
-    final: list[tuple[float, float, float, float, int, bool, bool]] = []
-    b_hadrons: list[Any] = []
-    for particle in event:
-        # isFinal first: the cheaper test, and it splits the record into the two lists we need.
+    final: list[tuple[float, float, float, float, int, bool, bool, int]] = []
+    heavy: tuple[list[Any], list[Any]] = ([], [])  # b-hadrons, c-hadrons
+    for position, particle in enumerate(event):
+        # isFinal first: the cheaper test, and it splits the record into the lists we need.
         if particle.isFinal():
             final.append(
                 (
@@ -89,24 +94,22 @@ def scan_event(event: Any) -> EventContent:
                     particle.id(),
                     particle.isCharged(),
                     particle.isVisible(),
+                    position,
                 )
             )
-        elif _is_b_hadron(particle.idAbs()) and particle.isHadron():
-            b_hadrons.append(particle)
-    b_eta: list[float] = []
-    b_phi: list[float] = []
-    for hadron in b_hadrons:
-        # Weakly decaying: the last b-hadron of its chain (no b-hadron among its daughters).
-        if hadron.pT() > B_HADRON_PT_MIN and not any(
-            _is_b_hadron(event[d].idAbs()) for d in hadron.daughterList()
-        ):
-            b_eta.append(hadron.eta())
-            b_phi.append(hadron.phi())
+        else:
+            flavour = _heavy_flavour(particle.idAbs())
+            if flavour and particle.isHadron():
+                heavy[flavour == 4].append(particle)
+    b_eta, b_phi = _weakly_decaying(event, heavy[0], 5)
+    c_eta, c_phi = _weakly_decaying(event, heavy[1], 4)
     if final:
-        px, py, pz, e, pid, charged, visible = (np.asarray(col) for col in zip(*final, strict=True))
+        px, py, pz, e, pid, charged, visible, positions = (
+            np.asarray(col) for col in zip(*final, strict=True)
+        )
     else:
         px = py = pz = e = np.empty(0)
-        pid = np.empty(0, dtype=np.int64)
+        pid = positions = np.empty(0, dtype=np.int64)
         charged = visible = np.empty(0, dtype=np.bool_)
     particles = Particles(
         px=px.astype(np.float64),
@@ -117,17 +120,43 @@ def scan_event(event: Any) -> EventContent:
         charged=charged.astype(np.bool_),
         visible=visible.astype(np.bool_),
     )
-    return EventContent(particles, np.asarray(b_eta, dtype=np.float64), np.asarray(b_phi, dtype=np.float64))
+    return EventContent(particles, b_eta, b_phi, c_eta, c_phi, positions.astype(np.intp))
 
 
-def _is_b_hadron(id_abs: int) -> bool:
-    # PDG codes of hadrons hold their quarks in the hundreds (mesons) or thousands (baryons) digit;
-    # the isHadron() test that follows drops b-diquarks and partons.
-    return id_abs > 100 and ((id_abs // 100) % 10 == 5 or (id_abs // 1000) % 10 == 5)
+def _weakly_decaying(
+    event: Any, hadrons: list[Any], flavour: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(eta, phi) of the ``hadrons`` above B_HADRON_PT_MIN with no daughter of the same ``flavour``."""
+    eta: list[float] = []
+    phi: list[float] = []
+    for hadron in hadrons:
+        # Weakly decaying: the last hadron of its chain (no hadron of its flavour among its daughters).
+        if hadron.pT() > B_HADRON_PT_MIN and not any(
+            _heavy_flavour(event[d].idAbs()) == flavour for d in hadron.daughterList()
+        ):
+            eta.append(hadron.eta())
+            phi.append(hadron.phi())
+    return np.asarray(eta, dtype=np.float64), np.asarray(phi, dtype=np.float64)
+
+
+def _heavy_flavour(id_abs: int) -> int:
+    """5 for codes of b-hadrons, 4 for c-hadrons without a b quark, else 0.
+
+    PDG codes of hadrons hold their heaviest quarks in the hundreds (mesons) or thousands (baryons)
+    digit; callers add the isHadron() test, which drops b- and c-diquarks and partons.
+    """
+    if id_abs <= 100:
+        return 0
+    hundreds, thousands = (id_abs // 100) % 10, (id_abs // 1000) % 10
+    if hundreds == 5 or thousands == 5:
+        return 5
+    if hundreds == 4 or thousands == 4:
+        return 4
+    return 0
 
 
 @dataclass
-class _Clustered:
+class Clustered:
     """Selected jets of one event, plus what was clustered (kept alive with the jets)."""
 
     jets: list[Any]
@@ -137,7 +166,7 @@ class _Clustered:
     isolated: npt.NDArray[np.bool_]
 
 
-class _Clusterer:
+class Clusterer:
     """The event-level jet definition shared by every kind: isolated objects out, anti-kt, cuts."""
 
     def __init__(self, config: GeneratorConfig) -> None:
@@ -145,16 +174,16 @@ class _Clusterer:
         self.config = config
         self.jet_def = self.fastjet.JetDefinition(self.fastjet.antikt_algorithm, config.jet_r)
 
-    def cluster(self, content: EventContent) -> _Clustered:
+    def cluster(self, content: EventContent) -> Clustered:
         particles = content.particles
         isolated = isolated_mask(particles)
         inputs = np.flatnonzero(particles.visible & ~isolated)
         pseudojets = self.pseudojets(particles, inputs)
         if not pseudojets:
-            return _Clustered([], inputs, pseudojets, None, isolated)
+            return Clustered([], inputs, pseudojets, None, isolated)
         sequence = self.fastjet.ClusterSequence(pseudojets, self.jet_def)
         jets = self.select(sequence.inclusive_jets(self.config.jet_pt_min))
-        return _Clustered(jets, inputs, pseudojets, sequence, isolated)
+        return Clustered(jets, inputs, pseudojets, sequence, isolated)
 
     def pseudojets(self, particles: Particles, inputs: npt.NDArray[np.intp]) -> list[Any]:
         """PseudoJets of ``particles[inputs]``, each with its position in ``inputs`` as user index."""
@@ -185,13 +214,13 @@ def generate_block(config: GeneratorConfig, start: int, stop: int) -> dict[str, 
     without a selected jet contribute no rows. Raises :class:`GeneratorError` if Pythia fails.
     """
     columns = table_columns(config.kind)  # ConfigError for kind "events"
-    pythia, clusterer = _start_block(config, start, stop)
+    pythia, clusterer = start_block(config, start, stop)
     features = Jets27D(clusterer) if config.kind == "jets27d" else None
 
     event_ids: list[int] = []
     rows: list[tuple[float, ...]] = []
     for index in range(start, stop):
-        _next_event(pythia, config.process, index)
+        next_event(pythia, config.process, index)
         content = scan_event(pythia.event)
         clustered = clusterer.cluster(content)
         if features is None:
@@ -215,10 +244,10 @@ def generate_event_lines(config: GeneratorConfig, start: int, stop: int) -> list
     Objects: the jets of ``generate_block`` (``b`` when b-labelled, else ``j``) and the isolated
     electrons, muons and photons; MET from the invisible particles. MeV in the text.
     """
-    pythia, clusterer = _start_block(config, start, stop)
+    pythia, clusterer = start_block(config, start, stop)
     lines = []
     for index in range(start, stop):
-        _next_event(pythia, config.process, index)
+        next_event(pythia, config.process, index)
         content = scan_event(pythia.event)
         clustered = clusterer.cluster(content)
         jets = clustered.jets
@@ -243,10 +272,10 @@ def generate_event_lines(config: GeneratorConfig, start: int, stop: int) -> list
     return lines
 
 
-def _start_block(config: GeneratorConfig, start: int, stop: int) -> tuple[Any, _Clusterer]:
+def start_block(config: GeneratorConfig, start: int, stop: int) -> tuple[Any, Clusterer]:
     if not 0 <= start <= stop <= config.events:
         raise GeneratorError(f"block [{start}, {stop}) is outside [0, {config.events})")
-    clusterer = _Clusterer(config)  # FastJet first: a missing FastJet fails before Pythia starts
+    clusterer = Clusterer(config)  # FastJet first: a missing FastJet fails before Pythia starts
     return make_pythia(config, pythia_seed(config.seed, config.process, start)), clusterer
 
 
@@ -256,7 +285,7 @@ class Jets27D:
     #: Ghost area (rapidity x azimuth units) for the active jet areas.
     GHOST_AREA = 0.01
 
-    def __init__(self, clusterer: _Clusterer) -> None:
+    def __init__(self, clusterer: Clusterer) -> None:
         fastjet = clusterer.fastjet
         swig = fastjet._swig
         config = clusterer.config
@@ -273,7 +302,7 @@ class Jets27D:
         # Exclusive-kt axes as in fjcontrib's ExclusiveJetAxes: kt with an R that merges everything.
         self.kt_def = fastjet.JetDefinition(fastjet.kt_algorithm, swig.JetDefinition.max_allowable_R)
 
-    def rows(self, content: EventContent, clustered: _Clustered) -> list[tuple[float, ...]]:
+    def rows(self, content: EventContent, clustered: Clustered) -> list[tuple[float, ...]]:
         jets = clustered.jets
         if not jets:
             return []
@@ -329,7 +358,7 @@ class Jets27D:
             )
         return axes
 
-    def _areas(self, clustered: _Clustered) -> list[float]:
+    def _areas(self, clustered: Clustered) -> list[float]:
         """Active area of each selected jet, from a second clustering with explicit ghosts.
 
         Ghosts carry 1e-100 GeV, so that clustering finds the same jets; each jet takes the area of
@@ -356,7 +385,7 @@ def phi_float32(phi: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     return np.clip(wrapped.astype(np.float32), -_PHI_LIMIT32, _PHI_LIMIT32)
 
 
-def _next_event(pythia: Any, process: str, index: int) -> None:
+def next_event(pythia: Any, process: str, index: int) -> None:
     # A failed next() leaves no usable event; Pythia's advice is to try again, which continues the
     # same random stream, so retries stay deterministic.
     for _ in range(MAX_NEXT_ATTEMPTS):

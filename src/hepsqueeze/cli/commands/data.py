@@ -16,13 +16,22 @@ def generate(
     process: Annotated[str, typer.Argument(help="Process to generate (see --list).")] = "ttbar",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Output file (.parquet, .h5, .npz, .csv).", readable=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file (.parquet, .h5, .npz, .csv; .root for nanoaod).",
+            readable=False,
+        ),
     ] = None,
     events: Annotated[int, typer.Option(help="Number of events.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     kind: Annotated[
-        str, typer.Option(help="jets (E, pt, eta, phi), jets27d (27 variables) or events (DarkMachines CSV).")
+        str,
+        typer.Option(
+            help="jets (E, pt, eta, phi), jets27d (27 variables), events (DarkMachines CSV) or nanoaod "
+            "(NanoAOD-style ROOT Events tree: jets, muons, electrons, photons, MET, hard process; needs -o X.root)."
+        ),
     ] = "jets",
     pthat_min: Annotated[
         float,
@@ -47,6 +56,12 @@ def generate(
         return
     if output is None:
         raise ConfigError("give an output file with -o FILE")
+    if kind == "nanoaod" and output.suffix.lower() != ".root":
+        raise ConfigError(
+            f"--kind nanoaod writes a ROOT file: give an output ending in .root, not {str(output)!r}"
+        )
+    if kind == "nanoaod" and fmt not in (None, "root"):
+        raise ConfigError(f"--kind nanoaod writes a ROOT file, not --format {fmt}")
     check_output(output, force)
     config = GeneratorConfig(
         process=process, events=events, seed=seed, pthat_min=pthat_min, kind=kind, mass=mass
@@ -59,5 +74,8 @@ def generate(
 
         dataset = generate_dataset(config, workers=workers, use_cache=not no_cache, progress=report)
     path = write_dataset(dataset, output, format=fmt, force=force)
+    if kind == "nanoaod":
+        console.print(f"wrote {events} {process} events ({dataset.table.num_rows} jets) to {path}")
+        return
     what = "objects" if kind == "events" else "jets"
     console.print(f"wrote {dataset.table.num_rows} {what} from {events} {process} events to {path}")
