@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.codecs.base import Codec
+from hepsqueeze.codecs.bounded.precision import Precision
 from hepsqueeze.datasets.config import JETS27D_COLUMNS
 from hepsqueeze.errors import ColumnError, ConfigError, InputError
-from hepsqueeze.file.reader import decompress_dataset
+from hepsqueeze.file.reader import decompress_dataset, file_info
 from hepsqueeze.file.report import CompressionReport
 from hepsqueeze.file.writer import DEFAULT_CHUNK_ROWS, compress_dataset, compress_parquet
 from hepsqueeze.io.dataset import Dataset
@@ -31,7 +33,7 @@ from hepsqueeze.io.table import Table
 
 if TYPE_CHECKING:  # torch is imported only by the functions that train or run a network
     from hepsqueeze.codecs.bounded.precision import FloorSpec as PrecisionFloorSpec
-    from hepsqueeze.codecs.bounded.precision import Precision, PrecisionSpec
+    from hepsqueeze.codecs.bounded.precision import PrecisionSpec
     from hepsqueeze.codecs.bounded.spec import FloorSpec, MaxErrorSpec
     from hepsqueeze.models.autoencoder import AutoencoderConfig
     from hepsqueeze.models.model import CompressionModel
@@ -272,6 +274,50 @@ def compress(
     return compress_dataset(
         dataset, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info
     )
+
+
+@dataclass(frozen=True)
+class HepsqueezeTreeMethod:
+    """The error-bounded codec as a method of :func:`hepsqueeze.evaluation.tree_benchmark.run_tree_benchmark`:
+    a ROOT file compressed at ``precision`` and decompressed back into a ROOT file."""
+
+    precision: Precision
+    tree: str | None = None
+    name: str = "hepsqueeze"
+
+    def compress(self, src: Path, out_dir: Path) -> Path:
+        from hepsqueeze.codecs.bounded.table_codec import BoundedCodec
+
+        out = Path(out_dir) / "tree.hsqz"
+        options: dict[str, Any] = {"tree": self.tree} if self.tree is not None else {}
+        from hepsqueeze.io import read_dataset
+
+        dataset = read_dataset(src, **options)
+        compress_dataset(dataset, BoundedCodec(self.precision), out, force=True)
+        return out
+
+    def decompress(self, compressed: Path, out_dir: Path) -> Path:
+        from hepsqueeze.io import write_dataset
+
+        out = Path(out_dir) / "back.root"
+        write_dataset(decompress_dataset(compressed), out)
+        return out
+
+    def branch_bytes(self, compressed: Path) -> dict[str, int]:
+        """Bytes of each branch: its column's payloads; a collection's event index counts as its counter."""
+        from hepsqueeze.codecs.bounded.table_codec import column_sizes
+
+        header = file_info(compressed)["header"]
+        counters = {
+            str(v.get("table")): (str(k), str(v.get("index")))
+            for k, v in header.get("layout", {}).get("collections", {}).items()
+        }
+        out: dict[str, int] = {}
+        for (table, column), size in column_sizes(compressed).items():
+            counter, index = counters.get(str(table), (None, None))
+            name = counter if counter is not None and column == index else column
+            out[name] = out.get(name, 0) + size
+        return out
 
 
 def as_dataset(data: DataLike) -> Dataset:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hepsqueeze.cli.errors import UsageError, option_hint
 from hepsqueeze.cli.options import (
     BatchSizeOpt,
     ForceOpt,
@@ -54,11 +55,33 @@ def benchmark(
     ] = None,
     repeats: Annotated[int, typer.Option(help="Timing runs per method (the median is kept).")] = 3,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the rate-distortion plots.")] = False,
+    max_error: Annotated[
+        str | None,
+        typer.Option(
+            "--max-error",
+            help="ROOT input: the bound of every branch, as compress --max-error takes it "
+            "(default 1e-3: relative on *_pt, *_mass, *_sumEt, absolute on the others).",
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option("--precision", help="ROOT input: a precision file or preset (nanoaod).")
+    ] = None,
     *,
     reader: ReaderOptions,
 ) -> None:
-    """Every standard compressor (zstd, lzma, float16, bit rounding, quantisation, SZ3, ZFP, fpzip) and the model."""
+    """Every standard compressor (zstd, lzma, float16, bit rounding, quantisation, SZ3, ZFP, fpzip) and the model.
+
+    On a ROOT file: the whole tree, per branch and in all, against uproot's ZSTD-9 and LZMA-9
+    rewrites, NanoAOD's mantissa rounding + LZMA-9/ZSTD-9, quantise+zstd and SZ3 per branch, and
+    the error-bounded codec, every decompressed value checked against its branch's bound."""
     check_output_dir(out)
+    from hepsqueeze.io.formats.root import sniff_root
+
+    if sniff_root(input_file):
+        _benchmark_tree(input_file, out, max_error, precision, repeats, reader)
+        return
+    if max_error is not None or precision is not None:
+        raise UsageError("--max-error and --precision apply to ROOT inputs; use --errors for tables")
     from hepsqueeze.evaluation.benchmark import run_benchmark, write_benchmark
 
     targets = split_floats(errors, "--errors") or []
@@ -79,6 +102,36 @@ def benchmark(
         written += plot_benchmark(json_path, out)
     print_markdown_report(md_path.read_text())
     console.print(f"wrote {len(written)} files to {out}/")
+
+
+def _benchmark_tree(
+    input_file: Path,
+    out: Path,
+    max_error: str | None,
+    precision: str | None,
+    repeats: int,
+    reader: ReaderOptions,
+) -> None:
+    from hepsqueeze.api import HepsqueezeTreeMethod
+    from hepsqueeze.codecs.bounded.precision import parse_precision
+    from hepsqueeze.evaluation.tree_benchmark import (
+        TreeBenchmarkConfig,
+        run_tree_benchmark,
+        write_tree_benchmark,
+    )
+
+    with option_hint("--max-error"):
+        spec = parse_precision(
+            max_error if max_error is not None else ("1e-3" if precision is None else None)
+        )
+    with option_hint("--precision"):
+        parsed = parse_precision(spec, precision_file=precision)
+    method = HepsqueezeTreeMethod(parsed, tree=reader.tree)
+    config = TreeBenchmarkConfig(repeats=repeats, tree=reader.tree)
+    result = run_tree_benchmark(input_file, parsed.resolve, extra=[method], config=config)
+    json_path, md_path = write_tree_benchmark(result, out)
+    print_markdown_report(md_path.read_text())
+    console.print(f"wrote {json_path} and {md_path}")
 
 
 def _read_with_event(input_file: Path, columns: list[str], reader: ReaderOptions) -> Table:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
@@ -250,6 +251,26 @@ class BoundedCodec(Codec):
             raise reader.error(section, str(exc)) from None
 
 
+def column_sizes(path: str | os.PathLike[str]) -> dict[tuple[str | None, str], int]:
+    """Bytes of each column's payloads in a ``bounded`` file, by (auxiliary table or None, column)."""
+    from hepsqueeze.container import ContainerReader
+
+    out: dict[tuple[str | None, str], int] = {}
+    with ContainerReader.open(path) as reader:
+        for sec in reader.sections:
+            if sec.kind != "column" or sec.extras.get("codec") != CODEC_ID:
+                continue
+            table = sec.extras.get("table")
+            try:
+                columns = parse_table(reader.read_bytes(sec)).columns
+            except ContainerError as exc:
+                raise reader.error(sec, str(exc)) from None
+            for name, payload in columns.items():
+                key = (table if isinstance(table, str) else None, name)
+                out[key] = out.get(key, 0) + len(payload)
+    return out
+
+
 def unbound_columns(header: Mapping[str, Any]) -> list[str]:
     """The float columns of a ``bounded`` file's data header that no precision term named (stored
     losslessly), as ``column`` (main table) or ``table/column``; empty for other codecs' files."""
@@ -278,5 +299,6 @@ __all__ = [
     "PAYLOAD_SECTION",
     "BoundedCodec",
     "TableChunk",
+    "column_sizes",
     "unbound_columns",
 ]
