@@ -23,11 +23,10 @@ values, which the decoder checks.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, Final
 
@@ -51,7 +50,13 @@ MAX_SYMBOL: Final = 1 << 36
 #: Integer columns whose symbols (or differences) span more than this are stored as zstd bytes.
 MAX_INTEGER_SPAN: Final = 1 << 40
 #: Rank contexts: the first, second and every later row of an event.
-RANKS: Final = 3
+RANKS: Final = 16
+#: The rank contexts a column may be coded in: the first, second and later rows of an event
+#: (3), or every rank up to the 16th (16: the fixed order of a hard-process record, GenPart).
+RANK_CHOICES: Final = (3, 16)
+#: Estimated bits a context group costs beyond its symbols' entropy (its coder's table).
+_GROUP_BITS: Final = 8 * 24
+_TABLE_BITS_PER_SYMBOL: Final = 8 * 2
 #: zstd level of lossless float columns and of the side information.
 RAW_LEVEL: Final = 9
 _MARGIN: Final = 1e-4
@@ -78,6 +83,11 @@ class Predictor(IntEnum):
 
     RAW = 0
     DELTA = 1
+    RELATION = 2  # the difference from the symbol of a prediction from other columns
+
+
+#: The predictors tried on every column; RELATION only where a prediction is given.
+_STRUCTURAL: Final = (Predictor.RAW, Predictor.DELTA)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ class Structure:
     rank: npt.NDArray[np.uint8]
     start: I64
     flat: bool
+    #: the row order and group sizes of each number of rank contexts, computed once
+    orders: dict[int, tuple[npt.NDArray[np.intp], list[int]]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, event: npt.NDArray[Any] | None, rows: int) -> Structure:
@@ -108,31 +120,36 @@ class Structure:
         flat = bool(first.all())
         return cls(rows, first, rank, start, flat)
 
-    @functools.cached_property
-    def _rank_order(self) -> tuple[npt.NDArray[np.intp], list[int]]:
-        order = np.argsort(self.rank, kind="stable")
-        counts = np.bincount(self.rank, minlength=RANKS).tolist()
-        return order, [int(c) for c in counts]
+    def _rank_order(self, ranks: int) -> tuple[npt.NDArray[np.intp], list[int]]:
+        found = self.orders.get(ranks)
+        if found is None:
+            capped = np.minimum(self.rank, ranks - 1)
+            order = np.argsort(capped, kind="stable")
+            counts = np.bincount(capped, minlength=ranks).tolist()
+            found = self.orders[ranks] = (order, [int(c) for c in counts])
+        return found
 
-    def contexts(self, predictor: Predictor) -> tuple[npt.NDArray[np.intp] | None, list[int]]:
+    def contexts(
+        self, predictor: Predictor, ranks: int = RANK_CHOICES[0]
+    ) -> tuple[npt.NDArray[np.intp] | None, list[int]]:
         """The order that puts the rows of each context group together (``None``: as they are)
         and the rows of each group."""
         if self.flat:
-            if predictor == Predictor.RAW:
+            if predictor != Predictor.DELTA:
                 return None, [self.rows]
             return None, [min(1, self.rows), max(0, self.rows - 1)]
-        return self._rank_order
+        return self._rank_order(ranks)
 
-    def split(self, sym: I64, predictor: Predictor) -> list[I64]:
+    def split(self, sym: I64, predictor: Predictor, ranks: int = RANK_CHOICES[0]) -> list[I64]:
         """``sym`` cut into its context groups."""
-        order, counts = self.contexts(predictor)
+        order, counts = self.contexts(predictor, ranks)
         ordered = sym if order is None else sym[order]
         cuts = np.cumsum(counts)[:-1].tolist()
         return list(np.split(ordered, cuts))
 
-    def join(self, groups: list[I64], predictor: Predictor) -> I64:
+    def join(self, groups: list[I64], predictor: Predictor, ranks: int = RANK_CHOICES[0]) -> I64:
         """Inverse of :meth:`split`."""
-        order, _ = self.contexts(predictor)
+        order, _ = self.contexts(predictor, ranks)
         flat = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
         if order is None:
             return flat.astype(np.int64, copy=False)
@@ -141,8 +158,8 @@ class Structure:
         return out
 
     def residuals(self, q: I64, predictor: Predictor) -> I64:
-        """The symbols a predictor codes for ``q``."""
-        if predictor == Predictor.RAW:
+        """The symbols a predictor codes for ``q`` (RELATION: ``q`` is already the difference)."""
+        if predictor != Predictor.DELTA:
             return q
         d = np.empty_like(q)
         if q.size:
@@ -154,7 +171,7 @@ class Structure:
 
     def restore(self, d: I64, predictor: Predictor) -> I64:
         """Inverse of :meth:`residuals`."""
-        if predictor == Predictor.RAW:
+        if predictor != Predictor.DELTA:
             return d
         cum = np.cumsum(d)
         if self.flat:
@@ -175,20 +192,38 @@ def _entropy_bits(sym: I64) -> float:
     c = np.bincount(sym - lo)
     c = c[c > 0].astype(np.float64)
     n = float(sym.size)
-    return float(n * math.log2(n) - (c * np.log2(c)).sum())
+    table = _GROUP_BITS + _TABLE_BITS_PER_SYMBOL * min(c.size, 128) if c.size > 1 else 0
+    return float(n * math.log2(n) - (c * np.log2(c)).sum()) + table
 
 
-def _choose(q: I64, structure: Structure) -> tuple[Predictor, list[I64]]:
-    """The predictor whose groups are estimated smaller, and those groups."""
-    best: tuple[float, Predictor, list[I64]] | None = None
-    for predictor in Predictor:
-        groups = structure.split(structure.residuals(q, predictor), predictor)
-        cost = sum(_entropy_bits(g) for g in groups)
-        if best is None or cost < best[0]:
-            best = (cost, predictor, groups)
+@dataclass(frozen=True)
+class Choice:
+    """A column's predictor and rank contexts, and its symbols cut into their groups."""
+
+    predictor: Predictor
+    ranks: int
+    groups: list[I64]
+
+
+def _choose(q: I64, structure: Structure, zero: Mask | None = None, qp: I64 | None = None) -> Choice:
+    """The predictor and rank contexts whose groups are estimated smallest (``zero``: rows whose
+    symbol is free, set to what costs least: 0 for RAW, the previous row's for DELTA; ``qp``: the
+    symbols of a prediction, for RELATION)."""
+    best: tuple[float, Choice] | None = None
+    for predictor in (*_STRUCTURAL, *((Predictor.RELATION,) if qp is not None else ())):
+        sym = q - qp if predictor == Predictor.RELATION and qp is not None else q
+        if zero is not None and zero.any():
+            fill = predictor == Predictor.DELTA
+            sym = _fill_zeros(sym, zero) if fill else np.where(zero, 0, sym)
+        residuals = structure.residuals(sym, predictor)
+        for ranks in RANK_CHOICES if not structure.flat else RANK_CHOICES[:1]:
+            groups = structure.split(residuals, predictor, ranks)
+            cost = sum(_entropy_bits(g) for g in groups)
+            if best is None or cost < best[0]:
+                best = (cost, Choice(predictor, ranks, groups))
     if best is None:  # pragma: no cover - Predictor is not empty
         raise RuntimeError("no predictor")
-    return best[1], best[2]
+    return best[1]
 
 
 def _digest(values: npt.NDArray[Any]) -> str:
@@ -221,14 +256,35 @@ class EncodedColumn:
     exceptions: int
 
 
-def encode_column(values: npt.NDArray[Any], bound: ColumnBound, structure: Structure) -> EncodedColumn:
-    """Code one column (any numeric dtype) within ``bound`` in the contexts of ``structure``."""
+def predicted_symbols(prediction: npt.NDArray[Any], step: float, relative: bool) -> I64:
+    """The symbols of predicted values (0 where the prediction is not finite or not positive under
+    a relative bound): what a RELATION column's symbols are coded as differences from."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        v = np.log(np.abs(prediction)) if relative else prediction.astype(np.float64)
+        v = np.divide(v, step)
+        v[~np.isfinite(v)] = 0.0
+        np.rint(v, out=v)
+        np.clip(v, -MAX_SYMBOL, MAX_SYMBOL, out=v)
+    out: I64 = v.astype(np.int64)
+    return out
+
+
+def encode_column(
+    values: npt.NDArray[Any],
+    bound: ColumnBound,
+    structure: Structure,
+    prediction: npt.NDArray[Any] | None = None,
+    relation: list[str] | None = None,
+) -> EncodedColumn:
+    """Code one column (any numeric dtype) within ``bound`` in the contexts of ``structure``;
+    ``prediction`` (float64, from other columns' decoded values as the decoder will compute it,
+    described by ``relation`` in the payload header) is tried as a predictor too."""
     dtype = values.dtype
     if dtype.kind in "biu":
         return _encode_integer(values, structure)
     if bound.mode == BoundMode.LOSSLESS or dtype.itemsize not in _ROUNDOFF:
         return _bytes_column(values)
-    coded = _encode_quantised(values, bound, structure)
+    coded = _encode_quantised(values, bound, structure, prediction, relation)
     if coded.payload and len(coded.payload) <= values.nbytes // 2:
         return coded
     raw = _bytes_column(values)
@@ -258,21 +314,28 @@ def _encode_integer(values: npt.NDArray[Any], structure: Structure) -> EncodedCo
     q = arr.astype(np.int64)
     if q.size and int(q.max()) - int(q.min()) > MAX_INTEGER_SPAN:
         return _bytes_column(values)
-    predictor, groups = _choose(q, structure)
-    if any(g.size and int(g.max()) - int(g.min()) > MAX_INTEGER_SPAN for g in groups):
+    choice = _choose(q, structure)
+    if any(g.size and int(g.max()) - int(g.min()) > MAX_INTEGER_SPAN for g in choice.groups):
         return _bytes_column(values)
     head = {
         "format": COLUMN_FORMAT,
         "kind": Kind.INTEGER.value,
         "rows": int(q.size),
         "dtype": values.dtype.str,
-        "predictor": int(predictor),
+        "predictor": int(choice.predictor),
+        "ranks": choice.ranks,
         "xxh64": _digest(values),
     }
-    return EncodedColumn(_pack(head, b"", encode_groups(groups)), np.array(values, copy=True), 0)
+    return EncodedColumn(_pack(head, b"", encode_groups(choice.groups)), np.array(values, copy=True), 0)
 
 
-def _encode_quantised(values: npt.NDArray[Any], bound: ColumnBound, structure: Structure) -> EncodedColumn:
+def _encode_quantised(
+    values: npt.NDArray[Any],
+    bound: ColumnBound,
+    structure: Structure,
+    prediction: npt.NDArray[Any] | None,
+    relation: list[str] | None,
+) -> EncodedColumn:
     dtype = values.dtype
     x = values.astype(np.float64)
     finite = np.isfinite(x)
@@ -303,8 +366,6 @@ def _encode_quantised(values: npt.NDArray[Any], bound: ColumnBound, structure: S
         np.clip(mag, -MAX_SYMBOL, MAX_SYMBOL, out=mag)
         q = mag.astype(np.int64)
         if relative:
-            # zeros take their predecessor's symbol: nothing to code under DELTA
-            q = _fill_zeros(q, zero)
             decoded64 = np.exp(q * step)
             decoded64[sign == 2] *= -1.0
             decoded64[zero] = 0.0
@@ -315,10 +376,14 @@ def _encode_quantised(values: npt.NDArray[Any], bound: ColumnBound, structure: S
         lo, hi = (float(x[finite].min()), float(x[finite].max())) if finite.any() else (0.0, 0.0)
         np.clip(decoded, dtype.type(lo), dtype.type(hi), out=decoded)
         head["clip"] = [lo, hi]
-    if sign is not None:
-        groups.append(sign)
-    predictor, sym_groups = _choose(q, structure)
-    groups.extend(sym_groups)
+    # the symbols of zero (and non-finite) rows are free: the decoder sets those rows itself
+    qp = predicted_symbols(prediction, step, relative) if prediction is not None else None
+    choice = _choose(q, structure, zero, qp)
+    if choice.predictor == Predictor.RELATION:
+        head["relation"] = relation
+    if sign is not None:  # in the same rank contexts as the symbols
+        groups.extend(structure.split(sign, Predictor.RAW, choice.ranks))
+    groups.extend(choice.groups)
     miss = np.flatnonzero(misses(values, decoded, bound.error_bound(), bound.floor))
     if miss.size:
         decoded[miss] = values[miss]
@@ -328,7 +393,14 @@ def _encode_quantised(values: npt.NDArray[Any], bound: ColumnBound, structure: S
         side = zstandard.ZstdCompressor(level=RAW_LEVEL).compress(
             np.diff(miss, prepend=0).astype("<i8").tobytes() + raw.tobytes()
         )
-    head.update({"predictor": int(predictor), "exceptions": int(miss.size), "xxh64": _digest(decoded)})
+    head.update(
+        {
+            "predictor": int(choice.predictor),
+            "ranks": choice.ranks,
+            "exceptions": int(miss.size),
+            "xxh64": _digest(decoded),
+        }
+    )
     return EncodedColumn(_pack(head, side, encode_groups(groups)), decoded, int(miss.size))
 
 
@@ -380,8 +452,11 @@ def parse_column(payload: bytes, name: str) -> ColumnHeader:
     return ColumnHeader(kind, rows, dtype, head, side, payload[start + n_head + n_side :])
 
 
-def decode_column(payload: bytes, name: str, structure: Structure) -> npt.NDArray[Any]:
-    """The values of a column payload (of ``structure.rows`` rows), checked against its digest."""
+def decode_column(
+    payload: bytes, name: str, structure: Structure, prediction: npt.NDArray[Any] | None = None
+) -> npt.NDArray[Any]:
+    """The values of a column payload (of ``structure.rows`` rows), checked against its digest;
+    ``prediction``: the values its header's ``relation`` gives (RELATION columns)."""
     h = parse_column(payload, name)
     if h.rows != structure.rows:
         raise ContainerError(f"column {name!r} holds {h.rows} rows, its table {structure.rows}")
@@ -390,15 +465,23 @@ def decode_column(payload: bytes, name: str, structure: Structure) -> npt.NDArra
     try:
         predictor = Predictor(h.head["predictor"])
         digest = str(h.head["xxh64"])
+        ranks = h.head["ranks"]
     except (KeyError, ValueError) as exc:
         raise ContainerError(f"column {name!r}: invalid payload header ({exc})") from None
+    if ranks not in RANK_CHOICES or type(ranks) is not int:
+        raise ContainerError(f"column {name!r}: invalid rank contexts {ranks!r} in the payload header")
     if h.kind == Kind.INTEGER:
-        counts = structure.contexts(predictor)[1]
+        counts = structure.contexts(predictor, ranks)[1]
         groups = decode_groups(h.stream, counts, [name] * len(counts))
-        q = structure.restore(structure.join(groups, predictor), predictor)
+        q = structure.restore(structure.join(groups, predictor, ranks), predictor)
         values = q.astype(h.dtype) if h.dtype.kind != "b" else q.astype(np.uint8).view(np.bool_)
     else:
-        values = _decode_quantised(h, name, structure, predictor)
+        qp = None
+        if predictor == Predictor.RELATION:
+            if prediction is None or prediction.shape != (h.rows,):
+                raise ContainerError(f"column {name!r} is coded from a relation its table does not give")
+            qp = predicted_symbols(prediction, float(h.head.get("step", 1.0)), h.kind == Kind.RELATIVE)
+        values = _decode_quantised(h, name, structure, (predictor, ranks), qp)
     if _digest(values) != digest:
         raise ContainerError(f"column {name!r} does not decode to the values it was written with")
     return values
@@ -420,23 +503,25 @@ def _decode_bytes(h: ColumnHeader, name: str) -> npt.NDArray[Any]:
 
 
 def _decode_quantised(
-    h: ColumnHeader, name: str, structure: Structure, predictor: Predictor
+    h: ColumnHeader, name: str, structure: Structure, how: tuple[Predictor, int], qp: I64 | None
 ) -> npt.NDArray[Any]:
+    predictor, ranks = how
     step, n_exc = h.head.get("step"), h.head.get("exceptions")
     if type(step) is not float or not (math.isfinite(step) and step > 0):
         raise ContainerError(f"column {name!r}: invalid step in the payload header")
     if type(n_exc) is not int or not 0 <= n_exc <= h.rows:
         raise ContainerError(f"column {name!r}: invalid exception count in the payload header")
     relative = h.kind == Kind.RELATIVE
-    counts = structure.contexts(predictor)[1]
-    groups = decode_groups(
-        h.stream, ([h.rows] if relative else []) + counts, [name] * (len(counts) + relative)
-    )
-    q = structure.restore(structure.join(groups[relative:], predictor), predictor)
+    counts = structure.contexts(predictor, ranks)[1]
+    sign_counts = structure.contexts(Predictor.RAW, ranks)[1] if relative else []
+    groups = decode_groups(h.stream, sign_counts + counts, [name] * (len(counts) + len(sign_counts)))
+    q = structure.restore(structure.join(groups[len(sign_counts) :], predictor, ranks), predictor)
+    if qp is not None:
+        q = q + qp
     values: npt.NDArray[Any]
     with np.errstate(over="ignore", invalid="ignore"):
         if relative:
-            sign = groups[0]
+            sign = structure.join(groups[: len(sign_counts)], Predictor.RAW, ranks)
             v = np.exp(q * step)
             v[sign == 2] *= -1.0
             v[sign == 0] = 0.0

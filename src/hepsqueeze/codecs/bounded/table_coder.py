@@ -28,6 +28,7 @@ from hepsqueeze.codecs.bounded.column_coder import (
     column_bits,
     decode_column,
     encode_column,
+    parse_column,
 )
 from hepsqueeze.errors import ContainerError
 
@@ -38,6 +39,42 @@ TABLE_FORMAT: Final = 1
 MAX_TABLE_HEADER: Final = 1 << 24
 
 _T = TypeVar("_T")
+
+#: Exact relations between columns of one collection, by name (``PREFIX_TARGET = PREFIX_A op
+#: PREFIX_B``, or without a prefix): a target is also tried coded as the difference from the
+#: relation of the decoded A and B (the smaller is kept, so a relation that does not hold costs
+#: nothing). ``tau21 = tau2 / tau1``, ``tau32 = tau3 / tau2``, ``lead_pt = lead_fraction * pt``.
+RELATIONS: Final = (
+    ("tau21", "/", "tau2", "tau1"),
+    ("tau32", "/", "tau3", "tau2"),
+    ("lead_pt", "*", "lead_fraction", "pt"),
+)
+
+
+def relations_of(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, list[str]]:
+    """The relation (``[op, a, b]``) each target column of ``columns`` may be coded from."""
+    out: dict[str, list[str]] = {}
+    targets = set()
+    for target, op, a, b in RELATIONS:
+        for name in columns:
+            if name != target and not name.endswith(f"_{target}"):
+                continue
+            prefix = name[: len(name) - len(target)]
+            ca, cb = prefix + a, prefix + b
+            if all(c in columns and columns[c].dtype.kind == "f" for c in (name, ca, cb)):
+                out[name] = [op, ca, cb]
+                targets.add(name)
+    # a relation's inputs are decoded before it: none may be a target itself
+    return {n: r for n, r in out.items() if not (set(r[1:]) & targets)}
+
+
+def predict(relation: Sequence[str], decoded: Mapping[str, npt.NDArray[Any]]) -> npt.NDArray[np.float64]:
+    """The values a relation gives from decoded columns (float64, IEEE: the same on every machine)."""
+    op, a, b = relation
+    x, y = decoded[a].astype(np.float64), decoded[b].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out: npt.NDArray[np.float64] = np.divide(x, y) if op == "/" else np.multiply(x, y)
+    return out
 
 
 def _threads() -> int:
@@ -81,11 +118,24 @@ def encode_table(
     structure = structure_of(columns, event, rows)
     flat = Structure.of(None, rows)
 
+    relations = relations_of(columns)
+
     def one(name: str) -> EncodedColumn:
         context = flat if name == event else structure
         return encode_column(np.asarray(columns[name]), bounds.get(name, LOSSLESS), context)
 
-    coded = parallel_map(one, names)
+    first = [n for n in names if n not in relations]
+    done = dict(zip(first, parallel_map(one, first), strict=True))
+    decoded = {n: c.decoded for n, c in done.items()}
+
+    def related(name: str) -> EncodedColumn:
+        rel = relations[name]
+        values, bound = np.asarray(columns[name]), bounds.get(name, LOSSLESS)
+        return encode_column(values, bound, structure, predict(rel, decoded), rel)
+
+    later = [n for n in names if n in relations]
+    done.update(zip(later, parallel_map(related, later), strict=True))
+    coded = [done[n] for n in names]
     head = {
         "format": TABLE_FORMAT,
         "rows": rows,
@@ -155,9 +205,26 @@ def decode_table(payload: bytes, specs: Sequence[tuple[str, np.dtype[Any]]]) -> 
     if event is not None:
         out[event] = decode_column(parsed.columns[event], event, flat)
     structure = structure_of(out, event, parsed.rows)
-    rest = [n for n in parsed.columns if n != event]
+    relation: dict[str, list[str]] = {}
+    for n, p in parsed.columns.items():
+        rel = parse_column(p, n).head.get("relation")
+        if rel is not None:
+            if not (isinstance(rel, list) and len(rel) == 3 and rel[0] in ("/", "*")):
+                raise ContainerError(f"column {n!r}: invalid relation {str(rel)[:60]}")
+            if any(r not in parsed.columns or r in relation or r == n for r in rel[1:]):
+                raise ContainerError(f"column {n!r}: its relation names columns the table cannot give first")
+            relation[n] = [str(r) for r in rel]
+    rest = [n for n in parsed.columns if n != event and n not in relation]
     decoded = parallel_map(lambda n: decode_column(parsed.columns[n], n, structure), rest)
     out.update(zip(rest, decoded, strict=True))
+    for n, rel in relation.items():
+        if any(r in relation for r in rel[1:]):
+            raise ContainerError(f"column {n!r}: its relation names another related column")
+    later = list(relation)
+    decoded = parallel_map(
+        lambda n: decode_column(parsed.columns[n], n, structure, predict(relation[n], out)), later
+    )
+    out.update(zip(later, decoded, strict=True))
     for name, dtype in specs:
         if out[name].dtype != dtype:
             raise ContainerError(f"column {name!r} decodes as {out[name].dtype}, the header says {dtype}")
@@ -171,6 +238,7 @@ def table_bits(payload: bytes) -> dict[str, dict[str, Any]]:
 
 
 __all__ = [
+    "RELATIONS",
     "TABLE_FORMAT",
     "TABLE_MAGIC",
     "TABLE_PREFIX",
@@ -180,6 +248,8 @@ __all__ = [
     "encode_table",
     "parallel_map",
     "parse_table",
+    "predict",
+    "relations_of",
     "structure_of",
     "table_bits",
 ]
