@@ -173,31 +173,31 @@ class PrecisionTerm:
     def __post_init__(self) -> None:
         _check_pattern(self.pattern, "a precision term")
         if not isinstance(self.mode, BoundMode):
-            raise ConfigError(f"the precision of {_show(self.pattern)} has no bound mode, got {self.mode!r}")
+            raise ConfigError(f"the precision of {quoted(self.pattern)} has no bound mode, got {self.mode!r}")
         if self.bits is not None:
             if type(self.bits) is not int or self.mode != BoundMode.RELATIVE:
                 raise ConfigError(
-                    f"the precision of {_show(self.pattern)} gives mantissa bits {self.bits!r} "
+                    f"the precision of {quoted(self.pattern)} gives mantissa bits {self.bits!r} "
                     "on a bound that is not relative"
                 )
             _check_bits(self.pattern, self.bits, f"{self.bits}{_BITS_SUFFIX}")
             if self.value not in (0.0, mantissa_bound(self.bits)):
                 raise ConfigError(
-                    f"the precision of {_show(self.pattern)}, {self.bits} bits, has the value {self.value!r}, "
+                    f"the precision of {quoted(self.pattern)}, {self.bits} bits, has the value {self.value!r}, "
                     f"not {mantissa_bound(self.bits)!r}"
                 )
             object.__setattr__(self, "value", mantissa_bound(self.bits))
-        if not _is_number(self.value):
-            raise ConfigError(f"the precision of {_show(self.pattern)} must be a number, got {self.value!r}")
+        if not is_number(self.value):
+            raise ConfigError(f"the precision of {quoted(self.pattern)} must be a number, got {self.value!r}")
         value = float(self.value)
         if self.mode == BoundMode.LOSSLESS:
             if value != 0:
-                raise ConfigError(f"the lossless precision of {_show(self.pattern)} takes no value")
+                raise ConfigError(f"the lossless precision of {quoted(self.pattern)} takes no value")
         else:
             _check_value(self.pattern, self.mode, value, _number_text(value))
         object.__setattr__(self, "value", value)
         if not isinstance(self.text, str):
-            raise ConfigError(f"the text of the precision of {_show(self.pattern)} must be a string")
+            raise ConfigError(f"the text of the precision of {quoted(self.pattern)} must be a string")
         if not self.text:
             object.__setattr__(self, "text", f"{self.pattern}{_ASSIGN}{self.bound_text()}")
 
@@ -244,7 +244,7 @@ class Precision:
         _check_repeats(terms)
         object.__setattr__(self, "terms", terms)
         if self.default is not None:
-            if not _is_number(self.default):
+            if not is_number(self.default):
                 raise ConfigError(f"the default precision must be a number, got {self.default!r}")
             object.__setattr__(self, "default", _check_default(float(self.default), str(self.default)))
         if isinstance(self.angles, str):
@@ -406,8 +406,8 @@ def _checked_floors(floors: Sequence[Any]) -> tuple[tuple[str, float], ...]:
             raise ConfigError(f"an absolute floor must be a (pattern, value) pair, got {entry!r}")
         pattern, value = entry
         _check_pattern(pattern, "an absolute floor")
-        if not _is_number(value):
-            raise ConfigError(f"the absolute floor of {_show(pattern)} must be a number, got {value!r}")
+        if not is_number(value):
+            raise ConfigError(f"the absolute floor of {quoted(pattern)} must be a number, got {value!r}")
         checked.append((pattern, _floor_value(float(value), _number_text(float(value)), pattern)))
     _check_floor_repeats(checked)
     return tuple(checked)
@@ -476,13 +476,13 @@ def parse_abs_floor(spec: FloorSpec) -> tuple[tuple[str, float], ...]:
     """
     if isinstance(spec, str):
         text = spec.strip()
-        number = _float(text)
+        number = parse_number(text)
         if number is not None:
             return (("*", _floor_value(number, text, None)),)
         return _floor_terms(spec, text)
     if isinstance(spec, Mapping):
         return _floor_mapping(spec)
-    if _is_number(spec):
+    if is_number(spec):
         return (("*", _floor_value(float(spec), str(spec), None)),)
     raise ConfigError(
         f"an absolute floor must be a number, PATTERN=VALUE terms or a mapping, not {type(spec).__name__}"
@@ -549,7 +549,7 @@ def mantissa_bits_for(bound: ColumnBound, max_abs: float, *, max_bits: int = FLO
     if bound.mode == BoundMode.RELATIVE:
         exponent = 0
     else:
-        if not _is_number(max_abs) or not math.isfinite(max_abs) or max_abs < 0:
+        if not is_number(max_abs) or not math.isfinite(max_abs) or max_abs < 0:
             raise ConfigError(f"the largest |value| must be a finite number >= 0, got {max_abs!r}")
         if max_abs == 0:
             return 0
@@ -567,7 +567,7 @@ def _parse_spec(spec: PrecisionSpec) -> Precision:
         return _parse_text(spec)
     if isinstance(spec, Mapping):
         return Precision(_mapping_terms(spec, "the precision"))
-    if _is_number(spec):
+    if is_number(spec):
         value = float(spec)
         return Precision(default=_check_default(value, str(spec)))
     raise ConfigError(
@@ -587,17 +587,17 @@ def _parse_text(spec: str) -> Precision:
     for part in text.split(_SEPARATOR):
         term_text = part.strip()
         if not term_text:
-            raise ConfigError(f"the precision {_show(spec)} has an empty term (check the commas)")
+            raise ConfigError(f"the precision {quoted(spec)} has an empty term (check the commas)")
         pattern, sep, bound = term_text.partition(_ASSIGN)
         if sep:
             terms.append(_term(pattern.strip(), bound, term_text))
             continue
-        number = _float(term_text)
+        number = parse_number(term_text)
         if number is None:
             raise ConfigError(_not_a_term_message(term_text))
         if default is not None:
             raise ConfigError(
-                f"the precision {_show(spec)} gives two default numbers, {default[1]} and {term_text}: give one"
+                f"the precision {quoted(spec)} gives two default numbers, {default[1]} and {term_text}: give one"
             )
         default = (_check_default(number, term_text), term_text)
     _check_repeats(terms)
@@ -607,14 +607,14 @@ def _parse_text(spec: str) -> Precision:
 def _not_a_term_message(text: str) -> str:
     """The message for a term with no ``=`` that is not a number either."""
     for suffix, what in ((_RELATIVE_SUFFIX, "relative"), (_BITS_SUFFIX, "bits")):
-        if text.endswith(suffix) and _float(text[: -len(suffix)]) is not None:
+        if text.endswith(suffix) and parse_number(text[: -len(suffix)]) is not None:
             return (
                 f"a default precision number takes no {suffix!r} (it is relative on energies, momenta and "
                 f"masses and absolute otherwise): give {text[: -len(suffix)].strip()}, or *={text} for a "
                 f"{what} bound on every float column"
             )
     return (
-        f"the precision term {_show(text)} is neither PATTERN=BOUND (e.g. {text.strip()}=1e-3r) "
+        f"the precision term {quoted(text)} is neither PATTERN=BOUND (e.g. {text.strip()}=1e-3r) "
         "nor a number (the default)"
     )
 
@@ -628,16 +628,16 @@ def _mapping_terms(spec: Mapping[Any, Any], what: str) -> tuple[PrecisionTerm, .
         pattern = key.strip()
         if isinstance(raw, str):
             terms.append(_term(pattern, raw, f"{pattern}{_ASSIGN}{raw.strip()}"))
-        elif _is_number(raw):
+        elif is_number(raw):
             value = float(raw)
             mode = BoundMode.RELATIVE if is_relative_name(pattern) else BoundMode.ABSOLUTE
             shown = _number_text(value) if isinstance(raw, float) else str(raw)
-            _check_pattern(pattern, f"the precision term {_show(pattern + _ASSIGN + shown)}")
+            _check_pattern(pattern, f"the precision term {quoted(pattern + _ASSIGN + shown)}")
             _check_value(pattern, mode, value, shown)
             terms.append(PrecisionTerm(pattern, mode, value, None, f"{pattern}{_ASSIGN}{shown}"))
         else:
             raise ConfigError(
-                f"the precision of {_show(pattern)} must be a bound such as '1e-3r', '12b' or 'lossless', "
+                f"the precision of {quoted(pattern)} must be a bound such as '1e-3r', '12b' or 'lossless', "
                 f"or a number, not {_type_name(raw)}"
             )
     _check_repeats(terms)
@@ -646,7 +646,7 @@ def _mapping_terms(spec: Mapping[Any, Any], what: str) -> tuple[PrecisionTerm, .
 
 def _term(pattern: str, bound: str, text: str) -> PrecisionTerm:
     """The term ``PATTERN=BOUND`` (``text`` as written, for messages)."""
-    _check_pattern(pattern, f"the precision term {_show(text)}")
+    _check_pattern(pattern, f"the precision term {quoted(text)}")
     mode, value, bits = _parse_bound(pattern, bound)
     return PrecisionTerm(pattern, mode, value, bits, text)
 
@@ -656,36 +656,36 @@ def _parse_bound(pattern: str, text: str) -> tuple[BoundMode, float, int | None]
     shown = text.strip()
     if shown.lower() == _LOSSLESS_WORD:
         return BoundMode.LOSSLESS, 0.0, None
-    number = _float(shown)
+    number = parse_number(shown)
     if number is not None:
         _check_value(pattern, BoundMode.ABSOLUTE, number, shown)
         return BoundMode.ABSOLUTE, number, None
-    if shown.endswith(_BITS_SUFFIX) and _float(shown[:-1]) is not None:
+    if shown.endswith(_BITS_SUFFIX) and parse_number(shown[:-1]) is not None:
         if not _WHOLE.fullmatch(shown[:-1]):
             raise ConfigError(
-                f"the precision of {_show(pattern)}, {shown}, must be a whole number of mantissa bits "
+                f"the precision of {quoted(pattern)}, {shown}, must be a whole number of mantissa bits "
                 f"from 0 to {MAX_MANTISSA_BITS}"
             )
         bits = int(shown[:-1])
         _check_bits(pattern, bits, shown)
         return BoundMode.RELATIVE, mantissa_bound(bits), bits
     if shown.endswith(_RELATIVE_SUFFIX):
-        relative = _float(shown[:-1])
+        relative = parse_number(shown[:-1])
         if relative is not None:
             _check_value(pattern, BoundMode.RELATIVE, relative, shown)
             return BoundMode.RELATIVE, relative, None
     if not shown:
-        raise ConfigError(f"the precision of {_show(pattern)} is empty (give e.g. {pattern}=1e-3r)")
+        raise ConfigError(f"the precision of {quoted(pattern)} is empty (give e.g. {pattern}=1e-3r)")
     suffixed = _SUFFIXED.fullmatch(shown)
-    if suffixed is not None and _float(suffixed.group(1)) is not None:
+    if suffixed is not None and parse_number(suffixed.group(1)) is not None:
         raise ConfigError(
-            f"the precision of {_show(pattern)}, {_show(shown)}, has the unknown suffix {suffixed.group(2)!r} "
+            f"the precision of {quoted(pattern)}, {quoted(shown)}, has the unknown suffix {suffixed.group(2)!r} "
             "('r' for relative, 'b' for mantissa bits, none for absolute)"
         )
     near = nearest_names(shown, [_LOSSLESS_WORD], n=1) if shown.isalpha() else []
     hint = f"; did you mean {near[0]!r}?" if near else ""
     raise ConfigError(
-        f"the precision of {_show(pattern)}, {_show(shown)}, is not a bound (a number for an absolute bound, "
+        f"the precision of {quoted(pattern)}, {quoted(shown)}, is not a bound (a number for an absolute bound, "
         f"with 'r' for a relative one, bits with 'b' as in 12b, or 'lossless'){hint}"
     )
 
@@ -697,18 +697,18 @@ def _floor_terms(spec: str, text: str) -> tuple[tuple[str, float], ...]:
     for part in text.split(_SEPARATOR):
         term = part.strip()
         if not term:
-            raise ConfigError(f"the absolute floor {_show(spec)} has an empty term (check the commas)")
+            raise ConfigError(f"the absolute floor {quoted(spec)} has an empty term (check the commas)")
         pattern, sep, value_text = term.partition(_ASSIGN)
         if not sep:
             raise ConfigError(
-                f"the absolute floor term {_show(term)} is neither PATTERN=VALUE (e.g. *_pt=0.01) nor a number"
+                f"the absolute floor term {quoted(term)} is neither PATTERN=VALUE (e.g. *_pt=0.01) nor a number"
             )
         pattern = pattern.strip()
-        _check_pattern(pattern, f"the absolute floor term {_show(term)}")
-        number = _float(value_text)
+        _check_pattern(pattern, f"the absolute floor term {quoted(term)}")
+        number = parse_number(value_text)
         if number is None:
             raise ConfigError(
-                f"the absolute floor of {_show(pattern)}, {_show(value_text.strip())}, is not a number"
+                f"the absolute floor of {quoted(pattern)}, {quoted(value_text.strip())}, is not a number"
             )
         floors.append((pattern, _floor_value(number, value_text.strip(), pattern)))
     _check_floor_repeats(floors)
@@ -725,17 +725,17 @@ def _floor_mapping(spec: Mapping[Any, Any]) -> tuple[tuple[str, float], ...]:
         pattern = key.strip()
         _check_pattern(pattern, "an absolute floor")
         if isinstance(raw, str):
-            number = _float(raw)
+            number = parse_number(raw)
             if number is None:
                 raise ConfigError(
-                    f"the absolute floor of {_show(pattern)}, {_show(raw.strip())}, is not a number"
+                    f"the absolute floor of {quoted(pattern)}, {quoted(raw.strip())}, is not a number"
                 )
             floors.append((pattern, _floor_value(number, raw.strip(), pattern)))
-        elif _is_number(raw):
+        elif is_number(raw):
             floors.append((pattern, _floor_value(float(raw), str(raw), pattern)))
         else:
             raise ConfigError(
-                f"the absolute floor of {_show(pattern)} must be a number, not {_type_name(raw)}"
+                f"the absolute floor of {quoted(pattern)} must be a number, not {_type_name(raw)}"
             )
     _check_floor_repeats(floors)
     return tuple(floors)
@@ -783,7 +783,7 @@ def _from_file_data(data: dict[str, Any], where: str) -> Precision:
     if not isinstance(angles, list) or not all(isinstance(p, str) for p in angles):
         raise ConfigError(f"{where}: key 'angles' must be a list of patterns (strings)")
     for pattern in angles:
-        _check_pattern(pattern, f"{where}: key 'angles', the pattern {_show(pattern)}")
+        _check_pattern(pattern, f"{where}: key 'angles', the pattern {quoted(pattern)}")
     require_bounds = data.get("require_bounds", False)
     if not isinstance(require_bounds, bool):
         raise ConfigError(
@@ -816,11 +816,11 @@ def _file_default(data: dict[str, Any], where: str) -> float | None:
     if default is None:
         return None
     if isinstance(default, str):
-        number = _float(default)
+        number = parse_number(default)
         if number is None:
-            raise ConfigError(f"{where}: key 'default', {_show(default)}, is not a number")
+            raise ConfigError(f"{where}: key 'default', {quoted(default)}, is not a number")
         return _check_default(number, default.strip())
-    if _is_number(default):
+    if is_number(default):
         return _check_default(float(default), str(default))
     raise ConfigError(f"{where}: key 'default' must be a number, not {_type_name(default)}")
 
@@ -850,19 +850,19 @@ def _check_pattern(pattern: object, what: str) -> None:
     if _PATTERN.fullmatch(pattern) is None:
         bad = next(c for c in pattern if _PATTERN.fullmatch(c) is None)
         raise ConfigError(
-            f"the precision pattern {_show(pattern)} has the character {bad!r} (patterns take letters, digits "
+            f"the precision pattern {quoted(pattern)} has the character {bad!r} (patterns take letters, digits "
             "and _ * ? [ ] . -)"
         )
 
 
 def _check_value(pattern: str, mode: BoundMode, value: float, shown: str) -> None:
     if not math.isfinite(value):
-        raise ConfigError(f"the precision of {_show(pattern)} must be a finite number, got {shown}")
+        raise ConfigError(f"the precision of {quoted(pattern)} must be a finite number, got {shown}")
     if value <= 0:
-        raise ConfigError(f"the precision of {_show(pattern)} must be positive, got {shown}")
+        raise ConfigError(f"the precision of {quoted(pattern)} must be positive, got {shown}")
     if mode == BoundMode.RELATIVE and value >= RELATIVE_LIMIT:
         raise ConfigError(
-            f"the relative precision of {_show(pattern)} must be below {RELATIVE_LIMIT:g}, got {shown}"
+            f"the relative precision of {quoted(pattern)} must be below {RELATIVE_LIMIT:g}, got {shown}"
         )
 
 
@@ -870,7 +870,7 @@ def _check_bits(pattern: str, bits: int, shown: str) -> None:
     if not 0 <= bits <= MAX_MANTISSA_BITS:
         hint = " (for every bit, write lossless)" if bits < 0 else ""
         raise ConfigError(
-            f"the precision of {_show(pattern)}, {shown}, must keep 0 to {MAX_MANTISSA_BITS} mantissa bits{hint}"
+            f"the precision of {quoted(pattern)}, {shown}, must keep 0 to {MAX_MANTISSA_BITS} mantissa bits{hint}"
         )
 
 
@@ -893,13 +893,13 @@ def _check_angle_term(term: PrecisionTerm, subject: str) -> None:
     if term.mode == BoundMode.RELATIVE:
         kind = "a relative one (mantissa bits are relative)" if term.bits is not None else "a relative one"
         raise ConfigError(
-            f"{subject}, whose bound must be absolute (in radians), but the term {_show(term.text)} "
+            f"{subject}, whose bound must be absolute (in radians), but the term {quoted(term.text)} "
             f"gives {kind}: write e.g. {term.pattern}=1e-3"
         )
     if term.mode == BoundMode.ABSOLUTE and term.value >= ANGLE_LIMIT:
         raise ConfigError(
             f"{subject}, whose bound must be below pi/2 ({ANGLE_LIMIT:.4f} rad), but the term "
-            f"{_show(term.text)} gives {_number_text(term.value)}"
+            f"{quoted(term.text)} gives {_number_text(term.value)}"
         )
 
 
@@ -913,7 +913,7 @@ def _check_repeats(terms: Sequence[PrecisionTerm]) -> None:
 
 def _twice_message(pattern: str, first: str, second: str) -> str:
     return (
-        f"the precision names {_show(pattern)} twice ({_show(first)} and {_show(second)}): the first "
+        f"the precision names {quoted(pattern)} twice ({quoted(first)} and {quoted(second)}): the first "
         "match wins, so the second would never apply"
     )
 
@@ -922,12 +922,12 @@ def _check_floor_repeats(floors: Sequence[tuple[str, float]]) -> None:
     seen: set[str] = set()
     for pattern, _ in floors:
         if pattern in seen:
-            raise ConfigError(f"the absolute floor of {_show(pattern)} is given twice")
+            raise ConfigError(f"the absolute floor of {quoted(pattern)} is given twice")
         seen.add(pattern)
 
 
 def _floor_value(value: float, text: str, pattern: str | None) -> float:
-    what = "an absolute floor" if pattern is None else f"the absolute floor of {_show(pattern)}"
+    what = "an absolute floor" if pattern is None else f"the absolute floor of {quoted(pattern)}"
     if not math.isfinite(value):
         raise ConfigError(f"{what} must be a finite number, got {text}")
     if value < 0:
@@ -938,7 +938,7 @@ def _floor_value(value: float, text: str, pattern: str | None) -> float:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _float(text: str) -> float | None:
+def parse_number(text: str) -> float | None:
     """``float(text)``, or None where ``text`` is not a number."""
     try:
         return float(text)
@@ -946,7 +946,7 @@ def _float(text: str) -> float | None:
         return None
 
 
-def _is_number(value: object) -> TypeGuard[float]:
+def is_number(value: object) -> TypeGuard[float]:
     """Whether ``value`` is a real number (an int, a float, a numpy number), and not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
@@ -970,7 +970,7 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _show(text: str) -> str:
+def quoted(text: str) -> str:
     """``text`` quoted for a message, cut to a readable length."""
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
@@ -991,10 +991,13 @@ __all__ = [
     "PrecisionSpec",
     "PrecisionTerm",
     "is_angle_name",
+    "is_number",
     "is_relative_name",
     "load_precision_file",
     "mantissa_bits_for",
     "parse_abs_floor",
+    "parse_number",
     "parse_precision",
     "preset",
+    "quoted",
 ]

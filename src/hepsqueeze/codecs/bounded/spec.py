@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import re
 from collections.abc import Mapping
-from typing import Any, Final, TypeAlias, TypeGuard
+from typing import Any, Final, TypeAlias
 
 from hepsqueeze.codecs.bounded.bounds import VARIABLES, JetBounds
+from hepsqueeze.codecs.bounded.precision import is_number, parse_number, quoted
 from hepsqueeze.errors import ConfigError, nearest_names
 from hepsqueeze.metrics.bounds import BoundKind, ErrorBound
 
@@ -71,7 +71,7 @@ def parse_max_error(spec: MaxErrorSpec, abs_floor: FloorSpec | None = None) -> J
         bounds = _parse_text(spec)
     elif isinstance(spec, Mapping):
         bounds = _parse_mapping(spec)
-    elif _is_number(spec):
+    elif is_number(spec):
         bounds = _uniform(float(spec), str(spec))
     else:
         raise ConfigError(
@@ -93,13 +93,13 @@ def parse_abs_floor(spec: FloorSpec) -> dict[str, float]:
     """
     if isinstance(spec, str):
         text = spec.strip()
-        number = _float(text)
+        number = parse_number(text)
         if number is not None:
             return dict.fromkeys(FLOOR_VARIABLES, _floor_value(number, text, None))
         given = _floor_terms(spec, text)
     elif isinstance(spec, Mapping):
         given = _floor_mapping(spec)
-    elif _is_number(spec):
+    elif is_number(spec):
         return dict.fromkeys(FLOOR_VARIABLES, _floor_value(float(spec), str(spec), None))
     else:
         raise ConfigError(
@@ -114,21 +114,21 @@ def _floor_terms(spec: str, text: str) -> dict[str, float]:
         raise ConfigError("the absolute floor is empty: give one number (GeV) or E=VALUE,pt=VALUE terms")
     if _ASSIGN not in text:
         raise ConfigError(
-            f"the absolute floor {_show(spec)} is neither a number nor E=VALUE,pt=VALUE terms (e.g. E=0.01,pt=0.01)"
+            f"the absolute floor {quoted(spec)} is neither a number nor E=VALUE,pt=VALUE terms (e.g. E=0.01,pt=0.01)"
         )
     given: dict[str, float] = {}
     for term in text.split(_TERM_SEPARATOR):
         if not term.strip():
-            raise ConfigError(f"the absolute floor {_show(spec)} has an empty term (check the commas)")
+            raise ConfigError(f"the absolute floor {quoted(spec)} has an empty term (check the commas)")
         name_text, sep, value_text = term.partition(_ASSIGN)
         if not sep:
-            raise ConfigError(f"the absolute floor term {_show(term.strip())} is not E=VALUE or pt=VALUE")
+            raise ConfigError(f"the absolute floor term {quoted(term.strip())} is not E=VALUE or pt=VALUE")
         name = _floor_name(name_text.strip(), term)
         if name in given:
-            raise ConfigError(f"the absolute floor of {name} is given twice in {_show(spec)}")
-        number = _float(value_text)
+            raise ConfigError(f"the absolute floor of {name} is given twice in {quoted(spec)}")
+        number = parse_number(value_text)
         if number is None:
-            raise ConfigError(f"the absolute floor of {name}, {_show(value_text.strip())}, is not a number")
+            raise ConfigError(f"the absolute floor of {name}, {quoted(value_text.strip())}, is not a number")
         given[name] = _floor_value(number, value_text.strip(), name)
     return given
 
@@ -143,11 +143,11 @@ def _floor_mapping(spec: Mapping[Any, object]) -> dict[str, float]:
             )
         name = _floor_name(key, key)
         if isinstance(raw, str):
-            number = _float(raw)
+            number = parse_number(raw)
             if number is None:
-                raise ConfigError(f"the absolute floor of {name}, {_show(raw)}, is not a number")
+                raise ConfigError(f"the absolute floor of {name}, {quoted(raw)}, is not a number")
             given[name] = _floor_value(number, raw.strip(), name)
-        elif _is_number(raw):
+        elif is_number(raw):
             given[name] = _floor_value(float(raw), str(raw), name)
         else:
             raise ConfigError(f"the absolute floor of {name} must be a number, not {type(raw).__name__}")
@@ -159,7 +159,7 @@ def _floor_mapping(spec: Mapping[Any, object]) -> dict[str, float]:
 
 def _parse_text(spec: str) -> JetBounds:
     text = spec.strip()
-    number = _float(text)
+    number = parse_number(text)
     if number is not None:
         return _uniform(number, text)
     if not text:
@@ -167,27 +167,27 @@ def _parse_text(spec: str) -> JetBounds:
             f"the maximum error is empty: give one number (e.g. 1e-3) or NAME=VALUE terms (e.g. {TERMS_EXAMPLE})"
         )
     if _ASSIGN not in text:
-        if text.endswith(_RELATIVE_SUFFIX) and _float(text[: -len(_RELATIVE_SUFFIX)]) is not None:
+        if text.endswith(_RELATIVE_SUFFIX) and parse_number(text[: -len(_RELATIVE_SUFFIX)]) is not None:
             raise ConfigError(
                 f"a single maximum error takes no 'r' (it is relative on E and pt and absolute on eta and phi "
                 f"already): give {text[: -len(_RELATIVE_SUFFIX)].strip()}, not {text}"
             )
         raise ConfigError(
-            f"the maximum error {_show(spec)} is neither a number nor NAME=VALUE terms "
+            f"the maximum error {quoted(spec)} is neither a number nor NAME=VALUE terms "
             f"(e.g. 1e-3, or {TERMS_EXAMPLE})"
         )
     bounds: dict[str, ErrorBound] = {}
     for term in text.split(_TERM_SEPARATOR):
         if not term.strip():
-            raise ConfigError(f"the maximum error {_show(spec)} has an empty term (check the commas)")
+            raise ConfigError(f"the maximum error {quoted(spec)} has an empty term (check the commas)")
         name_text, sep, value_text = term.partition(_ASSIGN)
         if not sep:
             raise ConfigError(
-                f"the maximum error term {_show(term.strip())} is not NAME=VALUE or NAME=VALUEr (e.g. pt=1e-3r)"
+                f"the maximum error term {quoted(term.strip())} is not NAME=VALUE or NAME=VALUEr (e.g. pt=1e-3r)"
             )
         name = _variable(name_text, term)
         if name in bounds:
-            raise ConfigError(f"the maximum error of {name} is given twice in {_show(spec)}")
+            raise ConfigError(f"the maximum error of {name} is given twice in {quoted(spec)}")
         bounds[name] = _term_bound(name, value_text)
     return _complete(bounds)
 
@@ -204,7 +204,7 @@ def _parse_mapping(spec: Mapping[str, object]) -> JetBounds:
             bounds[name] = _checked(name, raw.kind, raw.value, f"{raw.kind} {raw.value!r}", repr(raw.value))
         elif isinstance(raw, str):
             bounds[name] = _term_bound(name, raw)
-        elif _is_number(raw):
+        elif is_number(raw):
             bounds[name] = _checked(name, _natural_kind(name), float(raw), str(raw), str(raw))
         else:
             raise ConfigError(
@@ -231,7 +231,7 @@ def _variable(text: str, term: str) -> str:
     match = _NAME.fullmatch(text)
     if match is None:
         if not text.strip():
-            raise ConfigError(f"the maximum error term {_show(term.strip())} names no variable")
+            raise ConfigError(f"the maximum error term {quoted(term.strip())} names no variable")
         name = text.strip()
     else:
         name = match.group(1)
@@ -240,7 +240,7 @@ def _variable(text: str, term: str) -> str:
     near = nearest_names(name, VARIABLES, n=1)
     hint = f"; did you mean {near[0]!r}?" if near else ""
     raise ConfigError(
-        f"the maximum error names {_show(name)}, which is not a jet variable ({', '.join(VARIABLES)}){hint}"
+        f"the maximum error names {quoted(name)}, which is not a jet variable ({', '.join(VARIABLES)}){hint}"
     )
 
 
@@ -248,10 +248,10 @@ def _term_bound(name: str, text: str) -> ErrorBound:
     """The bound of ``name`` a term's value ``text`` (``1e-3r`` or ``1e-3``) gives."""
     shown = text.strip()
     match = _VALUE.fullmatch(text)
-    value = None if match is None else _float(match.group(1))
+    value = None if match is None else parse_number(match.group(1))
     if match is None or value is None:
         raise ConfigError(
-            f"the maximum error of {name}, {_show(shown)}, is not a number "
+            f"the maximum error of {name}, {quoted(shown)}, is not a number "
             "(with 'r' after it for a relative bound, e.g. 1e-3r)"
         )
     kind: BoundKind = "relative" if match.group(2) == _RELATIVE_SUFFIX else "absolute"
@@ -312,10 +312,10 @@ def _floor_name(name: str, term: str) -> str:
             f"the absolute floor names {name}, but floors apply to the relative bounds of E and pt only"
         )
     if not name:
-        raise ConfigError(f"the absolute floor term {_show(term.strip())} is not E=VALUE or pt=VALUE")
+        raise ConfigError(f"the absolute floor term {quoted(term.strip())} is not E=VALUE or pt=VALUE")
     near = nearest_names(name, FLOOR_VARIABLES, n=1)
     hint = f"; did you mean {near[0]!r}?" if near else ""
-    raise ConfigError(f"the absolute floor names {_show(name)}, not E or pt{hint}")
+    raise ConfigError(f"the absolute floor names {quoted(name)}, not E or pt{hint}")
 
 
 def _floor_value(value: float, text: str, name: str | None) -> float:
@@ -325,27 +325,6 @@ def _floor_value(value: float, text: str, name: str | None) -> float:
     if value < 0:
         raise ConfigError(f"{what} must be >= 0 (GeV), got {text}")
     return value
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _float(text: str) -> float | None:
-    """``float(text)``, or None where ``text`` is not a number."""
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    """Whether ``value`` is a real number (an int, a float, a numpy number), and not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _show(text: str) -> str:
-    """``text`` quoted for a message, cut to a readable length."""
-    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 __all__ = [
