@@ -569,7 +569,9 @@ def encode_jets_checked(
     if len(cuts) == 2:
         return _encode_block(ev, original, bounds)
     spans = list(itertools.pairwise(cuts))
-    coded = _map(lambda s: _encode_block(ev[s[0] : s[1]], original[s[0] : s[1]], bounds), spans, threads)
+    coded = parallel_map(
+        lambda s: _encode_block(ev[s[0] : s[1]], original[s[0] : s[1]], bounds), spans, threads
+    )
     blocks = [p for p, _ in coded]
     table = np.array([(b - a, len(p)) for (a, b), p in zip(spans, blocks, strict=True)], dtype="<u8")
     payload = BLOCKS_PREFIX.pack(BLOCKS_MAGIC, len(blocks)) + table.tobytes() + b"".join(blocks)
@@ -599,8 +601,9 @@ def _workers(threads: int | None) -> int:
         return os.cpu_count() or 1
 
 
-def _map(fn: Callable[[Any], _T], items: list[Any], threads: int | None) -> list[_T]:
-    """``fn`` over ``items`` on a thread pool: numpy, zstd and most of the work release the GIL."""
+def parallel_map(fn: Callable[[Any], _T], items: Sequence[Any], threads: int | None = None) -> list[_T]:
+    """``fn`` over ``items`` (in order) on a thread pool of ``threads`` (default: one per usable
+    core): numpy, zstd and most of the work release the GIL."""
     workers = min(len(items), _workers(threads))
     if workers <= 1:
         return [fn(i) for i in items]
@@ -780,7 +783,7 @@ def decode_jets(
         except InputError:
             raise ContainerError(f"bounded-codec payload: block {i} does not hold its rows") from None
 
-    parts = _map(part, list(range(len(blocks))), threads)
+    parts = parallel_map(part, list(range(len(blocks))), threads)
     return np.concatenate(parts) if parts else np.zeros((0, 4), dtype=np.float32)
 
 
@@ -1169,6 +1172,7 @@ __all__ = [
     "decode_jets",
     "encode_jets",
     "encode_jets_checked",
+    "parallel_map",
     "payload_header",
     "payload_stats",
 ]

@@ -5,18 +5,16 @@ The payload is :data:`TABLE_PREFIX` (magic, bytes of the JSON header), the heade
 the event column and each column's name and payload bytes, in order), then the column payloads.
 The event column (integers, lossless) is coded first and alone: it gives the structure (which rows
 belong to one event) every other column is coded in. Columns are coded and decoded on a thread
-pool (numpy and zstd release the GIL).
+pool (:func:`~hepsqueeze.codecs.bounded.payload.parallel_map`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import struct
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +28,7 @@ from hepsqueeze.codecs.bounded.column_coder import (
     encode_column,
     parse_column,
 )
+from hepsqueeze.codecs.bounded.payload import parallel_map
 from hepsqueeze.errors import ContainerError
 
 TABLE_MAGIC: Final = b"HSQT"
@@ -37,8 +36,6 @@ TABLE_PREFIX: Final = struct.Struct("<4sI")
 TABLE_FORMAT: Final = 1
 #: Longest JSON header of a table payload (names and sizes of its columns).
 MAX_TABLE_HEADER: Final = 1 << 24
-
-_T = TypeVar("_T")
 
 #: Exact relations between columns of one collection, by name (``PREFIX_TARGET = PREFIX_A op
 #: PREFIX_B``, or without a prefix): a target is also tried coded as the difference from the
@@ -75,22 +72,6 @@ def predict(relation: Sequence[str], decoded: Mapping[str, npt.NDArray[Any]]) ->
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out: npt.NDArray[np.float64] = np.divide(x, y) if op == "/" else np.multiply(x, y)
     return out
-
-
-def _threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def parallel_map(fn: Callable[[Any], _T], items: Sequence[Any]) -> list[_T]:
-    """``fn`` over ``items`` on a thread pool of one thread per core (in order)."""
-    workers = min(len(items), _threads())
-    if workers <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fn, items))
 
 
 def structure_of(columns: Mapping[str, npt.NDArray[Any]], event: str | None, rows: int) -> Structure:
@@ -246,7 +227,6 @@ __all__ = [
     "TablePayload",
     "decode_table",
     "encode_table",
-    "parallel_map",
     "parse_table",
     "predict",
     "relations_of",
