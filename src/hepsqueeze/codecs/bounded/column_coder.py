@@ -533,31 +533,25 @@ def _decode_quantised(
                 raise ContainerError(f"column {name!r}: invalid clip range in the payload header")
             np.clip(values, h.dtype.type(clip[0]), h.dtype.type(clip[1]), out=values)
     if n_exc:
-        values[_exceptions(h, name, n_exc)] = _exception_values(h, name, n_exc)
+        rows, exact = _exceptions(h, name, n_exc)
+        values[rows] = exact
     return values
 
 
-def _exception_data(h: ColumnHeader, name: str, n_exc: int) -> bytes:
+def _exceptions(h: ColumnHeader, name: str, n_exc: int) -> tuple[I64, npt.NDArray[Any]]:
+    """The rows and exact values of a column's exceptions (one zstd frame: row steps, then values)."""
     want = n_exc * (8 + h.dtype.itemsize)
     try:
         if zstandard.frame_content_size(h.side) != want:
             raise ContainerError(f"column {name!r}: the exceptions have the wrong size")
-        return zstandard.ZstdDecompressor().decompress(h.side, max_output_size=want)
+        data = zstandard.ZstdDecompressor().decompress(h.side, max_output_size=want)
     except zstandard.ZstdError as exc:
         raise ContainerError(f"column {name!r}: the exceptions are corrupt ({exc})") from None
-
-
-def _exceptions(h: ColumnHeader, name: str, n_exc: int) -> I64:
-    rows = np.cumsum(np.frombuffer(_exception_data(h, name, n_exc), dtype="<i8", count=n_exc))
+    rows = np.cumsum(np.frombuffer(data, dtype="<i8", count=n_exc))
     if rows.size and (int(rows[0]) < 0 or int(rows[-1]) >= h.rows or (np.diff(rows) <= 0).any()):
         raise ContainerError(f"column {name!r}: exception positions out of range")
-    return rows.astype(np.int64)
-
-
-def _exception_values(h: ColumnHeader, name: str, n_exc: int) -> npt.NDArray[Any]:
-    data = _exception_data(h, name, n_exc)
     raw = np.frombuffer(data, dtype=h.dtype.newbyteorder("<"), count=n_exc, offset=8 * n_exc)
-    return raw.astype(h.dtype.newbyteorder("="))
+    return rows.astype(np.int64), raw.astype(h.dtype.newbyteorder("="))
 
 
 def column_bits(payload: bytes, name: str) -> dict[str, Any]:
