@@ -192,15 +192,14 @@ def decode_table(payload: bytes, specs: Sequence[tuple[str, np.dtype[Any]]]) -> 
         if rel is not None:
             if not (isinstance(rel, list) and len(rel) == 3 and rel[0] in ("/", "*")):
                 raise ContainerError(f"column {n!r}: invalid relation {str(rel)[:60]}")
-            if any(r not in parsed.columns or r in relation or r == n for r in rel[1:]):
-                raise ContainerError(f"column {n!r}: its relation names columns the table cannot give first")
             relation[n] = [str(r) for r in rel]
+    # a relation's inputs are decoded first: columns of the table that are no relation's target
+    for n, rel in relation.items():
+        if any(r not in parsed.columns or r in relation for r in rel[1:]):
+            raise ContainerError(f"column {n!r}: its relation names columns the table cannot give first")
     rest = [n for n in parsed.columns if n != event and n not in relation]
     decoded = parallel_map(lambda n: decode_column(parsed.columns[n], n, structure), rest)
     out.update(zip(rest, decoded, strict=True))
-    for n, rel in relation.items():
-        if any(r in relation for r in rel[1:]):
-            raise ContainerError(f"column {n!r}: its relation names another related column")
     later = list(relation)
     decoded = parallel_map(
         lambda n: decode_column(parsed.columns[n], n, structure, predict(relation[n], out)), later
