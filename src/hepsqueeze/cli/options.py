@@ -21,6 +21,7 @@ from hepsqueeze.cli.errors import OptionError, option_hint
 from hepsqueeze.errors import OutputExistsError
 
 if TYPE_CHECKING:
+    from hepsqueeze.codecs.bounded.precision import Precision
     from hepsqueeze.models import CompressionModel
 
 R = TypeVar("R")
@@ -199,6 +200,27 @@ def load_model_option(model: str | Path) -> CompressionModel:
 
     with option_hint("--model"):
         return resolve_model(str(model))
+
+
+def load_precision_options(
+    max_error: str | None,
+    precision: str | None,
+    *,
+    abs_floor: str | None = None,
+    require_bounds: bool = False,
+) -> Precision:
+    """The precision of ``--max-error``, ``--precision`` (a file or preset, whose terms come after
+    ``--max-error``'s), ``--abs-floor`` and ``--require-bounds``; errors name the option."""
+    from hepsqueeze.codecs.bounded.precision import parse_precision
+
+    with option_hint("--max-error"):
+        spec = parse_precision(max_error) if max_error is not None else None
+    with option_hint("--precision"):
+        parsed = parse_precision(spec, precision_file=precision, require_bounds=require_bounds)
+    if abs_floor is not None:
+        with option_hint("--abs-floor"):
+            parsed = parse_precision(parsed, abs_floor=abs_floor)
+    return parsed
 
 
 def check_output_dir(path: Path) -> Path:

@@ -5,7 +5,6 @@ The only module of the command line that calls the codecs.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from hepsqueeze.cli.options import (
     ReaderOptions,
     columns_option,
     load_model_option,
+    load_precision_options,
     model_option,
     path_argument,
     split_list,
@@ -203,17 +203,10 @@ def _bounded_codec(
 ) -> Codec:
     """The error-bounded codec of ``--max-error``, ``--precision``, ``--abs-floor`` and
     ``--require-bounds`` (errors name the option)."""
-    from hepsqueeze.codecs.bounded.precision import parse_abs_floor, parse_precision
-    from hepsqueeze.codecs.bounded.table_codec import BoundedCodec
+    from hepsqueeze.api import codec_for
 
-    with option_hint("--max-error"):
-        spec = parse_precision(max_error) if max_error is not None else None
-    with option_hint("--precision"):
-        parsed = parse_precision(spec, precision_file=precision, require_bounds=require_bounds)
-    if abs_floor is not None:
-        with option_hint("--abs-floor"):
-            parsed = dataclasses.replace(parsed, floors=parse_abs_floor(abs_floor))
-    return BoundedCodec(parsed)
+    parsed = load_precision_options(max_error, precision, abs_floor=abs_floor, require_bounds=require_bounds)
+    return codec_for(max_error=parsed)
 
 
 def _autoencoder_codec(model: Path, options: _AutoencoderOptions) -> Codec:

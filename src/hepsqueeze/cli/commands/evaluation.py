@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hepsqueeze.cli.errors import UsageError, option_hint
+from hepsqueeze.cli.errors import UsageError
 from hepsqueeze.cli.options import (
     BatchSizeOpt,
     ForceOpt,
@@ -18,6 +18,7 @@ from hepsqueeze.cli.options import (
     check_output_dir,
     columns_option,
     load_model_option,
+    load_precision_options,
     model_option,
     path_argument,
     path_option,
@@ -113,19 +114,15 @@ def _benchmark_tree(
     reader: ReaderOptions,
 ) -> None:
     from hepsqueeze.api import HepsqueezeTreeMethod
-    from hepsqueeze.codecs.bounded.precision import parse_precision
     from hepsqueeze.evaluation.tree_benchmark import (
         TreeBenchmarkConfig,
         run_tree_benchmark,
         write_tree_benchmark,
     )
 
-    with option_hint("--max-error"):
-        spec = parse_precision(
-            max_error if max_error is not None else ("1e-3" if precision is None else None)
-        )
-    with option_hint("--precision"):
-        parsed = parse_precision(spec, precision_file=precision)
+    # neither option: 1e-3 (relative on energies, momenta and masses, absolute on the others)
+    default = "1e-3" if max_error is None and precision is None else max_error
+    parsed = load_precision_options(default, precision)
     method = HepsqueezeTreeMethod(parsed, tree=reader.tree)
     config = TreeBenchmarkConfig(repeats=repeats, tree=reader.tree)
     result = run_tree_benchmark(input_file, parsed.resolve, extra=[method], config=config)
