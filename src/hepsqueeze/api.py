@@ -286,14 +286,9 @@ class HepsqueezeTreeMethod:
     name: str = "hepsqueeze"
 
     def compress(self, src: Path, out_dir: Path) -> Path:
-        from hepsqueeze.codecs.bounded.table_codec import BoundedCodec
-
         out = Path(out_dir) / "tree.hsqz"
-        options: dict[str, Any] = {"tree": self.tree} if self.tree is not None else {}
-        from hepsqueeze.io import read_dataset
-
-        dataset = read_dataset(src, **options)
-        compress_dataset(dataset, BoundedCodec(self.precision), out, force=True)
+        options = {"tree": self.tree} if self.tree is not None else {}
+        compress(src, out, max_error=self.precision, force=True, read_options=options)
         return out
 
     def decompress(self, compressed: Path, out_dir: Path) -> Path:
