@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 import numpy as np
 import numpy.typing as npt
 
+from hepsqueeze.errors import ConfigError, InputError
+
 if TYPE_CHECKING:
     from hepsqueeze.container import ContainerReader, Section
     from hepsqueeze.io.table import Table
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 #: Section-name suffix of the run lengths of a codec's run-length coded column
 #: (:attr:`Codec.runs_column`), which the file layer writes and the codec must leave free.
 RUNS_SUFFIX: Final = "#runs"
+#: Largest ``chunk_rows`` any codec writes or reads: a chunk's rows are allocated (tens of bytes
+#: each while decoding) before its payload proves it holds them.
+MAX_CHUNK_ROWS: Final = 1 << 24
 #: Section kinds a codec may use for its payload.
 PAYLOAD_KINDS: frozenset[str] = frozenset({"latent", "column"})
 
@@ -226,6 +231,21 @@ class Codec(abc.ABC):
         """The compressed columns of one chunk in their dtypes, before exceptions are restored."""
 
 
+def check_chunk_rows_limit(chunk_rows: int) -> None:
+    """Refuse (:class:`~hepsqueeze.errors.ConfigError`) a chunk size that is not an integer in
+    ``[1, MAX_CHUNK_ROWS]``."""
+    if not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be positive, got {chunk_rows}")
+    if chunk_rows > MAX_CHUNK_ROWS:
+        raise ConfigError(f"chunk_rows must be at most {MAX_CHUNK_ROWS}, got {chunk_rows}")
+
+
+def check_header_chunk_rows(chunk_rows: int | None) -> None:
+    """Refuse (:class:`~hepsqueeze.errors.InputError`) a header's ``chunk_rows`` outside ``[1, MAX_CHUNK_ROWS]``."""
+    if chunk_rows is None or not 1 <= chunk_rows <= MAX_CHUNK_ROWS:
+        raise InputError(f"invalid chunk_rows {chunk_rows!r} (at most {MAX_CHUNK_ROWS})")
+
+
 def as_column_dtype(values: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     """Decoded float values in a column's stored dtype: integers rounded to nearest and clipped
     to the dtype's range (a plain cast would truncate toward zero and wrap), booleans by > 0.5."""
@@ -242,6 +262,7 @@ def as_column_dtype(values: npt.NDArray[Any], dtype: np.dtype[Any]) -> npt.NDArr
 
 
 __all__ = [
+    "MAX_CHUNK_ROWS",
     "PAYLOAD_KINDS",
     "RUNS_SUFFIX",
     "ChunkPayload",
@@ -249,4 +270,6 @@ __all__ = [
     "Payload",
     "SectionData",
     "as_column_dtype",
+    "check_chunk_rows_limit",
+    "check_header_chunk_rows",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.codecs.autoencoder.exceptions import ExceptionFinder
-from hepsqueeze.codecs.base import ChunkPayload, Codec, Payload, SectionData, as_column_dtype
+from hepsqueeze.codecs.base import MAX_CHUNK_ROWS, ChunkPayload, Codec, Payload, SectionData, as_column_dtype
 from hepsqueeze.errors import ConfigError, InputError, ModelError
 from hepsqueeze.models.constants import EVAL_BATCH, LATENT_DTYPES
 
@@ -42,8 +42,6 @@ EXCEPTIONS_DATA_FORMAT: Final = 3
 READ_DATA_FORMATS: Final = frozenset({PLAIN_DATA_FORMAT, AUX_DATA_FORMAT, EXCEPTIONS_DATA_FORMAT})
 LATENT_SECTION: Final = "latent"
 MODEL_SECTION: Final = "decoder"
-#: Largest ``chunk_rows`` written: about what readers of other codecs accept.
-MAX_CHUNK_ROWS: Final = 1 << 24
 
 
 def decoder_hash(model: CompressionModel) -> str:

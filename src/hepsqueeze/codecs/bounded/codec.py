@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.codecs.base import RUNS_SUFFIX, ChunkPayload, Codec, Payload, SectionData, as_column_dtype
+from hepsqueeze.codecs.base import (
+    MAX_CHUNK_ROWS,
+    RUNS_SUFFIX,
+    ChunkPayload,
+    Codec,
+    Payload,
+    SectionData,
+    as_column_dtype,
+    check_chunk_rows_limit,
+    check_header_chunk_rows,
+)
 from hepsqueeze.codecs.bounded.bounds import VARIABLES, JetBounds
 from hepsqueeze.codecs.bounded.payload import decode_jets, encode_jets_checked, payload_header
 from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, InputError, missing_column_message
@@ -37,9 +47,6 @@ CODEC_ID: Final = "bounded-jets"
 BOUNDED_DATA_FORMAT: Final = 5
 READ_DATA_FORMATS: Final = frozenset({4, 5})
 PAYLOAD_SECTION: Final = "bounded"
-#: Largest ``chunk_rows`` written or read: a chunk's rows are allocated (about 40 bytes each while
-#: decoding) before the payload proves it holds them.
-MAX_CHUNK_ROWS: Final = 1 << 24
 DEFAULT_EVENT_COLUMN: Final = "event"
 
 
@@ -175,10 +182,7 @@ class BoundedJetCodec(Codec):
         return dataclasses.replace(self, event_runs=has_event), chosen
 
     def check_chunk_rows(self, chunk_rows: int) -> None:
-        if not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise ConfigError(f"chunk_rows must be positive, got {chunk_rows}")
-        if chunk_rows > MAX_CHUNK_ROWS:
-            raise ConfigError(f"chunk_rows must be at most {MAX_CHUNK_ROWS}, got {chunk_rows}")
+        check_chunk_rows_limit(chunk_rows)
 
     def data_format(self, *, plain: bool, exceptions: bool | None) -> int:
         return BOUNDED_DATA_FORMAT
@@ -207,8 +211,7 @@ class BoundedJetCodec(Codec):
     def check_header(
         self, compressed: Sequence[str], dtypes: Mapping[str, np.dtype[Any]], chunk_rows: int | None
     ) -> None:
-        if chunk_rows is None or not 1 <= chunk_rows <= MAX_CHUNK_ROWS:
-            raise InputError(f"invalid chunk_rows {chunk_rows!r} (at most {MAX_CHUNK_ROWS})")
+        check_header_chunk_rows(chunk_rows)
         if len(compressed) != len(VARIABLES):
             raise InputError(f"{len(compressed)} compressed columns; the jet codec codes {len(VARIABLES)}")
         if any(dtypes[c].kind not in "biuf" for c in compressed):

@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.codecs.base import ChunkPayload, Codec, Payload, SectionData
+from hepsqueeze.codecs.base import (
+    MAX_CHUNK_ROWS,
+    ChunkPayload,
+    Codec,
+    Payload,
+    SectionData,
+    check_chunk_rows_limit,
+    check_header_chunk_rows,
+)
 from hepsqueeze.codecs.bounded.column_bound import LOSSLESS, ColumnBound
 from hepsqueeze.codecs.bounded.precision import Precision
 from hepsqueeze.codecs.bounded.table_coder import decode_table, encode_table, parse_table
@@ -43,8 +51,6 @@ CODEC_ID: Final = "bounded"
 #: Data format of the files written: 6, every column of every table coded by this codec.
 DATA_FORMAT: Final = 6
 PAYLOAD_SECTION: Final = "bounded"
-#: Largest ``chunk_rows`` written or read.
-MAX_CHUNK_ROWS: Final = 1 << 24
 DEFAULT_EVENT_COLUMN: Final = "event"
 
 Bounds = Mapping[str, ColumnBound]
@@ -170,10 +176,7 @@ class BoundedCodec(Codec):
         return dataclasses.replace(self, tables=tables)
 
     def check_chunk_rows(self, chunk_rows: int) -> None:
-        if not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise ConfigError(f"chunk_rows must be positive, got {chunk_rows}")
-        if chunk_rows > MAX_CHUNK_ROWS:
-            raise ConfigError(f"chunk_rows must be at most {MAX_CHUNK_ROWS}, got {chunk_rows}")
+        check_chunk_rows_limit(chunk_rows)
 
     def data_format(self, *, plain: bool, exceptions: bool | None) -> int:
         return DATA_FORMAT
@@ -198,8 +201,7 @@ class BoundedCodec(Codec):
     def check_header(
         self, compressed: Sequence[str], dtypes: Mapping[str, np.dtype[Any]], chunk_rows: int | None
     ) -> None:
-        if chunk_rows is None or not 1 <= chunk_rows <= MAX_CHUNK_ROWS:
-            raise InputError(f"invalid chunk_rows {chunk_rows!r} (at most {MAX_CHUNK_ROWS})")
+        check_header_chunk_rows(chunk_rows)
         if list(compressed) != list(dtypes):
             raise InputError("the bounded codec codes every column of the main table")
         if list(self.bounds) != list(compressed):
