@@ -129,32 +129,18 @@ def generate_events(
     if config.kind != "events":
         raise ConfigError(f"generate_events needs kind 'events', not {config.kind!r}")
     path = cache_path(config, cache_dir) if use_cache else None
-    if path is not None and path.is_file():
-        try:
-            dataset = _read_events(path, config)
-        except (OSError, HepsqueezeError) as exc:
-            log.warning("ignoring unreadable cache file %s (%s); regenerating", path, exc)
-        else:
-            log.info("loaded %d %s events from cache %s", config.events, config.process, path)
-            if progress is not None:
-                progress(config.events, config.events)
-            return dataset
-
+    cached = _load_cached(path, lambda p: _read_events(p, config), config, progress)
+    if cached is not None:
+        return cached
     blocks = _run_blocks(config, workers, progress, _worker.generate_event_lines)
     text = "".join(line + "\n" for block in blocks for line in block)
-    if path is not None:
-        try:
-            with atomic_output(path, force=True) as tmp:
-                tmp.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            log.warning("could not write cache file %s (%s)", path, exc)
-        else:
-            log.info("cached %s events in %s", config.process, path)
-            return _read_events(path, config)
-    with tempfile.TemporaryDirectory(prefix="hepsqueeze-events-") as tmpdir:
-        tmp_path = Path(tmpdir) / "events.csv"
-        tmp_path.write_text(text, encoding="utf-8")
-        return _read_events(tmp_path, config)
+    return _through_file(
+        path,
+        lambda p: p.write_text(text, encoding="utf-8"),
+        lambda p: _read_events(p, config),
+        "events.csv",
+        config,
+    )
 
 
 def generate_nanoaod(
@@ -179,33 +165,61 @@ def generate_nanoaod(
         raise ConfigError(f"generate_nanoaod needs kind 'nanoaod', not {config.kind!r}")
     source = _source(config)
     path = cache_path(config, cache_dir) if use_cache else None
-    if path is not None and path.is_file():
-        try:
-            dataset = nanoaod.read_nanoaod(path, config.events, source)
-        except (OSError, HepsqueezeError) as exc:
-            log.warning("ignoring unreadable cache file %s (%s); regenerating", path, exc)
-        else:
-            log.info("loaded %d %s NanoAOD events from cache %s", config.events, config.process, path)
-            if progress is not None:
-                progress(config.events, config.events)
-            return dataset
 
+    def read(p: Path) -> Dataset:
+        return nanoaod.read_nanoaod(p, config.events, source)
+
+    cached = _load_cached(path, read, config, progress)
+    if cached is not None:
+        return cached
     blocks = _run_blocks(config, workers, progress, nanoaod.generate_nanoaod_block)
     fresh = nanoaod.nanoaod_dataset(nanoaod.concat_blocks(blocks), source)
+    return _through_file(path, lambda p: nanoaod.write_nanoaod(fresh, p), read, "events.root", config)
+
+
+def _load_cached(
+    path: Path | None,
+    read: Callable[[Path], Dataset],
+    config: GeneratorConfig,
+    progress: ProgressCallback | None,
+) -> Dataset | None:
+    """The dataset of a readable cache file, or None (no cache, no file, or unreadable: regenerate)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        dataset = read(path)
+    except (OSError, HepsqueezeError) as exc:
+        log.warning("ignoring unreadable cache file %s (%s); regenerating", path, exc)
+        return None
+    log.info("loaded %d %s events (%s) from cache %s", config.events, config.process, config.kind, path)
+    if progress is not None:
+        progress(config.events, config.events)
+    return dataset
+
+
+def _through_file(
+    path: Path | None,
+    write: Callable[[Path], object],
+    read: Callable[[Path], Dataset],
+    name: str,
+    config: GeneratorConfig,
+) -> Dataset:
+    """Write the generated data to the cache file ``path`` (atomically) and read it back, or, with no
+    cache or where it cannot be written, through a temporary file ``name``: the result does not
+    depend on whether the cache was used."""
     if path is not None:
         try:
             with atomic_output(path, force=True) as tmp:
-                nanoaod.write_nanoaod(fresh, tmp)
+                write(tmp)
         except OSError as exc:
             log.warning("could not write cache file %s (%s)", path, exc)
         else:
-            log.info("cached %s NanoAOD events in %s", config.process, path)
-            return nanoaod.read_nanoaod(path, config.events, source)
-    # Through a file as well, so that the result does not depend on whether the cache was used.
-    with tempfile.TemporaryDirectory(prefix="hepsqueeze-nanoaod-") as tmpdir:
-        tmp_path = Path(tmpdir) / "events.root"
-        nanoaod.write_nanoaod(fresh, tmp_path)
-        return nanoaod.read_nanoaod(tmp_path, config.events, source)
+            log.info("cached %s events (%s) in %s", config.process, config.kind, path)
+            return read(path)
+    with tempfile.TemporaryDirectory(prefix=f"hepsqueeze-{config.kind}-") as tmpdir:
+        tmp_path = Path(tmpdir) / name
+        write(tmp_path)
+        return read(tmp_path)
 
 
 def generate_dataset(
