@@ -37,6 +37,8 @@ import zstandard
 
 from hepsqueeze.codecs.bounded.column_bound import BoundMode, ColumnBound
 from hepsqueeze.codecs.bounded.groups import decode_groups, encode_groups
+from hepsqueeze.container.constants import Transform
+from hepsqueeze.container.transform import decode_transform, encode_transform
 from hepsqueeze.errors import ContainerError
 from hepsqueeze.metrics.bound_check import bits, misses
 
@@ -298,11 +300,8 @@ def _pack(head: dict[str, Any], side: bytes, stream: bytes) -> bytes:
 
 def _bytes_column(values: npt.NDArray[Any]) -> EncodedColumn:
     arr = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
-    size = arr.dtype.itemsize
-    planes = arr.view(np.uint8).reshape(-1, size).T if size > 1 else arr.view(np.uint8)
-    frame = zstandard.ZstdCompressor(level=RAW_LEVEL, write_checksum=True).compress(
-        np.ascontiguousarray(planes).tobytes()
-    )
+    planes = encode_transform(arr.reshape(-1), Transform.SHUFFLE)
+    frame = zstandard.ZstdCompressor(level=RAW_LEVEL, write_checksum=True).compress(planes.tobytes())
     head = {"format": COLUMN_FORMAT, "kind": Kind.BYTES.value, "rows": int(arr.size), "dtype": arr.dtype.str}
     return EncodedColumn(_pack(head, frame, b""), np.array(values, copy=True), 0)
 
@@ -496,10 +495,9 @@ def _decode_bytes(h: ColumnHeader, name: str) -> npt.NDArray[Any]:
         data = zstandard.ZstdDecompressor().decompress(h.side, max_output_size=want)
     except zstandard.ZstdError as exc:
         raise ContainerError(f"column {name!r} is corrupt: {exc}") from None
-    planes = np.frombuffer(data, dtype=np.uint8)
-    if size > 1:
-        planes = np.ascontiguousarray(planes.reshape(size, h.rows).T).reshape(-1)
-    return planes.view(h.dtype.newbyteorder("<")).astype(h.dtype.newbyteorder("="))
+    return decode_transform(data, h.dtype.newbyteorder("<"), Transform.SHUFFLE).astype(
+        h.dtype.newbyteorder("=")
+    )
 
 
 def _decode_quantised(
