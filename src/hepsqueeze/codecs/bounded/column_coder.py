@@ -452,11 +452,15 @@ def parse_column(payload: bytes, name: str) -> ColumnHeader:
 
 
 def decode_column(
-    payload: bytes, name: str, structure: Structure, prediction: npt.NDArray[Any] | None = None
+    payload: bytes | ColumnHeader,
+    name: str,
+    structure: Structure,
+    prediction: npt.NDArray[Any] | None = None,
 ) -> npt.NDArray[Any]:
-    """The values of a column payload (of ``structure.rows`` rows), checked against its digest;
-    ``prediction``: the values its header's ``relation`` gives (RELATION columns)."""
-    h = parse_column(payload, name)
+    """The values of a column payload (of ``structure.rows`` rows; or of its header, already
+    parsed), checked against its digest; ``prediction``: the values its header's ``relation``
+    gives (RELATION columns)."""
+    h = payload if isinstance(payload, ColumnHeader) else parse_column(payload, name)
     if h.rows != structure.rows:
         raise ContainerError(f"column {name!r} holds {h.rows} rows, its table {structure.rows}")
     if h.kind == Kind.BYTES:

@@ -180,15 +180,16 @@ def decode_table(payload: bytes, specs: Sequence[tuple[str, np.dtype[Any]]]) -> 
         raise ContainerError(
             f"bounded table payload holds columns {list(parsed.columns)[:8]}, expected {[n for n, _ in specs][:8]}"
         )
+    headers = {n: parse_column(p, n) for n, p in parsed.columns.items()}  # each parsed once
     flat = Structure.of(None, parsed.rows)
     out: dict[str, npt.NDArray[Any]] = {}
     event = parsed.event
     if event is not None:
-        out[event] = decode_column(parsed.columns[event], event, flat)
+        out[event] = decode_column(headers[event], event, flat)
     structure = structure_of(out, event, parsed.rows)
     relation: dict[str, list[str]] = {}
-    for n, p in parsed.columns.items():
-        rel = parse_column(p, n).head.get("relation")
+    for n, h in headers.items():
+        rel = h.head.get("relation")
         if rel is not None:
             if not (isinstance(rel, list) and len(rel) == 3 and rel[0] in ("/", "*")):
                 raise ContainerError(f"column {n!r}: invalid relation {str(rel)[:60]}")
@@ -198,11 +199,11 @@ def decode_table(payload: bytes, specs: Sequence[tuple[str, np.dtype[Any]]]) -> 
         if any(r not in parsed.columns or r in relation for r in rel[1:]):
             raise ContainerError(f"column {n!r}: its relation names columns the table cannot give first")
     rest = [n for n in parsed.columns if n != event and n not in relation]
-    decoded = parallel_map(lambda n: decode_column(parsed.columns[n], n, structure), rest)
+    decoded = parallel_map(lambda n: decode_column(headers[n], n, structure), rest)
     out.update(zip(rest, decoded, strict=True))
     later = list(relation)
     decoded = parallel_map(
-        lambda n: decode_column(parsed.columns[n], n, structure, predict(relation[n], out)), later
+        lambda n: decode_column(headers[n], n, structure, predict(relation[n], out)), later
     )
     out.update(zip(later, decoded, strict=True))
     for name, dtype in specs:
