@@ -411,16 +411,22 @@ def benchmark_markdown(result: Mapping[str, Any]) -> str:
             "repeated in each table for comparison."
         )
         lines.append("")
-    m = result["machine"]
-    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
-    lines += [
+    lines += machine_markdown(result["machine"], result["created_utc"])
+    return "\n".join(lines)
+
+
+def machine_markdown(machine: Mapping[str, Any], created_utc: str) -> list[str]:
+    """The ``## Machine`` section of a benchmark's markdown: CPU, platform, Python, the versions of
+    :func:`machine_info` (and any ``root_libraries``) and when it ran."""
+    versions = {**machine["versions"], **machine.get("root_libraries", {})}
+    listed = ", ".join(f"{k} {v}" for k, v in versions.items() if v)
+    return [
         "## Machine",
         "",
-        f"{m['cpu']} ({m['cpus_usable']} of {m['cpu_count']} CPUs usable), {m['platform']}, Python {m['python']}; "
-        f"{versions}. Run {result['created_utc']}.",
+        f"{machine['cpu']} ({machine['cpus_usable']} of {machine['cpu_count']} CPUs usable), "
+        f"{machine['platform']}, Python {machine['python']}; {listed}. Run {created_utc}.",
         "",
     ]
-    return "\n".join(lines)
 
 
 # --- best baseline ------------------------------------------------------------------------------

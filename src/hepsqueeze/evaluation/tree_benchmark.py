@@ -87,7 +87,7 @@ from hepsqueeze.errors import (
     InputFileNotFoundError,
     nearest_names,
 )
-from hepsqueeze.evaluation.benchmark import machine_info
+from hepsqueeze.evaluation.benchmark import machine_info, machine_markdown
 from hepsqueeze.evaluation.strict_json import json_safe, write_json
 from hepsqueeze.metrics.bound_check import bits as bit_patterns
 from hepsqueeze.metrics.bound_check import misses
@@ -1228,16 +1228,7 @@ def tree_benchmark_markdown(result: Mapping[str, Any]) -> str:
             what = {k: s[k] for k in ("missing", "extra", "kind_changes", "type_changes") if s[k]}
             flags = [k for k in ("tree_ok", "entries_ok", "order_ok") if not s[k]]
             lines.append(f"- {r['name']}: structure differs: {', '.join([*flags, json.dumps(what)])}")
-    m = result["machine"]
-    versions = ", ".join(f"{k} {v}" for k, v in {**m["versions"], **m.get("root_libraries", {})}.items() if v)
-    lines += [
-        "",
-        "## Machine",
-        "",
-        f"{m['cpu']} ({m['cpus_usable']} of {m['cpu_count']} CPUs usable), {m['platform']}, Python {m['python']}; "
-        f"{versions}. Run {result['created_utc']}.",
-        "",
-    ]
+    lines += ["", *machine_markdown(result["machine"], result["created_utc"])]
     return "\n".join(lines)
 
 
