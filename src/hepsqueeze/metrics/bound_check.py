@@ -77,8 +77,9 @@ def _error(original: npt.NDArray[Any], decoded: npt.NDArray[Any]) -> tuple[npt.N
     if original.dtype.kind == "b":
         x = original.astype(np.float64)
         return x, np.abs(decoded.astype(np.float64) - x)
-    x = original.astype(np.float64)
+    # a signalling NaN warns when cast ("invalid value"): it is compared bit for bit anyway
     with np.errstate(invalid="ignore", over="ignore"):
+        x = original.astype(np.float64)
         return x, np.abs(decoded.astype(np.float64) - x)
 
 

@@ -131,12 +131,6 @@ def test_nan_payloads_are_kept(bound: ColumnBound) -> None:
     assert same_bits(got[[3, 10, 500]], x[[3, 10, 500]])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_encode_quantised (column_coder.py, `x = values.astype(np.float64)` outside np.errstate) "
-    "casts a signalling NaN (float32 bits 0x7F800001): numpy warns 'invalid value encountered in "
-    "cast' (RuntimeWarning; an error under -W error). The bits are kept all the same",
-)
 @pytest.mark.parametrize("bound", [ABS, REL], ids=str)
 def test_signalling_nan_is_kept_without_a_warning(bound: ColumnBound) -> None:
     x = np.random.default_rng(1).normal(0, 1, 2000).astype(np.float32)
@@ -379,18 +373,9 @@ def test_property_float32_columns_never_miss(
     case: tuple[npt.NDArray[np.float32], ColumnBound, Structure],
 ) -> None:
     x, bound, structure = case
-    # numpy's cast warnings (test_values_near_float32_max_without_a_warning) are not what is checked
-    with np.errstate(over="ignore", invalid="ignore"):
-        round_trip(x, bound, structure)
+    round_trip(x, bound, structure)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_encode_quantised (column_coder.py, `decoded = decoded64.astype(dtype)` outside np.errstate): "
-    "a float32 value near float32 max under a relative bound, e.g. 3.3835866e38 at 1e-2r, decodes "
-    "past float32 max in float64 and the cast warns 'overflow encountered in cast' (RuntimeWarning; an "
-    "error under -W error). The value is stored exactly all the same",
-)
 def test_values_near_float32_max_without_a_warning() -> None:
     x = np.full(1000, 3.3835866e38, dtype=np.float32)
     x[:500] = np.linspace(1, 100, 500)

@@ -336,7 +336,8 @@ def _encode_quantised(
     relation: list[str] | None,
 ) -> EncodedColumn:
     dtype = values.dtype
-    x = values.astype(np.float64)
+    with np.errstate(invalid="ignore"):  # signalling NaNs warn when cast; they are stored exactly
+        x = values.astype(np.float64)
     finite = np.isfinite(x)
     relative = bound.mode == BoundMode.RELATIVE
     step = _steps(bound, x, finite, dtype.itemsize)
@@ -370,7 +371,8 @@ def _encode_quantised(
             decoded64[zero] = 0.0
         else:
             decoded64 = q * step
-    decoded = decoded64.astype(dtype)
+    with np.errstate(over="ignore"):  # values past the dtype's range miss their bound: stored exactly
+        decoded = decoded64.astype(dtype)
     if not relative:
         lo, hi = (float(x[finite].min()), float(x[finite].max())) if finite.any() else (0.0, 0.0)
         np.clip(decoded, dtype.type(lo), dtype.type(hi), out=decoded)
