@@ -385,24 +385,32 @@ def _encode_quantised(
     if sign is not None:  # in the same rank contexts as the symbols
         groups.extend(structure.split(sign, Predictor.RAW, choice.ranks))
     groups.extend(choice.groups)
-    miss = np.flatnonzero(misses(values, decoded, bound.error_bound(), bound.floor))
-    if miss.size:
-        decoded[miss] = values[miss]
-    raw = np.ascontiguousarray(values[miss]).astype(dtype.newbyteorder("<"))
-    side = b""
-    if miss.size:
-        side = zstandard.ZstdCompressor(level=RAW_LEVEL).compress(
-            np.diff(miss, prepend=0).astype("<i8").tobytes() + raw.tobytes()
-        )
+    side, count = _store_misses(values, decoded, bound)
     head.update(
         {
             "predictor": int(choice.predictor),
             "ranks": choice.ranks,
-            "exceptions": int(miss.size),
+            "exceptions": count,
             "xxh64": _digest(decoded),
         }
     )
-    return EncodedColumn(_pack(head, side, encode_groups(groups)), decoded, int(miss.size))
+    return EncodedColumn(_pack(head, side, encode_groups(groups)), decoded, count)
+
+
+def _store_misses(
+    values: npt.NDArray[Any], decoded: npt.NDArray[Any], bound: ColumnBound
+) -> tuple[bytes, int]:
+    """Restore in ``decoded`` the values that miss their bound in the column's dtype; return them
+    as the payload's side information (row steps, then the values; one zstd frame) and their count."""
+    miss = np.flatnonzero(misses(values, decoded, bound.error_bound(), bound.floor))
+    if not miss.size:
+        return b"", 0
+    decoded[miss] = values[miss]
+    raw = np.ascontiguousarray(values[miss]).astype(values.dtype.newbyteorder("<"))
+    side = zstandard.ZstdCompressor(level=RAW_LEVEL).compress(
+        np.diff(miss, prepend=0).astype("<i8").tobytes() + raw.tobytes()
+    )
+    return side, int(miss.size)
 
 
 def _fill_zeros(q: I64, zero: Mask) -> I64:
