@@ -711,13 +711,6 @@ def test_damaged_payloads_with_valid_checksums(written: Path, tmp_path: Path) ->
                 assert same_bits(back.table[col], good.table[col]), (sec.name, at, col)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bounded column payload whose header's dtype is ',f4' (one bit of '<' flipped, checksums "
-    "fixed): parse_column (column_coder.py) lets np.dtype's SyntaxError out, so decompress raises "
-    "SyntaxError instead of a ContainerError naming the file (BoundedCodec.decode_chunk catches "
-    "ContainerError and InputError only)",
-)
 def test_a_dtype_numpy_cannot_parse_in_a_file(written: Path, tmp_path: Path) -> None:
     data = written.read_bytes()
     sec = bounded_sections(written)[1]

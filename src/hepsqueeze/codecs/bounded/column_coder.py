@@ -23,6 +23,7 @@ values, which the decoder checks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import struct
@@ -428,7 +429,9 @@ def _fill_zeros(q: I64, zero: Mask) -> I64:
 
 @dataclass(frozen=True)
 class ColumnHeader:
-    """A column payload's header, checked."""
+    """A column payload's header, checked: every field a decoder uses has its type and range
+    (``predictor``, ``ranks`` and ``digest``: not for BYTES columns; ``step``, ``exceptions`` and
+    ``clip``: quantised columns only, ``clip`` absolute ones)."""
 
     kind: Kind
     rows: int
@@ -436,6 +439,16 @@ class ColumnHeader:
     head: dict[str, Any]
     side: bytes
     stream: bytes
+    predictor: Predictor | None = None
+    ranks: int = RANK_CHOICES[0]
+    digest: str | None = None
+    step: float = 1.0
+    exceptions: int = 0
+    clip: tuple[float, float] | None = None
+
+
+#: The dtype kinds each kind of column payload may decode to.
+_DTYPE_KINDS: Final = {Kind.ABSOLUTE: "f", Kind.RELATIVE: "f", Kind.INTEGER: "biu", Kind.BYTES: "biuf"}
 
 
 def parse_column(payload: bytes, name: str) -> ColumnHeader:
@@ -451,14 +464,46 @@ def parse_column(payload: bytes, name: str) -> ColumnHeader:
         kind = Kind(head["kind"])
         rows = head["rows"]
         dtype = np.dtype(head["dtype"])
-    except (ValueError, KeyError, TypeError) as exc:
+    # numpy's dtype parser raises SyntaxError on texts such as ",f4"; json RecursionError on deep nesting
+    except (ValueError, KeyError, TypeError, SyntaxError, RecursionError) as exc:
         raise ContainerError(f"column {name!r}: invalid payload header ({exc})") from None
     if head.get("format") != COLUMN_FORMAT:
         raise ContainerError(f"column {name!r}: payload format {head.get('format')!r}, this version reads 1")
-    if type(rows) is not int or not 0 <= rows < 1 << 40 or dtype.kind not in "biuf":
+    plain = dtype.fields is None and dtype.subdtype is None
+    if type(rows) is not int or not 0 <= rows < 1 << 40 or not plain or dtype.kind not in _DTYPE_KINDS[kind]:
         raise ContainerError(f"column {name!r}: invalid rows or dtype in the payload header")
     side = payload[start + n_head : start + n_head + n_side]
-    return ColumnHeader(kind, rows, dtype, head, side, payload[start + n_head + n_side :])
+    h = ColumnHeader(kind, rows, dtype, head, side, payload[start + n_head + n_side :])
+    return h if kind == Kind.BYTES else _coded_fields(h, name)
+
+
+def _coded_fields(h: ColumnHeader, name: str) -> ColumnHeader:
+    """``h`` with the fields of a coded (not BYTES) column, each checked."""
+    head = h.head
+    try:
+        predictor = Predictor(head["predictor"])
+        ranks, digest = head["ranks"], head["xxh64"]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ContainerError(f"column {name!r}: invalid payload header ({exc})") from None
+    if type(ranks) is not int or ranks not in RANK_CHOICES or not isinstance(digest, str):
+        raise ContainerError(f"column {name!r}: invalid rank contexts or digest in the payload header")
+    if h.kind == Kind.INTEGER:
+        if predictor == Predictor.RELATION:
+            raise ContainerError(f"column {name!r}: an integer column is not coded from a relation")
+        return dataclasses.replace(h, predictor=predictor, ranks=ranks, digest=digest)
+    step, n_exc, clip = head.get("step"), head.get("exceptions"), head.get("clip")
+    if type(step) is not float or not (math.isfinite(step) and step > 0):
+        raise ContainerError(f"column {name!r}: invalid step in the payload header")
+    if type(n_exc) is not int or not 0 <= n_exc <= h.rows:
+        raise ContainerError(f"column {name!r}: invalid exception count in the payload header")
+    if h.kind == Kind.ABSOLUTE and not (
+        isinstance(clip, list) and len(clip) == 2 and all(type(c) is float for c in clip)
+    ):
+        raise ContainerError(f"column {name!r}: invalid clip range in the payload header")
+    bounds = (clip[0], clip[1]) if h.kind == Kind.ABSOLUTE and isinstance(clip, list) else None
+    return dataclasses.replace(
+        h, predictor=predictor, ranks=ranks, digest=digest, step=step, exceptions=n_exc, clip=bounds
+    )
 
 
 def decode_column(
@@ -473,16 +518,9 @@ def decode_column(
     h = payload if isinstance(payload, ColumnHeader) else parse_column(payload, name)
     if h.rows != structure.rows:
         raise ContainerError(f"column {name!r} holds {h.rows} rows, its table {structure.rows}")
-    if h.kind == Kind.BYTES:
+    if h.kind == Kind.BYTES or h.predictor is None:
         return _decode_bytes(h, name)
-    try:
-        predictor = Predictor(h.head["predictor"])
-        digest = str(h.head["xxh64"])
-        ranks = h.head["ranks"]
-    except (KeyError, ValueError) as exc:
-        raise ContainerError(f"column {name!r}: invalid payload header ({exc})") from None
-    if ranks not in RANK_CHOICES or type(ranks) is not int:
-        raise ContainerError(f"column {name!r}: invalid rank contexts {ranks!r} in the payload header")
+    predictor, ranks = h.predictor, h.ranks
     if h.kind == Kind.INTEGER:
         counts = structure.contexts(predictor, ranks)[1]
         groups = decode_groups(h.stream, counts, [name] * len(counts))
@@ -493,9 +531,9 @@ def decode_column(
         if predictor == Predictor.RELATION:
             if prediction is None or prediction.shape != (h.rows,):
                 raise ContainerError(f"column {name!r} is coded from a relation its table does not give")
-            qp = predicted_symbols(prediction, float(h.head.get("step", 1.0)), h.kind == Kind.RELATIVE)
+            qp = predicted_symbols(prediction, h.step, h.kind == Kind.RELATIVE)
         values = _decode_quantised(h, name, structure, (predictor, ranks), qp)
-    if _digest(values) != digest:
+    if _digest(values) != h.digest:
         raise ContainerError(f"column {name!r} does not decode to the values it was written with")
     return values
 
@@ -518,11 +556,7 @@ def _decode_quantised(
     h: ColumnHeader, name: str, structure: Structure, how: tuple[Predictor, int], qp: I64 | None
 ) -> npt.NDArray[Any]:
     predictor, ranks = how
-    step, n_exc = h.head.get("step"), h.head.get("exceptions")
-    if type(step) is not float or not (math.isfinite(step) and step > 0):
-        raise ContainerError(f"column {name!r}: invalid step in the payload header")
-    if type(n_exc) is not int or not 0 <= n_exc <= h.rows:
-        raise ContainerError(f"column {name!r}: invalid exception count in the payload header")
+    step, n_exc = h.step, h.exceptions
     relative = h.kind == Kind.RELATIVE
     counts = structure.contexts(predictor, ranks)[1]
     sign_counts = structure.contexts(Predictor.RAW, ranks)[1] if relative else []
@@ -540,10 +574,8 @@ def _decode_quantised(
             values = v.astype(h.dtype)
         else:
             values = (q * step).astype(h.dtype)
-            clip = h.head.get("clip")
-            if not (isinstance(clip, list) and len(clip) == 2 and all(type(c) is float for c in clip)):
-                raise ContainerError(f"column {name!r}: invalid clip range in the payload header")
-            np.clip(values, h.dtype.type(clip[0]), h.dtype.type(clip[1]), out=values)
+            lo, hi = h.clip if h.clip is not None else (-math.inf, math.inf)
+            np.clip(values, h.dtype.type(lo), h.dtype.type(hi), out=values)
     if n_exc:
         rows, exact = _exceptions(h, name, n_exc)
         values[rows] = exact
@@ -574,8 +606,8 @@ def column_bits(payload: bytes, name: str) -> dict[str, Any]:
         "rows": h.rows,
         "bytes": len(payload),
         "bits_per_value": 8 * len(payload) / h.rows if h.rows else 0.0,
-        "exceptions": int(h.head.get("exceptions", 0)),
-        "predictor": Predictor(h.head["predictor"]).name.lower() if "predictor" in h.head else None,
+        "exceptions": h.exceptions,
+        "predictor": h.predictor.name.lower() if h.predictor is not None else None,
     }
 
 

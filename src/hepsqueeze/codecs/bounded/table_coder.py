@@ -153,7 +153,8 @@ def parse_table(payload: bytes) -> TablePayload:
         head = json.loads(payload[TABLE_PREFIX.size : TABLE_PREFIX.size + n_head])
         rows, event, listed = head["rows"], head["event"], head["columns"]
         entries = [(str(n), int(b)) for n, b in listed]
-    except (ValueError, KeyError, TypeError) as exc:
+    # int(1e400) overflows; json raises RecursionError on deep nesting
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
         raise ContainerError(f"bounded table payload: invalid header ({exc})") from None
     if head.get("format") != TABLE_FORMAT:
         raise ContainerError(f"bounded table payload format {head.get('format')!r}: this version reads 1")
