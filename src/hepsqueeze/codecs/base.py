@@ -199,12 +199,13 @@ class Codec(abc.ABC):
 
     def decode_chunk(
         self,
-        payload: bytes,
+        payload: ChunkPayload,
         specs: Sequence[tuple[str, np.dtype[Any]]],
         reader: ContainerReader,
         section: Section,
     ) -> dict[str, npt.NDArray[Any]]:
-        """The columns ``specs`` of one chunk of an auxiliary table (codecs with :attr:`codes_tables`)."""
+        """The columns ``specs`` of one chunk of an auxiliary table, as :meth:`read_payload` read it
+        (codecs with :attr:`codes_tables`)."""
         raise NotImplementedError(f"the {self.codec_id} codec does not code auxiliary tables")
 
     def planned_rows(self, reader: ContainerReader, section: Section) -> int | None:

@@ -223,11 +223,16 @@ def _read_coded_table(
         raise reader.error(found[0] if found else None, f"table {name!r} has missing or repeated chunks")
     parts: dict[str, list[npt.NDArray[Any]]] = {c: [] for c, _ in specs}
     rows = 0
+    limit = opened.header.chunk_rows or num_rows
     for sec in found:
-        columns = codec.decode_chunk(reader.read_bytes(sec), specs, reader, sec)
-        n = len(next(iter(columns.values()))) if columns else 0
-        if n == 0 or rows + n > num_rows:
-            raise reader.error(sec, f"table {name!r}: a chunk of {n} rows, the header says {num_rows} in all")
+        # the rows a chunk claims are checked before anything of their size is allocated
+        chunk = codec.read_payload(reader, sec)
+        n = chunk.rows
+        if n == 0 or n > limit or rows + n > num_rows:
+            raise reader.error(
+                sec, f"table {name!r}: a chunk of {n} rows, the header says {num_rows} in chunks of {limit}"
+            )
+        columns = codec.decode_chunk(chunk, specs, reader, sec)
         rows += n
         for c, values in columns.items():
             parts[c].append(values)

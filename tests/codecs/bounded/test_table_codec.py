@@ -722,14 +722,6 @@ def test_a_dtype_numpy_cannot_parse_in_a_file(written: Path, tmp_path: Path) -> 
     one_line_error(bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an auxiliary table's chunk whose table payload claims 2**34 rows (the file header: about 150): "
-    "file/reader.py _read_coded_table decodes the chunk before checking its rows against the header, "
-    "and table_coder.decode_table builds Structure.of(None, rows) (about 40 bytes a row) before it "
-    "reads a column: MemoryError ('Unable to allocate 16.0 GiB'), or the memory itself where the "
-    "address space is not limited, instead of a ContainerError",
-)
 @pytest.mark.skipif(sys.platform != "linux", reason="limits the address space with resource.setrlimit")
 def test_an_auxiliary_chunk_claiming_huge_rows_allocates_nothing(written: Path, tmp_path: Path) -> None:
     data = written.read_bytes()

@@ -235,20 +235,20 @@ class BoundedCodec(Codec):
         reader: ContainerReader,
         section: Section,
     ) -> dict[str, npt.NDArray[Any]]:
-        if not isinstance(payload, TableChunk):
-            raise TypeError(f"expected a TableChunk, got {type(payload).__name__}")
-        return self.decode_chunk(payload.payload, [(n, dtypes[n]) for n in compressed], reader, section)
+        return self.decode_chunk(payload, [(n, dtypes[n]) for n in compressed], reader, section)
 
     def decode_chunk(
         self,
-        payload: bytes,
+        payload: ChunkPayload,
         specs: Sequence[tuple[str, np.dtype[Any]]],
         reader: ContainerReader,
         section: Section,
     ) -> dict[str, npt.NDArray[Any]]:
         """The columns ``specs`` of one chunk's payload (main or auxiliary table)."""
+        if not isinstance(payload, TableChunk):
+            raise TypeError(f"expected a TableChunk, got {type(payload).__name__}")
         try:
-            return decode_table(payload, specs)
+            return decode_table(payload.payload, specs)
         except (ContainerError, InputError) as exc:
             raise reader.error(section, str(exc)) from None
 
