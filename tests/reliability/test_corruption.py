@@ -116,11 +116,10 @@ def test_atheris_short_run(tmp_path: Path) -> None:
     shutil.rmtree(corpus)
 
 
-@pytest.fixture(scope="module")
-def bounded_file(tmp_path_factory: pytest.TempPathFactory) -> TinyFile:
-    """An error-bounded file with everything its format has: three quantised chunks, event runs,
-    float64/float16 columns with values stored exactly for their dtype, phi in [0, 2 pi), a NaN,
-    a sentinel eta, a passthrough column and an auxiliary table."""
+def _jet_codec_file(directory: Path) -> Path:
+    """A four-column jet codec file with everything its format has: three quantised chunks, event
+    runs, float64/float16 columns with values stored exactly for their dtype, phi in [0, 2 pi), a
+    NaN, a sentinel eta, a passthrough column and an auxiliary table."""
     from hepsqueeze.codecs.bounded.codec import BoundedJetCodec
     from hepsqueeze.codecs.bounded.spec import parse_max_error
 
@@ -139,18 +138,76 @@ def bounded_file(tmp_path_factory: pytest.TempPathFactory) -> TinyFile:
     cols["E"][7] = np.nan
     cols["eta"][9] = np.finfo(np.float16).max
     aux = {"events": Table({"id": np.arange(7, dtype=np.int32), "w": np.linspace(0, 1, 7)})}
-    path = tmp_path_factory.mktemp("bounded") / "b.hsqz"
+    path = directory / "b.hsqz"
     codec = BoundedJetCodec(parse_max_error("1e-3"))
     compress_dataset(Dataset(Table(cols), aux, {"format": "test"}), codec, path, chunk_rows=2000)
+    return path
+
+
+def _column_codec_file(directory: Path) -> Path:
+    """A file of the codec of every column (data format 6) with everything it codes: three chunks
+    of a collection (pt sorted in events, masses with zeros, phi in [0, 2 pi), tau1/tau2/tau21 for a
+    relation, a NaN, float16/float64 columns, a lossless float column, integers), and a per-event
+    auxiliary table coded by the codec too (MET, a bool, an unsigned event number)."""
+    from hepsqueeze.codecs.bounded.precision import parse_precision
+    from hepsqueeze.codecs.bounded.table_codec import BoundedCodec
+
+    rng = np.random.default_rng(12)
+    n = 6000
+    event = np.arange(n, dtype=np.int64) // 4
+    pt = np.sort(20 + rng.exponential(40, n).reshape(-1, 4), axis=1)[:, ::-1].reshape(-1)
+    tau1 = rng.uniform(0.1, 0.5, n).astype(np.float32)
+    tau2 = (tau1 * rng.uniform(0.2, 0.9, n)).astype(np.float32)
+    cols = {
+        "event": event,
+        "Jet_pt": pt.astype(np.float32),
+        "Jet_eta": rng.uniform(-4, 4, n).astype(np.float16),
+        "Jet_phi": rng.uniform(0, 2 * np.pi, n).astype(np.float32),
+        "Jet_mass": np.where(rng.random(n) < 0.2, 0.0, pt * 0.1).astype(np.float64),
+        "Jet_tau1": tau1,
+        "Jet_tau2": tau2,
+        "Jet_tau21": (tau2 / tau1).astype(np.float32),
+        "Jet_raw": rng.normal(0, 1, n).astype(np.float32),
+        "Jet_hadronFlavour": rng.choice([0, 4, 5], n).astype(np.int32),
+    }
+    cols["Jet_pt"][7] = np.nan
+    m = n // 4
+    aux = {
+        "events": Table(
+            {
+                "event": np.arange(m, dtype=np.uint64) + 3_000_000_001,
+                "MET_pt": rng.exponential(30, m).astype(np.float32),
+                "MET_phi": rng.uniform(-np.pi, np.pi, m).astype(np.float32),
+                "pass": rng.random(m) < 0.5,
+            }
+        )
+    }
+    path = directory / "c.hsqz"
+    spec = "*_pt=1e-3r,*_mass=1e-3r,*_eta=1e-3,*_phi=1e-3,Jet_tau*=1e-3"  # Jet_raw: no term, lossless
+    codec = BoundedCodec(parse_precision(spec))
+    compress_dataset(Dataset(Table(cols), aux, {"format": "test"}), codec, path, chunk_rows=2000)
+    return path
+
+
+#: The error-bounded codecs whose files are attacked, by codec id.
+_BOUNDED_FILES = {"bounded-jets": _jet_codec_file, "bounded": _column_codec_file}
+
+
+@pytest.fixture(scope="module", params=sorted(_BOUNDED_FILES))
+def bounded_file(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> TinyFile:
+    """A file of each error-bounded codec (``request.param`` is its codec id)."""
+    path = _BOUNDED_FILES[request.param](tmp_path_factory.mktemp(request.param))
     return path, path.read_bytes(), decompress_dataset(path)
 
 
 def _payload_ranges(path: Path) -> list[tuple[int, int]]:
-    from hepsqueeze.codecs.bounded.codec import CODEC_ID
+    from hepsqueeze.codecs.bounded.codec import CODEC_ID as JET_CODEC_ID
+    from hepsqueeze.codecs.bounded.table_codec import CODEC_ID as COLUMN_CODEC_ID
     from hepsqueeze.container import ContainerReader
 
+    ids = {JET_CODEC_ID, COLUMN_CODEC_ID}
     with ContainerReader.open(path) as reader:  # the payloads are known by their extra, not by their name
-        return [(s.offset, s.offset + s.length) for s in reader.sections if s.extras.get("codec") == CODEC_ID]
+        return [(s.offset, s.offset + s.length) for s in reader.sections if s.extras.get("codec") in ids]
 
 
 def forged(path: Path, data: bytes, count: int, seed: int) -> Iterator[tuple[str, bytes]]:
