@@ -11,11 +11,12 @@ that data format was the newest written, put first on the path. From the reposit
     run() { PYTHONPATH=$1/src .venv/bin/python tests/golden/make_golden.py "${@:2}"; }
     run /tmp/golden-1 model            # the model file, trained briefly on seeded jets
     run /tmp/golden-now inputs         # the inputs, in the model's training range where they must be
+    run /tmp/golden-now inputs6        # the input of data format 6 (its own seed)
     run /tmp/golden-1 write 1          # format1_e98392b.hsqz
     run /tmp/golden-2 write 2          # input_darkmachines.npz (the CSV as read there), format2_0b481ca.hsqz
     run /tmp/golden-3 write 3          # format3_31c7503.hsqz
     run /tmp/golden-4 write 4          # format4_160e832.hsqz
-    run /tmp/golden-now current        # format{1,2,3,5}_<commit>.hsqz, with test_golden's writers
+    run /tmp/golden-now current        # format{1,2,3,5,6}_<commit>.hsqz, with test_golden's writers
     run /tmp/golden-now expected       # *_expected.npz: what today's reader decodes
     run /tmp/golden-1 check 1          # the old code decodes its file to the same values
     run /tmp/golden-2 check 2; run /tmp/golden-3 check 3; run /tmp/golden-4 check 4
@@ -49,9 +50,12 @@ MODEL_NODES = (4, 24, 12, 3, 12, 24, 4)
 RANGE_MARGIN = 0.02
 #: The commit of the writer of each data format's old file, and whose code wrote today's files.
 OLD_WRITERS = {1: "e98392b", 2: "0b481ca", 3: "31c7503", 4: "160e832"}
-CURRENT_FORMATS = (1, 2, 3, 5)
+CURRENT_FORMATS = (1, 2, 3, 5, 6)
 #: Bounds of the bounded golden files: 1e-3 relative on E and pt, absolute on eta and phi.
 BOUNDED_MAX_ERROR = "1e-3"
+#: Bounds of the golden file of the codec of every column (data format 6), by column name;
+#: ``Jet_raw`` is named by no term (stored losslessly).
+COLUMNS_MAX_ERROR = "*_pt=1e-3r,*_mass=1e-3r,*_eta=1e-3,*_phi=1e-3,Jet_tau*=1e-3"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -210,6 +214,43 @@ def make_inputs() -> None:
     _save_table(DATA / "input_bounded5.npz", _bounded_columns(rng, 300, wide=True))
 
 
+def make_columns_input() -> None:
+    """The input of the format-6 file (its own seed: the other inputs are not drawn again): a jet
+    collection with an event column (pt descending in each event, a NaN pt, zero masses in
+    float64, phi in [0, 2 pi), float16 eta, tau1/tau2/tau21 for a relation, a column no term names,
+    an int32 flavour) and a per-event table (uint64 event numbers, uint32 run, MET, a bool)."""
+    rng = np.random.default_rng(16)
+    rows, events = 400, 100
+    event = np.sort(rng.integers(0, events, rows)).astype(np.int64)
+    pt = np.exp(rng.uniform(np.log(20.0), np.log(800.0), rows))
+    pt = pt[np.lexsort((-pt, event))]
+    tau1 = rng.uniform(0.1, 0.5, rows).astype(np.float32)
+    tau2 = (tau1 * rng.uniform(0.2, 0.9, rows)).astype(np.float32)
+    jets: dict[str, npt.NDArray[Any]] = {
+        "event": event,
+        "Jet_pt": pt.astype(np.float32),
+        "Jet_eta": rng.uniform(-4.0, 4.0, rows).astype(np.float16),
+        "Jet_phi": rng.uniform(0.0, 2 * np.pi, rows).astype(np.float32),
+        "Jet_mass": np.where(rng.random(rows) < 0.2, 0.0, pt * rng.uniform(0.05, 0.2, rows)),
+        "Jet_tau1": tau1,
+        "Jet_tau2": tau2,
+        "Jet_tau21": (tau2 / tau1).astype(np.float32),
+        "Jet_raw": rng.normal(0.0, 1.0, rows).astype(np.float32),
+        "Jet_hadronFlavour": rng.choice([0, 4, 5], rows).astype(np.int32),
+    }
+    jets["Jet_pt"][7] = _nan(0x7FC0_0042, "f4")
+    per_event = {
+        "event": np.arange(events, dtype=np.uint64) + 3_000_000_001,
+        "run": np.ones(events, dtype=np.uint32),
+        "MET_pt": rng.exponential(30.0, events).astype(np.float32),
+        "MET_phi": rng.uniform(-np.pi, np.pi, events).astype(np.float32),
+        "pass": rng.random(events) < 0.5,
+    }
+    from hepsqueeze.io.table import Table
+
+    save_dataset(DATA / "input_columns6.npz", Table(jets), {"events": Table(per_event)}, {"format": "test"})
+
+
 def _bounded_columns(rng: np.random.Generator, rows: int, *, wide: bool) -> dict[str, npt.NDArray[Any]]:
     x = _jets(rng, rows, (20.0, 800.0), 4.0, np.pi)
     event = _event_column(rng, rows)
@@ -327,15 +368,16 @@ def current_inputs() -> dict[int, str]:
         2: "input_darkmachines.npz",
         3: "input_exceptions.npz",
         5: "input_bounded5.npz",
+        6: "input_columns6.npz",
     }
 
 
 def write_current() -> None:
-    """Today's files of formats 1, 2, 3 and 5, with the writers of ``test_golden`` (the same calls)."""
+    """Today's files of formats 1, 2, 3, 5 and 6, with the writers of ``test_golden`` (the same calls)."""
     import hepsqueeze
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from test_golden import write_autoencoder, write_bounded
+    from test_golden import write_autoencoder, write_bounded, write_columns
 
     commit = current_commit()
     model = hepsqueeze.load_model(DATA / "model.hsqm")
@@ -347,6 +389,8 @@ def write_current() -> None:
         dataset = load_dataset(DATA / name)
         if fmt == 5:
             write_bounded(dataset, out)
+        elif fmt == 6:
+            write_columns(dataset, out)
         else:
             write_autoencoder(dataset, model, out)
         assert data_format(out) == fmt, out
@@ -435,6 +479,8 @@ def main(argv: list[str]) -> None:
         make_model()
     elif step == "inputs":
         make_inputs()
+    elif step == "inputs6":
+        make_columns_input()
     elif step == "write":
         write_old(int(argv[1]))
     elif step == "current":
@@ -444,7 +490,7 @@ def main(argv: list[str]) -> None:
     elif step == "check":
         check_old(int(argv[1]))
     else:
-        raise SystemExit("usage: make_golden.py model|inputs|write N|current|expected|check N")
+        raise SystemExit("usage: make_golden.py model|inputs|inputs6|write N|current|expected|check N")
 
 
 if __name__ == "__main__":

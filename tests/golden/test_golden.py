@@ -1,7 +1,7 @@
-"""Golden files: a committed file of every data format (1 to 5) and of the model format, each
+"""Golden files: a committed file of every data format (1 to 6) and of the model format, each
 written by the code of its time, decodes with today's reader to the committed expected values, bit
 for bit; and today's writer, given the committed inputs, writes the files of the formats it still
-writes (1, 2, 3 and 5) byte for byte as committed.
+writes (1, 2, 3, 5 and 6) byte for byte as committed.
 
 How each file was made: ``data/README.md`` and ``make_golden.py`` (which writes today's files with
 the two writers below).
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import torch
-from make_golden import BOUNDED_MAX_ERROR, DATA, current_inputs, load_dataset, read_arrays
+from make_golden import BOUNDED_MAX_ERROR, COLUMNS_MAX_ERROR, DATA, current_inputs, load_dataset, read_arrays
 
 import hepsqueeze
 from hepsqueeze.codecs.bounded.spec import parse_max_error
@@ -40,6 +40,11 @@ def write_bounded(dataset: Dataset, out: Path) -> None:
     hepsqueeze.compress(dataset, out, max_error=parse_max_error(BOUNDED_MAX_ERROR))
 
 
+def write_columns(dataset: Dataset, out: Path) -> None:
+    """Write ``dataset`` with the codec of every column at the bounds of its column names."""
+    hepsqueeze.compress(dataset, out, max_error=COLUMNS_MAX_ERROR)
+
+
 # --------------------------------------------------------------------------------------------------
 
 #: Every golden data file, its data format and the commit whose code wrote it.
@@ -52,6 +57,7 @@ GOLDEN = [
     ("bounded_format4.hsqz", 4, "hepsqueeze 0.1, payload format 2, between 2d640b3 and 4673e5c"),
     ("format4_160e832.hsqz", 4, "160e832"),
     ("format5_70909c6.hsqz", 5, "70909c6"),
+    ("format6_1e6dd7a.hsqz", 6, "1e6dd7a"),
 ]
 #: The file today's writer must reproduce, for each format it still writes.
 CURRENT = {
@@ -59,6 +65,7 @@ CURRENT = {
     2: "format2_70909c6.hsqz",
     3: "format3_31c7503.hsqz",
     5: "format5_70909c6.hsqz",
+    6: "format6_1e6dd7a.hsqz",
 }
 
 _MAGIC = b"\x89HSQZ\r\n\x1a\n"
@@ -117,8 +124,8 @@ def test_bounded_format_4_decodes_as_written() -> None:
 
 
 def test_every_format_has_a_golden_file() -> None:
-    """Formats 1 to 5, and no file without its row here (a new format adds both)."""
-    assert {fmt for _, fmt, _ in GOLDEN} == {1, 2, 3, 4, 5}
+    """Formats 1 to 6, and no file without its row here (a new format adds both)."""
+    assert {fmt for _, fmt, _ in GOLDEN} == {1, 2, 3, 4, 5, 6}
     assert sorted(p.name for p in DATA.glob("*.hsqz")) == sorted(g[0] for g in GOLDEN)
 
 
@@ -129,6 +136,11 @@ def test_golden_files_hold_what_their_format_adds() -> None:
     for name in ("format3_31c7503.hsqz", "format5_70909c6.hsqz"):
         assert b'"exceptions":"values"' in (DATA / name).read_bytes(), name
     assert header(DATA / "format4_160e832.hsqz")["codec"]["name"] == "bounded-jets"
+    six = header(DATA / "format6_1e6dd7a.hsqz")
+    assert six["codec"]["name"] == "bounded"  # every column, the per-event table coded too
+    assert [t["name"] for t in six["tables"]] == ["events"]
+    assert six["codec"]["bounds"]["Jet_raw"] == {"mode": "lossless"}  # named by no term
+    assert six["codec"]["tables"]["events"]["MET_phi"]["angle"] is True
 
 
 def test_golden_model_decodes_and_encodes_as_committed() -> None:
@@ -149,6 +161,8 @@ def test_todays_writer_writes_the_golden_bytes(fmt: int, tmp_path: Path) -> None
     out = tmp_path / f"format{fmt}.hsqz"
     if fmt == 5:
         write_bounded(dataset, out)
+    elif fmt == 6:
+        write_columns(dataset, out)
     else:
         write_autoencoder(dataset, hepsqueeze.load_model(DATA / "model.hsqm"), out)
     assert out.read_bytes() == (DATA / CURRENT[fmt]).read_bytes()
