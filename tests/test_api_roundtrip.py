@@ -91,7 +91,7 @@ def test_max_error_mapping_and_options_of_the_other_codec(jets: Table, model: An
         hsq.compress(jets, tmp_path / "c.hsqz", model=model, abs_floor=0.01)
     with pytest.raises(ConfigError, match="either a model"):
         hsq.compress(jets, tmp_path / "d.hsqz")
-    with pytest.raises(ConfigError, match="either a model"):
+    with pytest.raises(ConfigError, match="must be a conditional model"):
         hsq.compress(jets, tmp_path / "e.hsqz", model=model, max_error="1e-3")
 
 

@@ -19,6 +19,8 @@ _LAZY = {
     "compress": "hepsqueeze.api",
     "decompress": "hepsqueeze.api",
     "train": "hepsqueeze.api",
+    "train_bounded": "hepsqueeze.api",
+    "load_conditional_model": "hepsqueeze.models.conditional.model",
     "generate": "hepsqueeze.datasets",
     "generate_mixture": "hepsqueeze.datasets",
     "Table": "hepsqueeze.io.table",
@@ -38,7 +40,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from hepsqueeze.api import compress, decompress, decompress_to_dataset, train
+    from hepsqueeze.api import compress, decompress, decompress_to_dataset, train, train_bounded
     from hepsqueeze.codecs.registry import get_codec
     from hepsqueeze.datasets import generate, generate_mixture
     from hepsqueeze.file.reader import file_info
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from hepsqueeze.io import Dataset, read_dataset, read_table, write_dataset, write_table
     from hepsqueeze.io.table import Table
     from hepsqueeze.models import CompressionModel, load_model, save_model
+    from hepsqueeze.models.conditional.model import load_conditional_model
     from hepsqueeze.training import TrainConfig
 
 
@@ -67,11 +70,13 @@ __all__ = [
     "generate",
     "generate_mixture",
     "get_codec",
+    "load_conditional_model",
     "load_model",
     "read_dataset",
     "read_table",
     "save_model",
     "train",
+    "train_bounded",
     "write_dataset",
     "write_table",
 ]

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +25,7 @@ import numpy.typing as npt
 from hepsqueeze.codecs.base import Codec
 from hepsqueeze.codecs.bounded.precision import Precision
 from hepsqueeze.datasets.config import JETS27D_COLUMNS
-from hepsqueeze.errors import ColumnError, ConfigError, InputError
+from hepsqueeze.errors import ColumnError, ConfigError, InputError, ModelError
 from hepsqueeze.file.reader import decompress_dataset, file_info
 from hepsqueeze.file.report import CompressionReport
 from hepsqueeze.file.writer import DEFAULT_CHUNK_ROWS, compress_dataset, compress_parquet
@@ -36,7 +37,9 @@ if TYPE_CHECKING:  # torch is imported only by the functions that train or run a
     from hepsqueeze.codecs.bounded.precision import PrecisionSpec
     from hepsqueeze.codecs.bounded.spec import FloorSpec, MaxErrorSpec
     from hepsqueeze.models.autoencoder import AutoencoderConfig
+    from hepsqueeze.models.conditional.model import ConditionalModel
     from hepsqueeze.models.model import CompressionModel
+    from hepsqueeze.training.conditional import ConditionalTrainingConfig, TrainingResult
     from hepsqueeze.training.config import TrainConfig
     from hepsqueeze.training.trainer import EpochReport
 
@@ -150,16 +153,27 @@ def codec_for(
     :class:`~hepsqueeze.codecs.bounded.bounds.JetBounds` as ``max_error`` gives the earlier
     four-column jet codec (files of which every version reads)."""
     bounded = max_error is not None or precision is not None
-    if (model is None) == (not bounded):
+    if model is None and not bounded:
         raise ConfigError("give either a model (autoencoder codec) or a maximum error (error-bounded codec)")
     if bounded:
-        autoencoder_only = (("latent_dtype", latent_dtype), ("embed_model", embed_model), ("strict", strict))
+        autoencoder_only = (("latent_dtype", latent_dtype), ("strict", strict))
         given = [n for n, v in autoencoder_only if v is not None]
         if given:
             raise ConfigError(
                 f"{', '.join(given)} apply to the autoencoder codec only, not with a maximum error"
             )
-        return _bounded_codec(max_error, precision, require_bounds, abs_floor, event_column)
+        codec = _bounded_codec(max_error, precision, require_bounds, abs_floor, event_column)
+        if model is None:
+            if embed_model is not None:
+                raise ConfigError("embed_model applies to a model: give one (model=...)")
+            return codec
+        if not hasattr(codec, "model"):
+            raise ConfigError("JetBounds give the four-column jet codec, which takes no model")
+        return dataclasses.replace(
+            codec,  # type: ignore[type-var]
+            model=conditional_model(model),
+            embed_model=True if embed_model is None else embed_model,
+        )
     given = [
         n
         for n, v in (
@@ -179,6 +193,61 @@ def codec_for(
         embed_model=True if embed_model is None else embed_model,
         strict=bool(strict),
     )
+
+
+def conditional_model(model: Any) -> ConditionalModel:
+    """A conditional model of the error-bounded codec from a model, a model file or ``zoo:NAME``."""
+    from hepsqueeze.models.conditional.model import ConditionalModel as Conditional
+    from hepsqueeze.models.conditional.model import is_conditional_model, load_conditional_model
+
+    if isinstance(model, Conditional):
+        return model
+    if isinstance(model, str) and model.startswith("zoo:"):
+        from hepsqueeze.zoo.conditional import load_bounded
+
+        return load_bounded(model)
+    if isinstance(model, str | os.PathLike):
+        if Path(model).exists() and not is_conditional_model(model):
+            raise ModelError(
+                f"{str(model)!r} is not a conditional model of the error-bounded codec (an autoencoder "
+                "model file codes without a maximum error); train one with train_bounded",
+                path=str(model),
+            )
+        return load_conditional_model(model)
+    raise ConfigError(
+        f"with a maximum error, the model must be a conditional model, its file or zoo:NAME, not "
+        f"{type(model).__name__}"
+    )
+
+
+def train_bounded(
+    data: TableLike,
+    *,
+    max_error: MaxErrorSpec | PrecisionSpec | None = None,
+    precision: str | os.PathLike[str] | Precision | None = None,
+    event_column: str | None = None,
+    config: ConditionalTrainingConfig | None = None,
+) -> TrainingResult:
+    """Train a conditional model of the error-bounded codec on ``data`` (a table, dict or path) at
+    the bounds ``max_error`` / ``precision`` give its columns (as :func:`compress` takes them): the
+    integer columns are contexts, the float columns with a bound targets. The result holds the
+    model and its bits per value on held-out rows."""
+    from hepsqueeze.codecs.bounded.table_codec import DEFAULT_EVENT_COLUMN, BoundedCodec
+    from hepsqueeze.codecs.bounded.training import model_columns
+    from hepsqueeze.training.conditional import ConditionalTrainingConfig as Config
+    from hepsqueeze.training.conditional import train_conditional
+
+    if max_error is None and precision is None:
+        raise ConfigError("a conditional model is trained at bounds: give max_error or precision")
+    codec = _bounded_codec(max_error, precision, None, None, event_column)
+    if not isinstance(codec, BoundedCodec):
+        raise ConfigError("JetBounds give the four-column jet codec, which takes no model")
+    table = as_table(data)
+    columns = {n: table[n] for n in table.names}
+    source = str(data) if isinstance(data, str | os.PathLike) else "<training data>"
+    bounds = codec.resolve({n: v.dtype for n, v in columns.items()}, source)
+    event = event_column if event_column is not None else DEFAULT_EVENT_COLUMN
+    return train_conditional(model_columns(columns, bounds, event), config or Config())
 
 
 def _bounded_codec(

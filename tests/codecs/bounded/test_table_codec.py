@@ -469,8 +469,8 @@ def test_the_writer_decodes_the_file_before_publishing(
     """A reader that decodes other values than the writer meant: nothing is published."""
     from hepsqueeze.codecs.bounded.table_coder import decode_table as real
 
-    def wrong(payload: bytes, specs: Any) -> dict[str, npt.NDArray[Any]]:
-        out = real(payload, specs)
+    def wrong(payload: bytes, specs: Any, model: Any = None) -> dict[str, npt.NDArray[Any]]:
+        out = real(payload, specs, model)
         if "MET_pt" in out:
             out["MET_pt"] = out["MET_pt"].copy()
             out["MET_pt"][0] += 1

@@ -38,6 +38,7 @@ import zstandard
 
 from hepsqueeze.codecs.bounded.column_bound import BoundMode, ColumnBound
 from hepsqueeze.codecs.bounded.groups import decode_groups, encode_groups
+from hepsqueeze.codecs.bounded.learned import Conditional, decode_residuals, encode_residuals
 from hepsqueeze.container.constants import Transform
 from hepsqueeze.container.transform import decode_transform, encode_transform
 from hepsqueeze.errors import ContainerError
@@ -87,6 +88,7 @@ class Predictor(IntEnum):
     RAW = 0
     DELTA = 1
     RELATION = 2  # the difference from the symbol of a prediction from other columns
+    LEARNED = 3  # the residual from a learned model's location, coded with its distribution
 
 
 #: The predictors tried on every column; RELATION only where a prediction is given.
@@ -257,6 +259,13 @@ class EncodedColumn:
     payload: bytes
     decoded: npt.NDArray[Any]
     exceptions: int
+    #: what a decoder sees of the column before the next one: ``symbol * step`` in the coding
+    #: domain for quantised columns (``ln|x|`` for relative bounds), the values otherwise
+    domain: npt.NDArray[np.float64] | None = None
+
+    @property
+    def kind(self) -> Kind:
+        return parse_column(self.payload, "").kind
 
 
 def predicted_symbols(prediction: npt.NDArray[Any], step: float, relative: bool) -> I64:
@@ -278,16 +287,18 @@ def encode_column(
     structure: Structure,
     prediction: npt.NDArray[Any] | None = None,
     relation: list[str] | None = None,
+    learned: Conditional | None = None,
 ) -> EncodedColumn:
     """Code one column (any numeric dtype) within ``bound`` in the contexts of ``structure``;
     ``prediction`` (float64, from other columns' decoded values as the decoder will compute it,
-    described by ``relation`` in the payload header) is tried as a predictor too."""
+    described by ``relation`` in the payload header) is tried as a predictor too, and so are a
+    learned model's ``learned`` predictions (of this column, in the domain of its bound)."""
     dtype = values.dtype
     if dtype.kind in "biu":
         return _encode_integer(values, structure)
     if bound.mode == BoundMode.LOSSLESS or dtype.itemsize not in _ROUNDOFF:
         return _bytes_column(values)
-    coded = _encode_quantised(values, bound, structure, prediction, relation)
+    coded = _encode_quantised(values, bound, structure, prediction, relation, learned)
     if coded.payload and len(coded.payload) <= values.nbytes // 2:
         return coded
     raw = _bytes_column(values)
@@ -304,7 +315,15 @@ def _bytes_column(values: npt.NDArray[Any]) -> EncodedColumn:
     planes = encode_transform(arr.reshape(-1), Transform.SHUFFLE)
     frame = zstandard.ZstdCompressor(level=RAW_LEVEL, write_checksum=True).compress(planes.tobytes())
     head = {"format": COLUMN_FORMAT, "kind": Kind.BYTES.value, "rows": int(arr.size), "dtype": arr.dtype.str}
-    return EncodedColumn(_pack(head, frame, b""), np.array(values, copy=True), 0)
+    return EncodedColumn(_pack(head, frame, b""), np.array(values, copy=True), 0, _plain_domain(values))
+
+
+def _plain_domain(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """The values of a lossless column as float64 (booleans as 0/1)."""
+    arr = values.view(np.uint8) if values.dtype.kind == "b" else values
+    with np.errstate(invalid="ignore", over="ignore"):
+        out: npt.NDArray[np.float64] = arr.astype(np.float64)
+    return out
 
 
 def _encode_integer(values: npt.NDArray[Any], structure: Structure) -> EncodedColumn:
@@ -326,16 +345,36 @@ def _encode_integer(values: npt.NDArray[Any], structure: Structure) -> EncodedCo
         "ranks": choice.ranks,
         "xxh64": _digest(values),
     }
-    return EncodedColumn(_pack(head, b"", encode_groups(choice.groups)), np.array(values, copy=True), 0)
+    return EncodedColumn(
+        _pack(head, b"", encode_groups(choice.groups)), np.array(values, copy=True), 0, _plain_domain(values)
+    )
 
 
-def _encode_quantised(
-    values: npt.NDArray[Any],
-    bound: ColumnBound,
-    structure: Structure,
-    prediction: npt.NDArray[Any] | None,
-    relation: list[str] | None,
-) -> EncodedColumn:
+@dataclass(frozen=True)
+class Quantised:
+    """A float column quantised within its bound: the symbols, the sign symbols (relative bounds),
+    the rows whose symbol is free (zero or not finite), the step, the values it decodes to (before
+    exceptions are restored) and the payload header's common fields."""
+
+    q: I64
+    sign: I64 | None
+    zero: Mask
+    step: float
+    decoded: npt.NDArray[Any]
+    head: dict[str, Any]
+
+    @property
+    def relative(self) -> bool:
+        return self.sign is not None
+
+    @property
+    def domain(self) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = self.q * self.step
+        return out
+
+
+def quantise(values: npt.NDArray[Any], bound: ColumnBound) -> Quantised:
+    """Quantise a float column (of a dtype with a unit roundoff) within an absolute or relative bound."""
     dtype = values.dtype
     with np.errstate(invalid="ignore"):  # signalling NaNs warn when cast; they are stored exactly
         x = values.astype(np.float64)
@@ -349,7 +388,6 @@ def _encode_quantised(
         "dtype": dtype.str,
         "step": step,
     }
-    groups: list[I64] = []
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if relative:
             sign = np.where(x > 0, 1, np.where(x < 0, 2, 0)).astype(np.int64)
@@ -378,14 +416,29 @@ def _encode_quantised(
         lo, hi = (float(x[finite].min()), float(x[finite].max())) if finite.any() else (0.0, 0.0)
         np.clip(decoded, dtype.type(lo), dtype.type(hi), out=decoded)
         head["clip"] = [lo, hi]
+    return Quantised(q, sign, zero, step, decoded, head)
+
+
+def _encode_quantised(
+    values: npt.NDArray[Any],
+    bound: ColumnBound,
+    structure: Structure,
+    prediction: npt.NDArray[Any] | None,
+    relation: list[str] | None,
+    learned: Conditional | None = None,
+) -> EncodedColumn:
+    qz = quantise(values, bound)
+    head = dict(qz.head)
+    groups: list[I64] = []
     # the symbols of zero (and non-finite) rows are free: the decoder sets those rows itself
-    qp = predicted_symbols(prediction, step, relative) if prediction is not None else None
-    choice = _choose(q, structure, zero, qp)
+    qp = predicted_symbols(prediction, qz.step, qz.relative) if prediction is not None else None
+    choice = _choose(qz.q, structure, qz.zero, qp)
     if choice.predictor == Predictor.RELATION:
         head["relation"] = relation
-    if sign is not None:  # in the same rank contexts as the symbols
-        groups.extend(structure.split(sign, Predictor.RAW, choice.ranks))
+    if qz.sign is not None:  # in the same rank contexts as the symbols
+        groups.extend(structure.split(qz.sign, Predictor.RAW, choice.ranks))
     groups.extend(choice.groups)
+    decoded = qz.decoded
     side, count = _store_misses(values, decoded, bound)
     head.update(
         {
@@ -395,7 +448,44 @@ def _encode_quantised(
             "xxh64": _digest(decoded),
         }
     )
-    return EncodedColumn(_pack(head, side, encode_groups(groups)), decoded, count)
+    # the symbols the decoder will have (free rows as the predictor fills them): its domain values
+    q_dec = structure.restore(structure.join(choice.groups, choice.predictor, choice.ranks), choice.predictor)
+    if choice.predictor == Predictor.RELATION and qp is not None:
+        q_dec = q_dec + qp
+    analytic = EncodedColumn(_pack(head, side, encode_groups(groups)), decoded, count, q_dec * qz.step)
+    if learned is None:
+        return analytic
+    coded = _encode_learned(qz, structure, learned, side, count)
+    return coded if len(coded.payload) < len(analytic.payload) else analytic
+
+
+def _encode_learned(
+    qz: Quantised, structure: Structure, learned: Conditional, side: bytes, count: int
+) -> EncodedColumn:
+    """The column coded as residuals from a learned model's locations, with its distributions."""
+    head = dict(qz.head)
+    sign_stream = b""
+    if qz.sign is not None:
+        sign_stream = encode_groups(structure.split(qz.sign, Predictor.RAW, RANK_CHOICES[0]))
+    offset = learned.offset(qz.step)
+    rows = ~qz.zero if qz.relative else np.ones(qz.q.size, dtype=bool)
+    words, escapes = encode_residuals(qz.q[rows], learned.select(rows), qz.step, offset, learned.tables)
+    head.update(
+        {
+            "predictor": int(Predictor.LEARNED),
+            "ranks": RANK_CHOICES[0],
+            "exceptions": count,
+            "xxh64": _digest(qz.decoded),
+            "learned": {
+                "offset": offset,
+                "signs": len(sign_stream),
+                "words": len(words),
+                "escapes": int(escapes.size),
+            },
+        }
+    )
+    stream = sign_stream + words + escapes.astype("<i8").tobytes()
+    return EncodedColumn(_pack(head, side, stream), qz.decoded, count, qz.domain)
 
 
 def _store_misses(
@@ -445,6 +535,9 @@ class ColumnHeader:
     step: float = 1.0
     exceptions: int = 0
     clip: tuple[float, float] | None = None
+    #: LEARNED columns: the scale-class offset, and the bytes of the sign groups and the ANS
+    #: words and the number of escapes that make up the stream
+    learned: tuple[int, int, int, int] | None = None
 
 
 #: The dtype kinds each kind of column payload may decode to.
@@ -488,8 +581,10 @@ def _coded_fields(h: ColumnHeader, name: str) -> ColumnHeader:
     if type(ranks) is not int or ranks not in RANK_CHOICES or not isinstance(digest, str):
         raise ContainerError(f"column {name!r}: invalid rank contexts or digest in the payload header")
     if h.kind == Kind.INTEGER:
-        if predictor == Predictor.RELATION:
-            raise ContainerError(f"column {name!r}: an integer column is not coded from a relation")
+        if predictor in (Predictor.RELATION, Predictor.LEARNED):
+            raise ContainerError(
+                f"column {name!r}: an integer column is not coded from a relation or a model"
+            )
         return dataclasses.replace(h, predictor=predictor, ranks=ranks, digest=digest)
     step, n_exc, clip = head.get("step"), head.get("exceptions"), head.get("clip")
     if type(step) is not float or not (math.isfinite(step) and step > 0):
@@ -501,9 +596,30 @@ def _coded_fields(h: ColumnHeader, name: str) -> ColumnHeader:
     ):
         raise ContainerError(f"column {name!r}: invalid clip range in the payload header")
     bounds = (clip[0], clip[1]) if h.kind == Kind.ABSOLUTE and isinstance(clip, list) else None
+    learned = _learned_fields(h, name) if predictor == Predictor.LEARNED else None
     return dataclasses.replace(
-        h, predictor=predictor, ranks=ranks, digest=digest, step=step, exceptions=n_exc, clip=bounds
+        h,
+        predictor=predictor,
+        ranks=ranks,
+        digest=digest,
+        step=step,
+        exceptions=n_exc,
+        clip=bounds,
+        learned=learned,
     )
+
+
+def _learned_fields(h: ColumnHeader, name: str) -> tuple[int, int, int, int]:
+    raw = h.head.get("learned")
+    keys = ("offset", "signs", "words", "escapes")
+    if not (isinstance(raw, dict) and all(type(raw.get(k)) is int for k in keys)):
+        raise ContainerError(f"column {name!r}: invalid learned fields in the payload header")
+    offset, signs, words, escapes = (int(raw[k]) for k in keys)
+    if min(signs, words, escapes) < 0 or escapes > h.rows or signs + words + 8 * escapes != len(h.stream):
+        raise ContainerError(f"column {name!r}: the learned stream's sizes do not add up")
+    if (signs > 0) != (h.kind == Kind.RELATIVE):
+        raise ContainerError(f"column {name!r}: sign groups belong to relative columns only")
+    return offset, signs, words, escapes
 
 
 def decode_column(
@@ -511,31 +627,52 @@ def decode_column(
     name: str,
     structure: Structure,
     prediction: npt.NDArray[Any] | None = None,
+    learned: Conditional | None = None,
 ) -> npt.NDArray[Any]:
     """The values of a column payload (of ``structure.rows`` rows; or of its header, already
     parsed), checked against its digest; ``prediction``: the values its header's ``relation``
-    gives (RELATION columns)."""
+    gives (RELATION columns); ``learned``: the model's predictions (LEARNED columns)."""
+    return decode_column_domain(payload, name, structure, prediction, learned)[0]
+
+
+def decode_column_domain(
+    payload: bytes | ColumnHeader,
+    name: str,
+    structure: Structure,
+    prediction: npt.NDArray[Any] | None = None,
+    learned: Conditional | None = None,
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
+    """:func:`decode_column`, and the column's domain values (see :attr:`EncodedColumn.domain`)."""
     h = payload if isinstance(payload, ColumnHeader) else parse_column(payload, name)
     if h.rows != structure.rows:
         raise ContainerError(f"column {name!r} holds {h.rows} rows, its table {structure.rows}")
     if h.kind == Kind.BYTES or h.predictor is None:
-        return _decode_bytes(h, name)
+        values = _decode_bytes(h, name)
+        return values, _plain_domain(values)
     predictor, ranks = h.predictor, h.ranks
     if h.kind == Kind.INTEGER:
         counts = structure.contexts(predictor, ranks)[1]
         groups = decode_groups(h.stream, counts, [name] * len(counts))
         q = structure.restore(structure.join(groups, predictor, ranks), predictor)
         values = q.astype(h.dtype) if h.dtype.kind != "b" else q.astype(np.uint8).view(np.bool_)
+        domain = q.astype(np.float64)
     else:
-        qp = None
-        if predictor == Predictor.RELATION:
-            if prediction is None or prediction.shape != (h.rows,):
-                raise ContainerError(f"column {name!r} is coded from a relation its table does not give")
-            qp = predicted_symbols(prediction, h.step, h.kind == Kind.RELATIVE)
-        values = _decode_quantised(h, name, structure, (predictor, ranks), qp)
+        if predictor == Predictor.LEARNED:
+            if learned is None or learned.prediction.location.shape != (h.rows,):
+                raise ContainerError(f"column {name!r} is coded with a model this file is not read with")
+            q, sign = _learned_symbols(h, name, structure, learned)
+        else:
+            qp = None
+            if predictor == Predictor.RELATION:
+                if prediction is None or prediction.shape != (h.rows,):
+                    raise ContainerError(f"column {name!r} is coded from a relation its table does not give")
+                qp = predicted_symbols(prediction, h.step, h.kind == Kind.RELATIVE)
+            q, sign = _quantised_symbols(h, name, structure, (predictor, ranks), qp)
+        values = _dequantise(h, name, q, sign)
+        domain = q * h.step
     if _digest(values) != h.digest:
         raise ContainerError(f"column {name!r} does not decode to the values it was written with")
-    return values
+    return values, domain
 
 
 def _decode_bytes(h: ColumnHeader, name: str) -> npt.NDArray[Any]:
@@ -552,11 +689,11 @@ def _decode_bytes(h: ColumnHeader, name: str) -> npt.NDArray[Any]:
     )
 
 
-def _decode_quantised(
+def _quantised_symbols(
     h: ColumnHeader, name: str, structure: Structure, how: tuple[Predictor, int], qp: I64 | None
-) -> npt.NDArray[Any]:
+) -> tuple[I64, I64 | None]:
+    """The symbols (and sign symbols of a relative column) of a RAW, DELTA or RELATION column."""
     predictor, ranks = how
-    step, n_exc = h.step, h.exceptions
     relative = h.kind == Kind.RELATIVE
     counts = structure.contexts(predictor, ranks)[1]
     sign_counts = structure.contexts(Predictor.RAW, ranks)[1] if relative else []
@@ -564,10 +701,39 @@ def _decode_quantised(
     q = structure.restore(structure.join(groups[len(sign_counts) :], predictor, ranks), predictor)
     if qp is not None:
         q = q + qp
+    sign = structure.join(groups[: len(sign_counts)], Predictor.RAW, ranks) if relative else None
+    return q, sign
+
+
+def _learned_symbols(
+    h: ColumnHeader, name: str, structure: Structure, learned: Conditional
+) -> tuple[I64, I64 | None]:
+    """The symbols (and sign symbols) of a LEARNED column."""
+    if h.learned is None:  # pragma: no cover - parse_column sets it for LEARNED columns
+        raise ContainerError(f"column {name!r}: no learned fields")
+    offset, n_signs, n_words, n_escapes = h.learned
+    sign = None
+    rows = np.ones(h.rows, dtype=bool)
+    if h.kind == Kind.RELATIVE:
+        counts = structure.contexts(Predictor.RAW, RANK_CHOICES[0])[1]
+        sign = structure.join(decode_groups(h.stream[:n_signs], counts, [name] * len(counts)), Predictor.RAW)
+        if sign.size and (int(sign.min()) < 0 or int(sign.max()) > 2):
+            raise ContainerError(f"column {name!r}: invalid sign symbols")
+        rows = sign != 0
+    words = h.stream[n_signs : n_signs + n_words]
+    escapes = np.frombuffer(h.stream[n_signs + n_words :], dtype="<i8", count=n_escapes).astype(np.int64)
+    coded = decode_residuals(words, escapes, learned.select(rows), h.step, offset, learned.tables, name)
+    q = np.zeros(h.rows, dtype=np.int64)
+    q[rows] = coded
+    return q, sign
+
+
+def _dequantise(h: ColumnHeader, name: str, q: I64, sign: I64 | None) -> npt.NDArray[Any]:
+    """The values of symbols ``q`` (and signs), clipped, with the exceptions restored."""
+    step, n_exc = h.step, h.exceptions
     values: npt.NDArray[Any]
     with np.errstate(over="ignore", invalid="ignore"):
-        if relative:
-            sign = structure.join(groups[: len(sign_counts)], Predictor.RAW, ranks)
+        if sign is not None:
             v = np.exp(q * step)
             v[sign == 2] *= -1.0
             v[sign == 0] = 0.0
@@ -624,10 +790,13 @@ __all__ = [
     "EncodedColumn",
     "Kind",
     "Predictor",
+    "Quantised",
     "Structure",
     "column_bits",
     "decode_column",
+    "decode_column_domain",
     "encode_column",
     "parse_column",
+    "quantise",
     "same_bits",
 ]

@@ -39,7 +39,15 @@ from hepsqueeze.codecs.base import (
 from hepsqueeze.codecs.bounded.column_bound import LOSSLESS, ColumnBound
 from hepsqueeze.codecs.bounded.precision import Precision
 from hepsqueeze.codecs.bounded.table_coder import decode_table, encode_table, parse_table
-from hepsqueeze.errors import ColumnError, ConfigError, ContainerError, InputError, missing_column_message
+from hepsqueeze.errors import (
+    ColumnError,
+    ConfigError,
+    ContainerError,
+    InputError,
+    ModelError,
+    missing_column_message,
+)
+from hepsqueeze.models.conditional.model import ConditionalModel
 
 if TYPE_CHECKING:
     from hepsqueeze.container import ContainerReader, Section
@@ -51,6 +59,8 @@ CODEC_ID: Final = "bounded"
 #: Data format of the files written: 6, every column of every table coded by this codec.
 DATA_FORMAT: Final = 6
 PAYLOAD_SECTION: Final = "bounded"
+#: Name of the section that holds an embedded conditional model.
+MODEL_SECTION: Final = "conditional"
 DEFAULT_EVENT_COLUMN: Final = "event"
 
 Bounds = Mapping[str, ColumnBound]
@@ -85,17 +95,24 @@ class BoundedCodec(Codec):
     codec_id: ClassVar[str] = CODEC_ID
     data_formats: ClassVar[frozenset[int]] = frozenset({DATA_FORMAT})
     codes_tables: ClassVar[bool] = True
+    file_section_kinds: ClassVar[frozenset[str]] = frozenset({"model"})
 
     precision: Precision
     event_column: str = DEFAULT_EVENT_COLUMN
     bounds: Bounds = field(default_factory=dict)
     tables: Mapping[str, Bounds] = field(default_factory=dict)
+    #: a learned conditional model whose targets are tried on every table's columns of its names
+    model: ConditionalModel | None = None
+    #: store the model in the file (else only its name and sha256: a zoo model is found by name)
+    embed_model: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.precision, Precision):
             raise ConfigError(f"precision must be a Precision, got {type(self.precision).__name__}")
         if not isinstance(self.event_column, str) or not self.event_column:
             raise ConfigError(f"the event column must be a name, got {self.event_column!r}")
+        if self.model is not None and not isinstance(self.model, ConditionalModel):
+            raise ConfigError(f"model must be a ConditionalModel, got {type(self.model).__name__}")
 
     # -- configuration ---------------------------------------------------------------------------------
 
@@ -181,9 +198,22 @@ class BoundedCodec(Codec):
     def data_format(self, *, plain: bool, exceptions: bool | None) -> int:
         return DATA_FORMAT
 
+    def header_entries(self) -> dict[str, Any]:
+        if self.model is None:
+            return {}
+        return {"model": {"name": self.model.name, "sha256": self.model.hash, "embedded": self.embed_model}}
+
+    def file_sections(self) -> list[SectionData]:
+        if self.model is None or not self.embed_model:
+            return []
+        return [SectionData("model", MODEL_SECTION, data=self.model.to_bytes())]
+
+    def verification_model(self) -> Any:
+        return None if self.model is None or self.embed_model else self.model
+
     def _encode(self, part: Table, bounds: Bounds, extras: Mapping[str, Any]) -> Payload:
         columns = {n: part[n] for n in part.names}
-        enc = encode_table(columns, bounds, self.event_column)
+        enc = encode_table(columns, bounds, self.event_column, self.model)
         section = SectionData(
             "column", PAYLOAD_SECTION, data=enc.payload, extras={"codec": CODEC_ID, **extras}
         )
@@ -206,6 +236,21 @@ class BoundedCodec(Codec):
             raise InputError("the bounded codec codes every column of the main table")
         if list(self.bounds) != list(compressed):
             raise InputError("the codec's bounds do not list the compressed columns")
+
+    def bind(self, reader: ContainerReader, header: Mapping[str, Any], model: Any = None) -> Self:
+        info = header.get("model")
+        embedded = reader.find("model")
+        if info is None:
+            if embedded:
+                raise reader.error(embedded[0], "a model section in a file whose header names no model")
+            return self
+        if not (
+            isinstance(info, dict)
+            and isinstance(info.get("sha256"), str)
+            and isinstance(info.get("name"), str)
+        ):
+            raise reader.error(None, "invalid data header: model is not an object with a name and a sha256")
+        return dataclasses.replace(self, model=_bound_model(reader, info, model, embedded))
 
     def is_payload(self, section: Section) -> bool:
         extras = section.extras
@@ -248,9 +293,48 @@ class BoundedCodec(Codec):
         if not isinstance(payload, TableChunk):
             raise TypeError(f"expected a TableChunk, got {type(payload).__name__}")
         try:
-            return decode_table(payload.payload, specs)
+            return decode_table(payload.payload, specs, self.model)
         except (ContainerError, InputError) as exc:
             raise reader.error(section, str(exc)) from None
+
+
+def _bound_model(
+    reader: ContainerReader, info: Mapping[str, Any], model: Any, embedded: Sequence[Section]
+) -> ConditionalModel:
+    """The model a file was written with: the caller's, the embedded one or the zoo's, checked
+    against the header's sha256."""
+    from hepsqueeze.models.conditional.model import conditional_model_from_bytes
+
+    want, name = str(info["sha256"]), str(info["name"])
+    if len(embedded) > 1:
+        raise reader.error(embedded[1], "more than one embedded model")
+    found: ConditionalModel
+    if isinstance(model, ConditionalModel):
+        found = model
+    elif embedded:
+        try:
+            found = conditional_model_from_bytes(
+                reader.read_bytes(embedded[0]), f"{reader.name} (embedded model)"
+            )
+        except ModelError as exc:
+            raise reader.error(embedded[0], f"the embedded model is invalid: {exc}") from None
+    elif name.startswith("zoo:"):
+        from hepsqueeze.zoo.conditional import load_bounded
+
+        found = load_bounded(name)
+    else:
+        raise ModelError(
+            f"{reader.name} was written without its model; give the model {name!r} (sha256 {want[:16]}...) "
+            "to decompress it",
+            path=reader.name,
+        )
+    if found.hash != want:
+        raise ModelError(
+            f"model {found.name!r} (sha256 {found.hash[:16]}...) is not the one {reader.name} was written with "
+            f"({name!r}, sha256 {want[:16]}...)",
+            path=reader.name,
+        )
+    return found
 
 
 def column_sizes(path: str | os.PathLike[str]) -> dict[tuple[str | None, str], int]:

@@ -11,6 +11,7 @@ pool (:func:`~hepsqueeze.codecs.bounded.payload.parallel_map`).
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,17 +20,24 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.codecs.bounded.column_bound import LOSSLESS, ColumnBound
+from hepsqueeze.codecs.bounded.column_bound import LOSSLESS, BoundMode, ColumnBound
 from hepsqueeze.codecs.bounded.column_coder import (
+    ColumnHeader,
     EncodedColumn,
+    Kind,
+    Predictor,
     Structure,
     column_bits,
     decode_column,
+    decode_column_domain,
     encode_column,
     parse_column,
 )
+from hepsqueeze.codecs.bounded.learned import Conditional
 from hepsqueeze.codecs.bounded.payload import parallel_map
 from hepsqueeze.errors import ContainerError
+from hepsqueeze.models.conditional.intnet import Backend
+from hepsqueeze.models.conditional.model import ColumnSpec, ConditionalModel, Domain
 
 TABLE_MAGIC: Final = b"HSQT"
 TABLE_PREFIX: Final = struct.Struct("<4sI")
@@ -37,40 +45,73 @@ TABLE_FORMAT: Final = 1
 #: Longest JSON header of a table payload (names and sizes of its columns).
 MAX_TABLE_HEADER: Final = 1 << 24
 
-#: Exact relations between columns of one collection, by name (``PREFIX_TARGET = PREFIX_A op
-#: PREFIX_B``, or without a prefix): a target is also tried coded as the difference from the
-#: relation of the decoded A and B (the smaller is kept, so a relation that does not hold costs
-#: nothing). ``tau21 = tau2 / tau1``, ``tau32 = tau3 / tau2``, ``lead_pt = lead_fraction * pt``.
+#: Exact relations between columns of one collection, by name (``PREFIX_TARGET = op(PREFIX_A,
+#: PREFIX_B, ...)``, or without a prefix): a target is also tried coded as the difference from the
+#: relation of the decoded inputs (the smaller is kept, so a relation that does not hold costs
+#: nothing). ``tau21 = tau2 / tau1``, ``tau32 = tau3 / tau2``, ``lead_pt = lead_fraction * pt``,
+#: ``E = sqrt((pt cosh eta)^2 + m^2)`` (op ``E``, inputs pt, eta and m or mass).
 RELATIONS: Final = (
     ("tau21", "/", "tau2", "tau1"),
     ("tau32", "/", "tau3", "tau2"),
     ("lead_pt", "*", "lead_fraction", "pt"),
+    ("E", "E", "pt", "eta", "m"),
+    ("E", "E", "pt", "eta", "mass"),
 )
+#: Inputs of each relation's op.
+ARITY: Final = {"/": 2, "*": 2, "E": 3}
 
 
 def relations_of(columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, list[str]]:
-    """The relation (``[op, a, b]``) each target column of ``columns`` may be coded from."""
+    """The relation (``[op, inputs...]``) each target column of ``columns`` may be coded from."""
     out: dict[str, list[str]] = {}
     targets = set()
-    for target, op, a, b in RELATIONS:
+    for target, op, *inputs in RELATIONS:
         for name in columns:
-            if name != target and not name.endswith(f"_{target}"):
+            if name in out or (name != target and not name.endswith(f"_{target}")):
                 continue
             prefix = name[: len(name) - len(target)]
-            ca, cb = prefix + a, prefix + b
-            if all(c in columns and columns[c].dtype.kind == "f" for c in (name, ca, cb)):
-                out[name] = [op, ca, cb]
+            names = [prefix + i for i in inputs]
+            if all(c in columns and columns[c].dtype.kind == "f" for c in (name, *names)):
+                out[name] = [op, *names]
                 targets.add(name)
     # a relation's inputs are decoded before it: none may be a target itself
     return {n: r for n, r in out.items() if not (set(r[1:]) & targets)}
 
 
 def predict(relation: Sequence[str], decoded: Mapping[str, npt.NDArray[Any]]) -> npt.NDArray[np.float64]:
-    """The values a relation gives from decoded columns (float64, IEEE: the same on every machine)."""
-    op, a, b = relation
-    x, y = decoded[a].astype(np.float64), decoded[b].astype(np.float64)
+    """The values a relation gives from decoded columns (float64; additions, multiplications,
+    divisions and square roots only, which IEEE 754 rounds exactly: the same on every machine)."""
+    op, *inputs = relation
+    x, y, *rest = (decoded[a].astype(np.float64) for a in inputs)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out: npt.NDArray[np.float64] = np.divide(x, y) if op == "/" else np.multiply(x, y)
+        if op == "E":
+            e = exact_exp(y)
+            p = x * (0.5 * (e + 1.0 / e))
+            out: npt.NDArray[np.float64] = np.sqrt(p * p + rest[0] * rest[0])
+        else:
+            out = np.divide(x, y) if op == "/" else np.multiply(x, y)
+    return out
+
+
+_LN2_HI: Final = 0.693147180369123816490  # ln 2 to 32 bits: n * _LN2_HI is exact for |n| < 2**20
+_LN2_LO: Final = 1.90821492927058770002e-10
+_INV_LN2: Final = 1.44269504088896338700
+#: 1 / k! for the Taylor series of exp on |r| <= ln(2) / 2 (error below 2**-60).
+_TAYLOR: Final = tuple(1.0 / math.factorial(k) for k in range(16))
+
+
+def exact_exp(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``exp(x)`` from additions and multiplications only (a reduced argument and a Taylor series),
+    so that its bits are the same on every machine, unlike a math library's ``exp``; |x| < 700."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        xc = np.clip(x, -700.0, 700.0)
+        n = np.rint(xc * _INV_LN2)
+        r = (xc - n * _LN2_HI) - n * _LN2_LO
+        p = np.full_like(r, _TAYLOR[-1])
+        for c in _TAYLOR[-2::-1]:
+            p = p * r + c
+        out: npt.NDArray[np.float64] = np.ldexp(p, n.astype(np.int32))
+    out[np.isnan(x)] = np.nan
     return out
 
 
@@ -91,30 +132,53 @@ class EncodedTable:
 
 
 def encode_table(
-    columns: Mapping[str, npt.NDArray[Any]], bounds: Mapping[str, ColumnBound], event: str | None
+    columns: Mapping[str, npt.NDArray[Any]],
+    bounds: Mapping[str, ColumnBound],
+    event: str | None,
+    model: ConditionalModel | None = None,
+    backend: Backend = "numpy",
 ) -> EncodedTable:
-    """Code every column of ``columns`` (equal lengths) within its bound (missing: lossless)."""
+    """Code every column of ``columns`` (equal lengths) within its bound (missing: lossless); the
+    targets of ``model`` are also tried coded with its predictions (the smaller is kept)."""
     names = list(columns)
     rows = len(next(iter(columns.values()))) if columns else 0
     structure = structure_of(columns, event, rows)
     flat = Structure.of(None, rows)
 
     relations = relations_of(columns)
+    modelled = [c.name for c in model.columns if c.name in columns and c.name != event] if model else []
 
     def one(name: str) -> EncodedColumn:
         context = flat if name == event else structure
         return encode_column(np.asarray(columns[name]), bounds.get(name, LOSSLESS), context)
 
-    first = [n for n in names if n not in relations]
+    first = [n for n in names if n not in relations and n not in modelled]
     done = dict(zip(first, parallel_map(one, first), strict=True))
     decoded = {n: c.decoded for n, c in done.items()}
+    if model is not None:
+        # the model's columns in its order: each target sees the columns before it
+        features: dict[str, npt.NDArray[np.int64]] = {}
+        for name in modelled:
+            spec = model.spec(name)
+            values, bound = np.asarray(columns[name]), bounds.get(name, LOSSLESS)
+            rel = relations.get(name)
+            prediction = predict(rel, decoded) if rel and all(r in decoded for r in rel[1:]) else None
+            learned = None
+            if spec.target and _codes(spec, bound, values.dtype):
+                learned = Conditional(model, name, model.predict(name, features, rows, backend))
+            enc = encode_column(
+                values, bound, structure, prediction, rel if prediction is not None else None, learned
+            )
+            done[name], decoded[name] = enc, enc.decoded
+            if enc.domain is not None and _usable(spec, enc.kind, values.dtype):
+                features[name] = spec.feature(enc.domain)
 
     def related(name: str) -> EncodedColumn:
         rel = relations[name]
         values, bound = np.asarray(columns[name]), bounds.get(name, LOSSLESS)
         return encode_column(values, bound, structure, predict(rel, decoded), rel)
 
-    later = [n for n in names if n in relations]
+    later = [n for n in names if n in relations and n not in done]
     done.update(zip(later, parallel_map(related, later), strict=True))
     coded = [done[n] for n in names]
     head = {
@@ -131,6 +195,24 @@ def encode_table(
         {n: c.exceptions for n, c in zip(names, coded, strict=True) if c.exceptions},
         {n: len(c.payload) for n, c in zip(names, coded, strict=True)},
     )
+
+
+def _codes(spec: ColumnSpec, bound: ColumnBound, dtype: np.dtype[Any]) -> bool:
+    """Whether a model target can code a column with this bound: its domain is the bound's."""
+    if dtype.kind != "f":
+        return False
+    if bound.mode == BoundMode.ABSOLUTE:
+        return spec.domain == Domain.LINEAR
+    return bound.mode == BoundMode.RELATIVE and spec.domain == Domain.LOG
+
+
+def _usable(spec: ColumnSpec, kind: Kind, dtype: np.dtype[Any]) -> bool:
+    """Whether a column coded as ``kind`` gives the model its input in the model's domain."""
+    if spec.domain == Domain.INTEGER:
+        return kind == Kind.INTEGER
+    if spec.domain == Domain.LINEAR:
+        return kind == Kind.ABSOLUTE or (kind == Kind.BYTES and dtype.kind == "f")
+    return kind == Kind.RELATIVE
 
 
 @dataclass(frozen=True)
@@ -174,8 +256,14 @@ def parse_table(payload: bytes) -> TablePayload:
     return TablePayload(rows, event, out)
 
 
-def decode_table(payload: bytes, specs: Sequence[tuple[str, np.dtype[Any]]]) -> dict[str, npt.NDArray[Any]]:
-    """The columns of a table payload, which must be exactly ``specs`` (name, dtype) in order."""
+def decode_table(
+    payload: bytes,
+    specs: Sequence[tuple[str, np.dtype[Any]]],
+    model: ConditionalModel | None = None,
+    backend: Backend = "numpy",
+) -> dict[str, npt.NDArray[Any]]:
+    """The columns of a table payload, which must be exactly ``specs`` (name, dtype) in order;
+    ``model``: the conditional model its LEARNED columns were coded with."""
     parsed = parse_table(payload)
     if [n for n, _ in specs] != list(parsed.columns):
         raise ContainerError(
@@ -192,25 +280,80 @@ def decode_table(payload: bytes, specs: Sequence[tuple[str, np.dtype[Any]]]) -> 
     for n, h in headers.items():
         rel = h.head.get("relation")
         if rel is not None:
-            if not (isinstance(rel, list) and len(rel) == 3 and rel[0] in ("/", "*")):
+            if not (isinstance(rel, list) and rel and rel[0] in ARITY and len(rel) == 1 + ARITY[rel[0]]):
                 raise ContainerError(f"column {n!r}: invalid relation {str(rel)[:60]}")
+            if any(r not in parsed.columns or r == n for r in rel[1:]):
+                raise ContainerError(f"column {n!r}: its relation names columns the table does not hold")
             relation[n] = [str(r) for r in rel]
-    # a relation's inputs are decoded first: columns of the table that are no relation's target
-    for n, rel in relation.items():
-        if any(r not in parsed.columns or r in relation for r in rel[1:]):
-            raise ContainerError(f"column {n!r}: its relation names columns the table cannot give first")
-    rest = [n for n in parsed.columns if n != event and n not in relation]
-    decoded = parallel_map(lambda n: decode_column(headers[n], n, structure), rest)
-    out.update(zip(rest, decoded, strict=True))
-    later = list(relation)
-    decoded = parallel_map(
-        lambda n: decode_column(headers[n], n, structure, predict(relation[n], out)), later
+    learned = [n for n, h in headers.items() if h.predictor == Predictor.LEARNED]
+    if learned and model is None:
+        raise ContainerError(f"column {learned[0]!r} is coded with a model this file is not read with")
+    if model is not None and any(n not in model.names or not model.spec(n).target for n in learned):
+        raise ContainerError("a column coded with a model is not one of the model's targets")
+    modelled = (
+        [c.name for c in model.columns if c.name in parsed.columns and c.name != event] if model else []
     )
-    out.update(zip(later, decoded, strict=True))
+    domains: dict[str, npt.NDArray[np.float64]] = {}
+
+    def plain(n: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
+        return decode_column_domain(headers[n], n, structure)
+
+    rest = [n for n in parsed.columns if n != event and n not in relation and n not in learned]
+    for n, (values, domain) in zip(rest, parallel_map(plain, rest), strict=True):
+        out[n], domains[n] = values, domain
+    # the columns that need others first: the model's in its order, then the rest; each as soon
+    # as what it needs is decoded
+    pending = [n for n in modelled if n not in out] + [
+        n for n in relation if n not in out and n not in modelled
+    ]
+    while pending:
+        ready = next((n for n in pending if _ready(n, headers[n], relation, modelled, out)), None)
+        if ready is None:
+            raise ContainerError(f"column {pending[0]!r} needs columns the table cannot give first")
+        pending.remove(ready)
+        h = headers[ready]
+        prediction = predict(relation[ready], out) if ready in relation else None
+        cond = None
+        if h.predictor == Predictor.LEARNED and model is not None:
+            features = _features(model, ready, modelled, headers, domains)
+            cond = Conditional(model, ready, model.predict(ready, features, parsed.rows, backend))
+        out[ready], domains[ready] = decode_column_domain(h, ready, structure, prediction, cond)
+    if event is not None:
+        domains[event] = out[event].astype(np.float64)
     for name, dtype in specs:
         if out[name].dtype != dtype:
             raise ContainerError(f"column {name!r} decodes as {out[name].dtype}, the header says {dtype}")
     return {n: out[n] for n, _ in specs}
+
+
+def _ready(
+    name: str,
+    h: ColumnHeader,
+    relation: Mapping[str, list[str]],
+    modelled: Sequence[str],
+    out: Mapping[str, Any],
+) -> bool:
+    if name in relation and not all(r in out for r in relation[name][1:]):
+        return False
+    if h.predictor == Predictor.LEARNED:
+        return all(c in out for c in modelled[: modelled.index(name)])
+    return True
+
+
+def _features(
+    model: ConditionalModel,
+    target: str,
+    modelled: Sequence[str],
+    headers: Mapping[str, ColumnHeader],
+    domains: Mapping[str, npt.NDArray[np.float64]],
+) -> dict[str, npt.NDArray[np.int64]]:
+    """The inputs of ``target``: the columns before it that the table holds in the model's domain."""
+    out: dict[str, npt.NDArray[np.int64]] = {}
+    for name in modelled[: modelled.index(target)]:
+        spec, h = model.spec(name), headers[name]
+        if _usable(spec, h.kind, h.dtype):
+            out[name] = spec.feature(domains[name])
+    return out
 
 
 def table_bits(payload: bytes) -> dict[str, dict[str, Any]]:
