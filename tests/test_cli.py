@@ -384,7 +384,7 @@ def assert_one_line(err: str, *fragments: str) -> None:
         (["--max-error", "1e-3", "--strict", "--no-embed-model"], "--no-embed-model and --strict apply"),
         (["-m", "{model}", "--abs-floor", "0.5"], "--abs-floor applies to --max-error only"),
         ([], "give either --model (autoencoder) or --max-error"),
-        (["-m", "{model}", "--max-error", "1e-3"], "give either --model"),
+        (["-m", "{model}", "--max-error", "1e-3"], "is not a conditional model"),
         (["--max-error", "1e-3", "--stream", "--tree", "Events"], "--tree does not apply to --stream"),
         (["-m", "{model}", "--stream", "--names", "a,b", "--allow-pickle"], "--names and --allow-pickle do"),
         (["--max-error", "1e-3", "--stream", "--format", "csv"], "--stream reads Parquet only, not csv"),

@@ -353,18 +353,25 @@ class HepsqueezeTreeMethod:
     precision: Precision
     tree: str | None = None
     name: str = "hepsqueeze"
+    #: a conditional model (see :func:`conditional_model`), referenced or embedded
+    model: Any = None
+    embed_model: bool = False
 
     def compress(self, src: Path, out_dir: Path) -> Path:
         out = Path(out_dir) / "tree.hsqz"
         options = {"tree": self.tree} if self.tree is not None else {}
-        compress(src, out, max_error=self.precision, force=True, read_options=options)
+        learned: dict[str, Any] = {}
+        if self.model is not None:
+            learned = {"model": self.model, "embed_model": self.embed_model}
+        compress(src, out, max_error=self.precision, force=True, read_options=options, **learned)
         return out
 
     def decompress(self, compressed: Path, out_dir: Path) -> Path:
         from hepsqueeze.io import write_dataset
 
         out = Path(out_dir) / "back.root"
-        write_dataset(decompress_dataset(compressed), out)
+        model = None if self.model is None else conditional_model(self.model)
+        write_dataset(decompress_dataset(compressed, model), out)
         return out
 
     def branch_bytes(self, compressed: Path) -> dict[str, int]:

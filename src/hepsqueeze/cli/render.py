@@ -199,6 +199,21 @@ def print_trained(model: Any, output: Path) -> None:
         print_residuals(test["residuals"], title="test split residuals")
 
 
+def print_trained_conditional(result: Any, output: Path) -> None:
+    """``train --codec bounded``: bits per value of every target on held-out rows, with and without the model."""
+    model = result.model
+    table = RichTable(
+        title=f"{model.name}: held-out bits per value ({model.training.get('validation_rows')} rows)"
+    )
+    for col in ("column", "model", "symbols alone"):
+        table.add_column(col, justify="left" if col == "column" else "right")
+    for name, bits in result.bits.items():
+        table.add_row(name, f"{bits:.2f}", f"{result.baseline_bits[name]:.2f}")
+    table.add_row("total", f"{sum(result.bits.values()):.1f}", f"{sum(result.baseline_bits.values()):.1f}")
+    console.print(table)
+    console.print(f"{model.parameters} parameters; sha256 {model.hash[:16]}...; saved to {output}")
+
+
 def print_warnings(warnings: Iterable[Mapping[str, Any]]) -> None:
     """``inspect``: one yellow line per warning about a column."""
     for w in warnings:

@@ -13,6 +13,8 @@ exported integer network, exactly as the codec will see them.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 import math
 from collections.abc import Sequence
@@ -53,6 +55,9 @@ class ColumnData:
     decoded: F64
     exact: F64 | None = None
     step: float | None = None
+    #: the symbols the analytic coding would code instead (of the coded rows): the baseline a
+    #: target must beat by ``min_gain`` bits to keep its network
+    analytic: npt.NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
         target = self.domain != Domain.INTEGER
@@ -77,6 +82,9 @@ class ConditionalTrainingConfig:
     context_dropout: float = 0.03
     seed: int = 1
     threads: int | None = None
+    #: bits per value a target's network must save on held-out rows against the analytic coding
+    #: (its symbols' entropy, or its relation's residuals'), else the column is a context only
+    min_gain: float = 0.25
     name: str = "conditional"
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -111,56 +119,109 @@ def _stats(col: ColumnData) -> tuple[float, float]:
     return float(v.mean()), std if std > 0 and math.isfinite(std) else 1.0
 
 
-def train_conditional(data: Sequence[ColumnData], config: ConditionalTrainingConfig) -> TrainingResult:
-    """Train a model whose columns are ``data`` in order (integer columns: contexts; the others:
-    targets, each predicted from every column before it)."""
-    import torch
+@dataclass(frozen=True)
+class _Problem:
+    """The arrays of a training run: every column's fixed-point input, the targets' exact values in
+    std units, which rows each target codes, the targets' std / step, the split."""
 
+    specs: list[ColumnSpec]
+    targets: list[int]
+    feats: npt.NDArray[np.int64]
+    exact: F64
+    coded: npt.NDArray[np.bool_]
+    z_exact: F64
+    step: F64
+    ratio: F64
+    train: npt.NDArray[np.intp]
+    val: npt.NDArray[np.intp]
+
+
+def _prepare(data: Sequence[ColumnData], config: ConditionalTrainingConfig) -> _Problem:
     if not data or not any(c.domain != Domain.INTEGER for c in data):
         raise InputError("a conditional model needs at least one float column with a bound")
     rows = data[0].decoded.shape[0]
     if rows < 64 or any(c.decoded.shape != (rows,) for c in data):
         raise InputError(f"training needs at least 64 rows of equal length per column, got {rows}")
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
     specs = []
     for c in data:
         mean, std = _stats(c)
         specs.append(ColumnSpec(c.name, c.domain, mean, std, c.domain != Domain.INTEGER))
     feats = np.stack([s.feature(c.decoded) for s, c in zip(specs, data, strict=True)], axis=1)
-
-    n = len(data)
     targets = [i for i, c in enumerate(data) if c.domain != Domain.INTEGER]
-    t = len(targets)
-    rng = np.random.default_rng(config.seed)
-    order = rng.permutation(rows)
+    order = np.random.default_rng(config.seed).permutation(rows)
     n_val = max(1, int(rows * config.validation))
-    val, train = order[:n_val], order[n_val:]
-
-    # targets in bin units: r = (exact - mean) / step, the location is predicted in std units
-    exact = np.stack([data[i].exact for i in targets], axis=1)  # type: ignore[misc]
+    # targets in std units (the network's location) and bins (the loss): std / step bins per std
+    exact = np.stack([np.asarray(data[i].exact) for i in targets], axis=1)
     coded = np.isfinite(exact)
-    mean = np.array([specs[i].mean for i in targets])
-    std = np.array([specs[i].std for i in targets])
-    step = np.array([float(data[i].step) for i in targets])  # type: ignore[arg-type]
+    means = np.array([specs[i].mean for i in targets])
+    stds = np.array([specs[i].std for i in targets])
+    steps = np.array([float(data[i].step or 1.0) for i in targets])
     z_exact = np.where(coded, (np.nan_to_num(exact) - mean) / std, 0.0)
+    return _Problem(
+        specs, targets, feats, exact, coded, z_exact, steps, stds / steps, order[n_val:], order[:n_val]
+    )
 
-    mask = np.zeros((t, 2 * n), dtype=np.float32)
-    for a, i in enumerate(targets):
+
+def train_conditional(data: Sequence[ColumnData], config: ConditionalTrainingConfig) -> TrainingResult:
+    """Train a model whose columns are ``data`` in order (integer columns: contexts; the others:
+    targets, each predicted from every column before it)."""
+    import torch
+
+    problem = _prepare(data, config)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    net, history = _fit(problem, config)
+    metadata = {
+        **config.metadata,
+        "rows": int(problem.feats.shape[0]),
+        "validation_rows": int(problem.val.size),
+        "hidden": config.hidden,
+        "layers": config.layers,
+        "epochs": config.epochs,
+        "seed": config.seed,
+    }
+    model = _integer_model(problem, net, config.name, metadata)
+    bits, baseline, shapes = _fit_shapes(problem, data, model)
+    # a target whose network does not pay is a context only
+    kept = {n for n in bits if bits[n] <= baseline[n] - config.min_gain}
+    specs = [dataclasses.replace(s, target=s.target and s.name in kept) for s in problem.specs]
+    model = ConditionalModel(
+        config.name,
+        tuple(specs),
+        {n: v for n, v in model.nets.items() if n in kept},
+        {n: v for n, v in model.output_scale.items() if n in kept},
+        {n: v for n, v in shapes.items() if n in kept},
+        {
+            **metadata,
+            "validation_bits": {k: round(v, 4) for k, v in bits.items()},
+            "analytic_bits": {k: round(v, 4) for k, v in baseline.items()},
+        },
+    )
+    return TrainingResult(model, bits, baseline, history)
+
+
+def _fit(problem: _Problem, config: ConditionalTrainingConfig) -> tuple[_BatchedNet, list[float]]:
+    """The batched network trained on the problem's training rows, and the bits per row of each epoch."""
+    import torch
+
+    n = len(problem.specs)
+    mask = np.zeros((len(problem.targets), 2 * n), dtype=np.float32)
+    for a, i in enumerate(problem.targets):
         mask[a, : 2 * i] = 1.0
-
-    net = _BatchedNet(t, 2 * n, config.hidden, config.layers, torch.from_numpy(mask))
+    net = _BatchedNet(len(problem.targets), 2 * n, config.hidden, config.layers, torch.from_numpy(mask))
     opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    train = problem.train
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt,
         max_lr=config.learning_rate,
         total_steps=config.epochs * max(1, math.ceil(train.size / config.batch)),
     )
-    x_all = torch.from_numpy(_inputs(feats).astype(np.float32) / INPUT_SCALE)
-    z_all = torch.from_numpy(z_exact.astype(np.float32))
-    w_all = torch.from_numpy(coded.astype(np.float32))
-    ratio = torch.from_numpy((std / step).astype(np.float32))
+    x_all = torch.from_numpy(_inputs(problem.feats).astype(np.float32) / INPUT_SCALE)
+    z_all = torch.from_numpy(problem.z_exact.astype(np.float32))
+    w_all = torch.from_numpy(problem.coded.astype(np.float32))
+    ratio = torch.from_numpy(problem.ratio.astype(np.float32))
+    rng = np.random.default_rng(config.seed + 1)
     history: list[float] = []
     for epoch in range(config.epochs):
         perm = torch.from_numpy(rng.permutation(train))
@@ -181,54 +242,52 @@ def train_conditional(data: Sequence[ColumnData], config: ConditionalTrainingCon
             count += float(idx.numel())
         history.append(total / max(count, 1.0))
         log.info("epoch %d: %.3f bits per row", epoch + 1, history[-1])
+    return net, history
 
+
+def _integer_model(
+    problem: _Problem, net: _BatchedNet, name: str, metadata: dict[str, Any]
+) -> ConditionalModel:
+    """The trained network as a model of integer networks (residual shapes still the prior's)."""
     weights, biases = net.export()
     nets, scales, shapes = {}, {}, {}
-    for a, i in enumerate(targets):
+    for a, i in enumerate(problem.targets):
+        target = problem.specs[i].name
         ws = [w[a] for w in weights]
         ws[0] = ws[0][:, : 2 * i]
-        intnet, out_scale = quantise_layers(
+        nets[target], scales[target] = quantise_layers(
             ws, [b[a] for b in biases], INPUT_SCALE, HIDDEN_MAX / ACTIVATION_MAX
         )
-        nets[data[i].name] = intnet
-        scales[data[i].name] = out_scale
-        shapes[data[i].name] = fit_cdf(np.zeros(0))
-    metadata = {
-        **config.metadata,
-        "rows": rows,
-        "validation_rows": int(n_val),
-        "hidden": config.hidden,
-        "layers": config.layers,
-        "epochs": config.epochs,
-        "seed": config.seed,
-    }
-    model = ConditionalModel(config.name, tuple(specs), nets, scales, shapes, metadata)
-    # the residual shapes, fitted on the held-out rows through the integer network
-    held = {c.name: feats[val, j] for j, c in enumerate(data)}
+        shapes[target] = fit_cdf(np.zeros(0))
+    return ConditionalModel(name, tuple(problem.specs), nets, scales, shapes, metadata)
+
+
+def _fit_shapes(
+    problem: _Problem, data: Sequence[ColumnData], model: ConditionalModel
+) -> tuple[dict[str, float], dict[str, float], dict[str, F64]]:
+    """Every target's residual shape fitted on the held-out rows through the integer networks, and
+    its bits per value there, with the model and with the analytic coding."""
+    val = problem.val
+    held = model.inputs(int(val.size))
+    for c in data:
+        held.set(c.name, c.decoded[val])
     bits: dict[str, float] = {}
     baseline: dict[str, float] = {}
-    for a, i in enumerate(targets):
-        name = data[i].name
-        pred = model.predict(name, {k: v for k, v in list(held.items())[:i]}, int(val.size))
-        offset = class_offset(specs[i].std, step[a])
-        k = scale_classes(pred, offset)
-        mu = np.rint(pred.location / step[a])
+    shapes: dict[str, F64] = {}
+    for a, i in enumerate(problem.targets):
+        spec, step = problem.specs[i], float(problem.step[a])
+        pred = model.predict(spec.name, held)
+        k = scale_classes(pred, class_offset(spec.std, step))
+        mu = np.rint(pred.location / step)
         sig = np.array([sigma_bins(int(c)) for c in range(int(k.max()) + 1)])[k]
-        ok = coded[val, a]
-        u = (exact[val, a] / step[a] - mu) / sig
-        shapes[name] = fit_cdf(u[ok])
-        q = np.rint(exact[val, a] / step[a])
-        bits[name] = _table_bits(shapes[name], q[ok] - mu[ok], k[ok])
-        baseline[name] = _entropy(q[ok])
-    model = ConditionalModel(
-        config.name,
-        tuple(specs),
-        nets,
-        scales,
-        shapes,
-        {**metadata, "validation_bits": {k: round(v, 4) for k, v in bits.items()}},
-    )
-    return TrainingResult(model, bits, baseline, history)
+        ok = problem.coded[val, a]
+        x = problem.exact[val, a] / step
+        shapes[spec.name] = fit_cdf(((x - mu) / sig)[ok])
+        q = np.rint(x)
+        bits[spec.name] = _table_bits(shapes[spec.name], q[ok] - mu[ok], k[ok])
+        ref = data[i].analytic
+        baseline[spec.name] = _entropy(q[ok] if ref is None else ref.astype(np.float64))
+    return bits, baseline, shapes
 
 
 def _inputs(feats: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -296,7 +355,7 @@ class _BatchedNet:
         self.mask = mask
         self.weights = []
         self.biases = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             w = torch.randn(targets, fan_out, fan_in) * math.sqrt(2.0 / fan_in)
             if fan_in == inputs:
                 w = w * mask[:, None, :] * math.sqrt(inputs / max(1.0, float(mask.sum(1).mean())))

@@ -15,7 +15,21 @@ from typing import TYPE_CHECKING
 
 from hepsqueeze.lazy import lazy_dir, lazy_getattr
 
-_LOCATIONS = dict.fromkeys(("ZOO_PREFIX", "ModelCard", "ValidationResult", "card", "is_zoo_name", "list_models", "load", "model_path", "resolve_model", "validate"), "hepsqueeze.zoo.registry")
+_LOCATIONS = dict.fromkeys(
+    (
+        "ZOO_PREFIX",
+        "ModelCard",
+        "ValidationResult",
+        "card",
+        "is_zoo_name",
+        "list_models",
+        "load",
+        "model_path",
+        "resolve_model",
+        "validate",
+    ),
+    "hepsqueeze.zoo.registry",
+)
 
 if TYPE_CHECKING:
     from hepsqueeze.zoo.registry import (

@@ -5,6 +5,7 @@ The only module of the command line that calls the codecs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from hepsqueeze.cli.options import (
     OutOpt,
     ReaderOptions,
     columns_option,
+    load_decoder_option,
     load_model_option,
     load_precision_options,
     model_option,
@@ -146,6 +148,8 @@ def compress(
     if stream:
         _check_stream_input(reader)
     codec = _bounded_codec(max_error, precision, abs_floor, require_bounds) if bounded else None
+    if codec is not None and model is not None:  # a learned conditional model inside the bounded codec
+        codec = _with_conditional_model(codec, model, not no_embed_model)
     cols = split_list(columns, "--columns")
     check_output(output, force)
     in_bytes = input_size_bytes(input_file)
@@ -169,12 +173,14 @@ def _check_codec_options(
     autoencoder: _AutoencoderOptions,
 ) -> None:
     """Exactly one codec (``--model`` or ``--max-error``/``--precision``), and only its options."""
-    if (model is None) == (not bounded):
+    if model is None and not bounded:
         raise UsageError("give either --model (autoencoder) or --max-error (error-bounded codec)")
     for flag, value in (("--abs-floor", abs_floor is not None), ("--require-bounds", require_bounds)):
         if value and not bounded:
             raise UsageError(f"{flag} applies to --max-error only")
     given = autoencoder.given_flags()
+    if bounded and model is not None:  # --no-embed-model applies to a conditional model too
+        given = [g for g in given if g != "--no-embed-model"]
     if bounded and given:
         raise UsageError(f"{_listed(given, 'applies', 'apply')} to --model only, not to --max-error")
 
@@ -207,6 +213,26 @@ def _bounded_codec(
 
     parsed = load_precision_options(max_error, precision, abs_floor=abs_floor, require_bounds=require_bounds)
     return codec_for(max_error=parsed)
+
+
+def _with_conditional_model(codec: Codec, model: Path, embed: bool) -> Codec:
+    """The error-bounded codec with the conditional model of ``--model`` (a model file of
+    ``train --codec bounded`` or zoo:NAME)."""
+    from hepsqueeze.api import conditional_model
+    from hepsqueeze.codecs.bounded.table_codec import BoundedCodec
+
+    if not isinstance(codec, BoundedCodec):  # pragma: no cover - the CLI's --max-error gives BoundedCodec
+        raise UsageError("--model with --max-error needs the codec of every column")
+    from hepsqueeze.models.conditional.model import is_conditional_model
+
+    if model.exists() and not is_conditional_model(model):
+        raise UsageError(
+            f"--model {model.name} is not a conditional model: with --max-error give one made by "
+            "`hepsqueeze train --codec bounded`, or zoo:bounded-jets27d"
+        )
+    with option_hint("--model"):
+        found = conditional_model(str(model))
+    return dataclasses.replace(codec, model=found, embed_model=embed)
 
 
 def _autoencoder_codec(model: Path, options: _AutoencoderOptions) -> Codec:
@@ -284,7 +310,7 @@ def decompress(
         _check_stream_output(output, fmt)
         if tree is not None:
             raise UsageError("--tree names the tree of a ROOT output; --stream writes Parquet")
-    decoder = load_model_option(model) if model is not None else None  # torch only where a network is given
+    decoder = load_decoder_option(model) if model is not None else None  # torch only where a network is given
     if stream:
         from hepsqueeze.file.reader import decompress_to_parquet
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hepsqueeze.cli.errors import UsageError
+from hepsqueeze.cli.errors import option_hint
 from hepsqueeze.cli.options import (
     BatchSizeOpt,
     ForceOpt,
@@ -79,10 +79,12 @@ def benchmark(
     from hepsqueeze.io.formats.root import sniff_root
 
     if sniff_root(input_file):
-        _benchmark_tree(input_file, out, max_error, precision, repeats, reader)
+        _benchmark_tree(input_file, out, max_error, precision, repeats, reader, model)
         return
     if max_error is not None or precision is not None:
-        raise UsageError("--max-error and --precision apply to ROOT inputs; use --errors for tables")
+        # the whole table, every column at its bound: measured as a flat ROOT tree of it
+        _benchmark_table(input_file, out, max_error, precision, repeats, reader, model)
+        return
     from hepsqueeze.evaluation.benchmark import run_benchmark, write_benchmark
 
     targets = split_floats(errors, "--errors") or []
@@ -112,8 +114,10 @@ def _benchmark_tree(
     precision: str | None,
     repeats: int,
     reader: ReaderOptions,
+    model: Path | None = None,
+    tree: str | None = None,
 ) -> None:
-    from hepsqueeze.api import HepsqueezeTreeMethod
+    from hepsqueeze.api import HepsqueezeTreeMethod, conditional_model
     from hepsqueeze.evaluation.tree_benchmark import (
         TreeBenchmarkConfig,
         run_tree_benchmark,
@@ -123,12 +127,39 @@ def _benchmark_tree(
     # neither option: 1e-3 (relative on energies, momenta and masses, absolute on the others)
     default = "1e-3" if max_error is None and precision is None else max_error
     parsed = load_precision_options(default, precision)
-    method = HepsqueezeTreeMethod(parsed, tree=reader.tree)
-    config = TreeBenchmarkConfig(repeats=repeats, tree=reader.tree)
-    result = run_tree_benchmark(input_file, parsed.resolve, extra=[method], config=config)
+    tree = tree or reader.tree
+    methods = [HepsqueezeTreeMethod(parsed, tree=tree)]
+    if model is not None:  # the same codec with the learned model beside it, the model referenced
+        with option_hint("--model"):
+            learned = conditional_model(str(model))
+        methods.append(HepsqueezeTreeMethod(parsed, tree=tree, name="hepsqueeze+model", model=learned))
+    config = TreeBenchmarkConfig(repeats=repeats, tree=tree)
+    result = run_tree_benchmark(input_file, parsed.resolve, extra=methods, config=config)
+    result["settings"]["model"] = None if model is None else {"name": learned.name, "sha256": learned.hash}
     json_path, md_path = write_tree_benchmark(result, out)
     print_markdown_report(md_path.read_text())
     console.print(f"wrote {json_path} and {md_path}")
+
+
+def _benchmark_table(
+    input_file: Path,
+    out: Path,
+    max_error: str | None,
+    precision: str | None,
+    repeats: int,
+    reader: ReaderOptions,
+    model: Path | None,
+) -> None:
+    """``benchmark TABLE --max-error``: the table written as a flat ROOT tree (one entry per row),
+    then measured as a ROOT file is."""
+    import tempfile
+
+    from hepsqueeze.io import read_dataset, write_dataset
+
+    with tempfile.TemporaryDirectory(prefix="hepsqueeze-benchmark-") as tmp:
+        root = Path(tmp) / f"{input_file.stem}.root"
+        write_dataset(read_dataset(input_file, **reader.read_kwargs()), root)
+        _benchmark_tree(root, out, max_error, precision, repeats, reader, model, tree="events")
 
 
 def _read_with_event(input_file: Path, columns: list[str], reader: ReaderOptions) -> Table:

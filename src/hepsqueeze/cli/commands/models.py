@@ -46,7 +46,10 @@ def train(
     variables: Annotated[
         str | None, typer.Option(help="Model variable names (default E,pt,eta,phi).")
     ] = None,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Maximum epochs (default 100; 24 with --codec bounded).", show_default=False),
+    ] = None,
     batch_size: BatchSizeOpt = 512,
     lr: Annotated[float, typer.Option(help="Peak learning rate of the one-cycle schedule.")] = 3e-3,
     weight_decay: Annotated[float, typer.Option(help="Decoupled weight decay.")] = 0.0,
@@ -66,14 +69,44 @@ def train(
         str | None,
         typer.Option(help="Event files: train on these object types only, e.g. j,b (default: all objects)."),
     ] = None,
+    codec: Annotated[
+        str,
+        typer.Option(
+            help="autoencoder, or bounded: a conditional model of the error-bounded codec, trained at "
+            "the bounds of --max-error / --precision (then use it with compress --max-error ... --model)."
+        ),
+    ] = "autoencoder",
+    max_error: Annotated[
+        str | None, typer.Option("--max-error", help="--codec bounded: the bounds, as compress takes them.")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option("--precision", help="--codec bounded: a precision file or preset.")
+    ] = None,
+    hidden: Annotated[
+        int, typer.Option(help="--codec bounded: hidden units per layer of each column's network.")
+    ] = 64,
+    layers: Annotated[int, typer.Option(help="--codec bounded: hidden layers of each column's network.")] = 2,
 ) -> None:
-    """Train an autoencoder on a table of jets (or the objects of an event file) and save the model file."""
-    from hepsqueeze.api import train as api_train
+    """Train an autoencoder on a table of jets (or the objects of an event file), or a conditional
+    model of the error-bounded codec (--codec bounded), and save the model file."""
     from hepsqueeze.atomic import check_output
+
+    check_output(output, force)
+    if codec == "bounded":
+        _train_bounded(
+            input_file, output, reader, max_error, precision, hidden, layers,
+            epochs or 24, batch_size, lr, seed, force,
+        )  # fmt: skip
+        return
+    if codec != "autoencoder":
+        raise typer.BadParameter(f"unknown codec {codec!r}: autoencoder or bounded", param_hint="--codec")
+    if max_error is not None or precision is not None:
+        raise typer.BadParameter("applies to --codec bounded only", param_hint="--max-error/--precision")
+    epochs = epochs or 100
+    from hepsqueeze.api import train as api_train
     from hepsqueeze.models import save_model
     from hepsqueeze.training import EpochReport, TrainConfig
 
-    check_output(output, force)
     arch = _architecture(preset, nodes, batchnorm)
     config = TrainConfig(
         epochs=epochs,
@@ -109,6 +142,40 @@ def train(
     model.name = preset if nodes is None and not batchnorm else f"{preset}-custom"
     save_model(model, output, force=force)
     print_trained(model, output)
+
+
+def _train_bounded(
+    input_file: Path,
+    output: Path,
+    reader: ReaderOptions,
+    max_error: str | None,
+    precision: str | None,
+    hidden: int,
+    layers: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    force: bool,
+) -> None:
+    """``train --codec bounded``: a conditional model at the bounds given, saved to ``output``."""
+    from hepsqueeze.api import train_bounded
+    from hepsqueeze.cli.options import load_precision_options
+    from hepsqueeze.cli.render import print_trained_conditional
+    from hepsqueeze.training.conditional import ConditionalTrainingConfig
+
+    if max_error is None and precision is None:
+        raise typer.BadParameter("--codec bounded trains at bounds: give --max-error or --precision")
+    parsed = load_precision_options(max_error, precision)
+    with option_hint("--hidden"):
+        config = ConditionalTrainingConfig(
+            hidden=hidden, layers=layers, epochs=epochs, batch=batch_size, learning_rate=lr, seed=seed,
+            name=output.stem, metadata={"input": input_file.name},
+        )  # fmt: skip
+    table = _training_table(input_file, None, reader, None)
+    result = train_bounded(table, max_error=parsed, config=config)
+    result.model.save(output, force=force)
+    print_trained_conditional(result, output)
 
 
 def _architecture(preset: str, nodes: str | None, batchnorm: bool) -> AutoencoderConfig:

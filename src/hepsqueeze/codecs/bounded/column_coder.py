@@ -287,6 +287,7 @@ def encode_column(
     structure: Structure,
     prediction: npt.NDArray[Any] | None = None,
     relation: list[str] | None = None,
+    *,
     learned: Conditional | None = None,
 ) -> EncodedColumn:
     """Code one column (any numeric dtype) within ``bound`` in the contexts of ``structure``;
@@ -298,7 +299,7 @@ def encode_column(
         return _encode_integer(values, structure)
     if bound.mode == BoundMode.LOSSLESS or dtype.itemsize not in _ROUNDOFF:
         return _bytes_column(values)
-    coded = _encode_quantised(values, bound, structure, prediction, relation, learned)
+    coded = _encode_quantised(values, bound, structure, prediction, relation, learned=learned)
     if coded.payload and len(coded.payload) <= values.nbytes // 2:
         return coded
     raw = _bytes_column(values)
@@ -369,8 +370,7 @@ class Quantised:
 
     @property
     def domain(self) -> npt.NDArray[np.float64]:
-        out: npt.NDArray[np.float64] = self.q * self.step
-        return out
+        return self.q.astype(np.float64) * self.step
 
 
 def quantise(values: npt.NDArray[Any], bound: ColumnBound) -> Quantised:
@@ -425,6 +425,7 @@ def _encode_quantised(
     structure: Structure,
     prediction: npt.NDArray[Any] | None,
     relation: list[str] | None,
+    *,
     learned: Conditional | None = None,
 ) -> EncodedColumn:
     qz = quantise(values, bound)
@@ -452,7 +453,9 @@ def _encode_quantised(
     q_dec = structure.restore(structure.join(choice.groups, choice.predictor, choice.ranks), choice.predictor)
     if choice.predictor == Predictor.RELATION and qp is not None:
         q_dec = q_dec + qp
-    analytic = EncodedColumn(_pack(head, side, encode_groups(groups)), decoded, count, q_dec * qz.step)
+    analytic = EncodedColumn(
+        _pack(head, side, encode_groups(groups)), decoded, count, q_dec.astype(np.float64) * qz.step
+    )
     if learned is None:
         return analytic
     coded = _encode_learned(qz, structure, learned, side, count)
@@ -669,7 +672,7 @@ def decode_column_domain(
                 qp = predicted_symbols(prediction, h.step, h.kind == Kind.RELATIVE)
             q, sign = _quantised_symbols(h, name, structure, (predictor, ranks), qp)
         values = _dequantise(h, name, q, sign)
-        domain = q * h.step
+        domain = q.astype(np.float64) * h.step
     if _digest(values) != h.digest:
         raise ContainerError(f"column {name!r} does not decode to the values it was written with")
     return values, domain

@@ -91,7 +91,7 @@ def encode_residuals(
     return words, np.concatenate(escapes) if escapes else np.zeros(0, np.int64)
 
 
-def decode_residuals(
+def decode_residuals(  # noqa: PLR0917  (the inverse of encode_residuals, argument for argument)
     words: bytes, escapes: I64, prediction: Prediction, step: float, offset: int, tables: Tables, name: str
 ) -> I64:
     """Inverse of :func:`encode_residuals`: the symbols."""

@@ -37,7 +37,7 @@ from hepsqueeze.codecs.bounded.learned import Conditional
 from hepsqueeze.codecs.bounded.payload import parallel_map
 from hepsqueeze.errors import ContainerError
 from hepsqueeze.models.conditional.intnet import Backend
-from hepsqueeze.models.conditional.model import ColumnSpec, ConditionalModel, Domain
+from hepsqueeze.models.conditional.model import ColumnSpec, ConditionalModel, Domain, Inputs
 
 TABLE_MAGIC: Final = b"HSQT"
 TABLE_PREFIX: Final = struct.Struct("<4sI")
@@ -157,7 +157,7 @@ def encode_table(
     decoded = {n: c.decoded for n, c in done.items()}
     if model is not None:
         # the model's columns in its order: each target sees the columns before it
-        features: dict[str, npt.NDArray[np.int64]] = {}
+        inputs = model.inputs(rows)
         for name in modelled:
             spec = model.spec(name)
             values, bound = np.asarray(columns[name]), bounds.get(name, LOSSLESS)
@@ -165,13 +165,13 @@ def encode_table(
             prediction = predict(rel, decoded) if rel and all(r in decoded for r in rel[1:]) else None
             learned = None
             if spec.target and _codes(spec, bound, values.dtype):
-                learned = Conditional(model, name, model.predict(name, features, rows, backend))
+                learned = Conditional(model, name, model.predict(name, inputs, backend))
             enc = encode_column(
-                values, bound, structure, prediction, rel if prediction is not None else None, learned
+                values, bound, structure, prediction, rel if prediction is not None else None, learned=learned
             )
             done[name], decoded[name] = enc, enc.decoded
             if enc.domain is not None and _usable(spec, enc.kind, values.dtype):
-                features[name] = spec.feature(enc.domain)
+                inputs.set(name, enc.domain)
 
     def related(name: str) -> EncodedColumn:
         rel = relations[name]
@@ -276,15 +276,7 @@ def decode_table(
     if event is not None:
         out[event] = decode_column(headers[event], event, flat)
     structure = structure_of(out, event, parsed.rows)
-    relation: dict[str, list[str]] = {}
-    for n, h in headers.items():
-        rel = h.head.get("relation")
-        if rel is not None:
-            if not (isinstance(rel, list) and rel and rel[0] in ARITY and len(rel) == 1 + ARITY[rel[0]]):
-                raise ContainerError(f"column {n!r}: invalid relation {str(rel)[:60]}")
-            if any(r not in parsed.columns or r == n for r in rel[1:]):
-                raise ContainerError(f"column {n!r}: its relation names columns the table does not hold")
-            relation[n] = [str(r) for r in rel]
+    relation = _relations(headers)
     learned = [n for n, h in headers.items() if h.predictor == Predictor.LEARNED]
     if learned and model is None:
         raise ContainerError(f"column {learned[0]!r} is coded with a model this file is not read with")
@@ -294,6 +286,7 @@ def decode_table(
         [c.name for c in model.columns if c.name in parsed.columns and c.name != event] if model else []
     )
     domains: dict[str, npt.NDArray[np.float64]] = {}
+    inputs = model.inputs(parsed.rows) if model is not None else None
 
     def plain(n: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
         return decode_column_domain(headers[n], n, structure)
@@ -314,9 +307,9 @@ def decode_table(
         h = headers[ready]
         prediction = predict(relation[ready], out) if ready in relation else None
         cond = None
-        if h.predictor == Predictor.LEARNED and model is not None:
-            features = _features(model, ready, modelled, headers, domains)
-            cond = Conditional(model, ready, model.predict(ready, features, parsed.rows, backend))
+        if h.predictor == Predictor.LEARNED and model is not None and inputs is not None:
+            _fill(inputs, ready, modelled, headers, domains)
+            cond = Conditional(model, ready, model.predict(ready, inputs, backend))
         out[ready], domains[ready] = decode_column_domain(h, ready, structure, prediction, cond)
     if event is not None:
         domains[event] = out[event].astype(np.float64)
@@ -324,6 +317,21 @@ def decode_table(
         if out[name].dtype != dtype:
             raise ContainerError(f"column {name!r} decodes as {out[name].dtype}, the header says {dtype}")
     return {n: out[n] for n, _ in specs}
+
+
+def _relations(headers: Mapping[str, ColumnHeader]) -> dict[str, list[str]]:
+    """The relation each column's header names, checked: a known op, its inputs other columns of the table."""
+    out: dict[str, list[str]] = {}
+    for n, h in headers.items():
+        rel = h.head.get("relation")
+        if rel is None:
+            continue
+        if not (isinstance(rel, list) and rel and rel[0] in ARITY and len(rel) == 1 + ARITY[rel[0]]):
+            raise ContainerError(f"column {n!r}: invalid relation {str(rel)[:60]}")
+        if any(r not in headers or r == n for r in rel[1:]):
+            raise ContainerError(f"column {n!r}: its relation names columns the table does not hold")
+        out[n] = [str(r) for r in rel]
+    return out
 
 
 def _ready(
@@ -340,20 +348,19 @@ def _ready(
     return True
 
 
-def _features(
-    model: ConditionalModel,
+def _fill(
+    inputs: Inputs,
     target: str,
     modelled: Sequence[str],
     headers: Mapping[str, ColumnHeader],
     domains: Mapping[str, npt.NDArray[np.float64]],
-) -> dict[str, npt.NDArray[np.int64]]:
-    """The inputs of ``target``: the columns before it that the table holds in the model's domain."""
-    out: dict[str, npt.NDArray[np.int64]] = {}
+) -> None:
+    """Set in ``inputs`` the columns before ``target`` that the table holds in the model's domain."""
+    model = inputs.model
     for name in modelled[: modelled.index(target)]:
         spec, h = model.spec(name), headers[name]
-        if _usable(spec, h.kind, h.dtype):
-            out[name] = spec.feature(domains[name])
-    return out
+        if name not in inputs.present and _usable(spec, h.kind, h.dtype):
+            inputs.set(name, domains[name])
 
 
 def table_bits(payload: bytes) -> dict[str, dict[str, Any]]:

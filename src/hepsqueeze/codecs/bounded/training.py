@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.codecs.bounded.column_bound import BoundMode, ColumnBound
-from hepsqueeze.codecs.bounded.column_coder import quantise
-from hepsqueeze.codecs.bounded.table_coder import relations_of
+from hepsqueeze.codecs.bounded.column_coder import predicted_symbols, quantise
+from hepsqueeze.codecs.bounded.table_coder import predict, relations_of
 from hepsqueeze.errors import InputError
 from hepsqueeze.models.conditional.model import Domain
 from hepsqueeze.training.conditional import ColumnData
@@ -49,6 +49,8 @@ def model_columns(
 ) -> list[ColumnData]:
     """The training data of a model of ``columns`` (``order``: default :func:`model_order`)."""
     names = list(order) if order is not None else model_order(columns, bounds, event)
+    relations = relations_of({n: columns[n] for n in names if n in columns})
+    decoded: dict[str, npt.NDArray[Any]] = {}
     out: list[ColumnData] = []
     for name in names:
         if name not in columns:
@@ -65,8 +67,14 @@ def model_columns(
             x = values.astype(np.float64)
             exact = np.log(np.abs(x)) if relative else x.copy()
         exact[qz.zero] = np.nan
+        decoded[name] = qz.decoded
+        # what the analytic coding codes: the symbols, or their difference from a relation's
+        analytic = qz.q
+        rel = relations.get(name)
+        if rel is not None and all(r in decoded for r in rel[1:]):
+            analytic = qz.q - predicted_symbols(predict(rel, decoded), qz.step, relative)
         domain = Domain.LOG if relative else Domain.LINEAR
-        out.append(ColumnData(name, domain, qz.domain, exact, qz.step))
+        out.append(ColumnData(name, domain, qz.domain, exact, qz.step, analytic[~qz.zero]))
     return out
 
 

@@ -140,6 +140,7 @@ class ConditionalModel:
     training: Mapping[str, Any] = field(default_factory=dict)
     _tables: dict[tuple[str, int], tuple[F64, int, int]] = field(default_factory=dict, repr=False)
     _coders: dict[tuple[str, int], tuple[Any, int, int]] = field(default_factory=dict, repr=False)
+    _nets: dict[tuple[str, tuple[bool, ...]], IntMLP] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -187,32 +188,36 @@ class ConditionalModel:
         """The fixed-point input of column ``name`` from its domain values (float64)."""
         return self.spec(name).feature(values)
 
-    def predict(
-        self,
-        target: str,
-        features: Mapping[str, npt.NDArray[np.int64]],
-        rows: int,
-        backend: Backend = "numpy",
-    ) -> Prediction:
-        """The predictions for ``target`` from the features of the columns before it that the
-        file holds (``features``: name -> fixed-point input; absent columns are absent)."""
+    def inputs(self, rows: int) -> Inputs:
+        """An empty input matrix for ``rows`` rows (every column absent)."""
+        return Inputs(self, rows)
+
+    def predict(self, target: str, inputs: Inputs, backend: Backend = "numpy") -> Prediction:
+        """The predictions for ``target`` from the columns set in ``inputs`` before it (the others
+        are absent)."""
         i = self.index(target)
         spec = self.columns[i]
         if not spec.target:
             raise ModelError(f"column {target!r} is not a target of model {self.name!r}")
-        x = np.zeros((rows, 2 * i), dtype=np.int64)
-        for j, c in enumerate(self.columns[:i]):
-            f = features.get(c.name)
-            if f is not None:
-                if f.shape != (rows,):
-                    raise ModelError(f"feature {c.name!r} has {f.shape} values, expected ({rows},)")
-                x[:, 2 * j] = f
-                x[:, 2 * j + 1] = INPUT_SCALE
-        out = self.nets[target](x, backend).astype(np.float64)
+        if inputs.model is not self:
+            raise ModelError("the inputs were made for another model")
+        flags = tuple(c.name in inputs.present for c in self.columns[:i])
+        out = self._folded(target, flags)(inputs.matrix[:, :i], backend).astype(np.float64)
         scale = self.output_scale[target]
         location = out[:, 0] * scale[0] * spec.std + spec.mean
         log2_scale = np.clip(out[:, 1] * scale[1], -MAX_LOG2_SCALE, MAX_LOG2_SCALE)
         return Prediction(location, log2_scale)
+
+    def _folded(self, target: str, flags: tuple[bool, ...]) -> IntMLP:
+        """``target``'s network with the presence flags of a file's columns folded in (built once)."""
+        key = (target, flags)
+        found = self._nets.get(key)
+        if found is None:
+            constant = np.array(flags, dtype=np.int64) * INPUT_SCALE
+            found = self.nets[target].with_constant_inputs(constant)
+            with self._lock:
+                self._nets[key] = found
+        return found
 
     def table(self, target: str, k: int) -> tuple[F64, int, int]:
         """The coding table of scale class ``k`` of ``target`` (see
@@ -265,8 +270,8 @@ class ConditionalModel:
             for i, layer in enumerate(self.nets[t].layers):
                 out.append(("weight", f"{t}/{i}/weight", layer.weight))
                 out.append(("weight", f"{t}/{i}/bias", layer.bias))
-                if layer.multiplier is not None:
-                    out.append(("weight", f"{t}/{i}/multiplier", layer.multiplier))
+                if layer.scale is not None:
+                    out.append(("weight", f"{t}/{i}/scale", layer.scale))
             out.append(("weight", f"{t}/shape", np.rint(self.shapes[t] * SHAPE_ONE).astype(np.uint32)))
         return out
 
@@ -304,6 +309,26 @@ class ConditionalModel:
         ) as writer:
             self._write(writer)
         return Path(path)
+
+
+class Inputs:
+    """The inputs of a model's networks for one table chunk: the fixed-point value of every model
+    column (zero until :meth:`set`) and which columns are present (their flags are folded into
+    the networks' biases)."""
+
+    def __init__(self, model: ConditionalModel, rows: int) -> None:
+        self.model = model
+        self.rows = rows
+        self.matrix = np.zeros((rows, len(model.columns)), dtype=np.float32)
+        self.present: set[str] = set()
+
+    def set(self, name: str, values: F64) -> None:
+        """Column ``name`` is known: its domain values (float64, ``rows`` of them)."""
+        if values.shape != (self.rows,):
+            raise ModelError(f"column {name!r} has {values.shape} values, expected ({self.rows},)")
+        j = self.model.index(name)
+        self.matrix[:, j] = self.model.columns[j].feature(values)
+        self.present.add(name)
 
 
 def load_conditional_model(path: str | os.PathLike[str]) -> ConditionalModel:
@@ -380,7 +405,8 @@ def _from_reader(reader: ContainerReader, source: str) -> ConditionalModel:
             raise ModelError(f"{source}: array {name!r} is missing")
         if tuple(s.desc.get("shape", ())) != shape or s.desc.get("dtype") != np.dtype(dtype).str:
             raise ModelError(
-                f"{source}: array {name!r} has shape {s.desc.get('shape')} {s.desc.get('dtype')}, expected {list(shape)} {dtype}"
+                f"{source}: array {name!r} has shape {s.desc.get('shape')} {s.desc.get('dtype')}, "
+                f"expected {list(shape)} {dtype}"
             )
         used.add((kind, name))
         out: npt.NDArray[Any] = reader.read_array(s).copy()
@@ -393,11 +419,11 @@ def _from_reader(reader: ContainerReader, source: str) -> ConditionalModel:
         built = []
         for j, (width, fan, top) in enumerate(layers):
             w = array("weight", f"{c.name}/{j}/weight", "<i1", (width, fan))
-            b = array("weight", f"{c.name}/{j}/bias", "<i8", (width,))
-            m = array("weight", f"{c.name}/{j}/multiplier", "<i8", (width,)) if j < len(layers) - 1 else None
+            b = array("weight", f"{c.name}/{j}/bias", "<i4", (width,))
+            m = array("weight", f"{c.name}/{j}/scale", "<f4", (width,)) if j < len(layers) - 1 else None
             built.append(
                 IntLayer(
-                    w.astype(np.int8), b.astype(np.int64), None if m is None else m.astype(np.int64), top
+                    w.astype(np.int8), b.astype(np.int32), None if m is None else m.astype(np.float32), top
                 )
             )
         nets[c.name] = IntMLP(tuple(built))
@@ -428,7 +454,7 @@ def class_offset(std: float, step: float) -> int:
     differ in its last bit between machines) and stored in the payload."""
     from hepsqueeze.models.conditional.shape import MIN_EXPONENT
 
-    return int(round((np.log2(std / step) - MIN_EXPONENT) * SCALES_PER_OCTAVE))
+    return round(float((np.log2(std / step) - MIN_EXPONENT) * SCALES_PER_OCTAVE))
 
 
 def scale_classes(prediction: Prediction, offset: int) -> npt.NDArray[np.int64]:
@@ -445,6 +471,7 @@ __all__ = [
     "ColumnSpec",
     "ConditionalModel",
     "Domain",
+    "Inputs",
     "Prediction",
     "class_offset",
     "conditional_model_from_bytes",

@@ -89,10 +89,7 @@ def fit_cdf(u: npt.NDArray[np.float64], prior: float = 0.02) -> npt.NDArray[np.f
     scale), mixed with ``prior`` of a logistic of unit scale so that it is strictly increasing."""
     grid = np.linspace(-SPAN, SPAN, GRID)
     u = u[np.isfinite(u)]
-    if u.size:
-        emp = np.searchsorted(np.sort(u), grid, side="right") / u.size
-    else:
-        emp = np.zeros(GRID)
+    emp = np.searchsorted(np.sort(u), grid, side="right") / u.size if u.size else np.zeros(GRID)
     with np.errstate(over="ignore"):
         logistic = 1.0 / (1.0 + np.exp(-grid))
     cdf = (1.0 - prior) * emp + prior * logistic
