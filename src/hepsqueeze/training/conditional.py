@@ -60,9 +60,13 @@ class ColumnData:
     analytic: npt.NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
-        target = self.domain != Domain.INTEGER
-        if target and (self.exact is None or self.step is None or not self.step > 0):
-            raise InputError(f"column {self.name!r}: a target needs its exact values and its step")
+        if self.domain != Domain.INTEGER and (self.exact is None or self.step is None or not self.step > 0):
+            raise InputError(f"column {self.name!r}: a float column needs its exact values and its step")
+
+    @property
+    def target(self) -> bool:
+        """Whether the model predicts the column (float columns; integer ones given their ``exact``)."""
+        return self.exact is not None
         if self.exact is not None and self.exact.shape != self.decoded.shape:
             raise InputError(f"column {self.name!r}: exact and decoded values differ in length")
 
@@ -137,17 +141,17 @@ class _Problem:
 
 
 def _prepare(data: Sequence[ColumnData], config: ConditionalTrainingConfig) -> _Problem:
-    if not data or not any(c.domain != Domain.INTEGER for c in data):
-        raise InputError("a conditional model needs at least one float column with a bound")
+    if not data or not any(c.target for c in data):
+        raise InputError("a conditional model needs at least one target column (a float column with a bound)")
     rows = data[0].decoded.shape[0]
     if rows < 64 or any(c.decoded.shape != (rows,) for c in data):
         raise InputError(f"training needs at least 64 rows of equal length per column, got {rows}")
     specs = []
     for c in data:
-        mean, std = _stats(c)
-        specs.append(ColumnSpec(c.name, c.domain, mean, std, c.domain != Domain.INTEGER))
+        # the first column has nothing to be predicted from: a context only
+        specs.append(ColumnSpec(c.name, c.domain, *_stats(c), c.target and bool(specs)))
     feats = np.stack([s.feature(c.decoded) for s, c in zip(specs, data, strict=True)], axis=1)
-    targets = [i for i, c in enumerate(data) if c.domain != Domain.INTEGER]
+    targets = [i for i, c in enumerate(specs) if c.target]
     order = np.random.default_rng(config.seed).permutation(rows)
     n_val = max(1, int(rows * config.validation))
     # targets in std units (the network's location) and bins (the loss): std / step bins per std
@@ -156,7 +160,7 @@ def _prepare(data: Sequence[ColumnData], config: ConditionalTrainingConfig) -> _
     means = np.array([specs[i].mean for i in targets])
     stds = np.array([specs[i].std for i in targets])
     steps = np.array([float(data[i].step or 1.0) for i in targets])
-    z_exact = np.where(coded, (np.nan_to_num(exact) - mean) / std, 0.0)
+    z_exact = np.where(coded, (np.nan_to_num(exact) - means) / stds, 0.0)
     return _Problem(
         specs, targets, feats, exact, coded, z_exact, steps, stds / steps, order[n_val:], order[:n_val]
     )

@@ -296,7 +296,7 @@ def encode_column(
     learned model's ``learned`` predictions (of this column, in the domain of its bound)."""
     dtype = values.dtype
     if dtype.kind in "biu":
-        return _encode_integer(values, structure)
+        return _encode_integer(values, structure, learned)
     if bound.mode == BoundMode.LOSSLESS or dtype.itemsize not in _ROUNDOFF:
         return _bytes_column(values)
     coded = _encode_quantised(values, bound, structure, prediction, relation, learned=learned)
@@ -327,7 +327,9 @@ def _plain_domain(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     return out
 
 
-def _encode_integer(values: npt.NDArray[Any], structure: Structure) -> EncodedColumn:
+def _encode_integer(
+    values: npt.NDArray[Any], structure: Structure, learned: Conditional | None = None
+) -> EncodedColumn:
     arr = values.view(np.uint8) if values.dtype.kind == "b" else values
     if arr.size and arr.dtype == np.uint64 and int(arr.max()) >= 1 << 63:
         return _bytes_column(values)
@@ -346,9 +348,28 @@ def _encode_integer(values: npt.NDArray[Any], structure: Structure) -> EncodedCo
         "ranks": choice.ranks,
         "xxh64": _digest(values),
     }
-    return EncodedColumn(
+    analytic = EncodedColumn(
         _pack(head, b"", encode_groups(choice.groups)), np.array(values, copy=True), 0, _plain_domain(values)
     )
+    if learned is None or values.dtype.kind == "b":
+        return analytic
+    # integers are their own symbols: step 1, every row coded from the model
+    offset = learned.offset(1.0)
+    words, escapes = encode_residuals(q, learned.prediction, 1.0, offset, learned.tables)
+    head.update(
+        {
+            "predictor": int(Predictor.LEARNED),
+            "ranks": RANK_CHOICES[0],
+            "learned": {"offset": offset, "signs": 0, "words": len(words), "escapes": int(escapes.size)},
+        }
+    )
+    coded = EncodedColumn(
+        _pack(head, b"", words + escapes.astype("<i8").tobytes()),
+        analytic.decoded,
+        0,
+        analytic.domain,
+    )
+    return coded if len(coded.payload) < len(analytic.payload) else analytic
 
 
 @dataclass(frozen=True)
@@ -584,11 +605,10 @@ def _coded_fields(h: ColumnHeader, name: str) -> ColumnHeader:
     if type(ranks) is not int or ranks not in RANK_CHOICES or not isinstance(digest, str):
         raise ContainerError(f"column {name!r}: invalid rank contexts or digest in the payload header")
     if h.kind == Kind.INTEGER:
-        if predictor in (Predictor.RELATION, Predictor.LEARNED):
-            raise ContainerError(
-                f"column {name!r}: an integer column is not coded from a relation or a model"
-            )
-        return dataclasses.replace(h, predictor=predictor, ranks=ranks, digest=digest)
+        if predictor == Predictor.RELATION:
+            raise ContainerError(f"column {name!r}: an integer column is not coded from a relation")
+        learned_int = _learned_fields(h, name) if predictor == Predictor.LEARNED else None
+        return dataclasses.replace(h, predictor=predictor, ranks=ranks, digest=digest, learned=learned_int)
     step, n_exc, clip = head.get("step"), head.get("exceptions"), head.get("clip")
     if type(step) is not float or not (math.isfinite(step) and step > 0):
         raise ContainerError(f"column {name!r}: invalid step in the payload header")
@@ -654,9 +674,12 @@ def decode_column_domain(
         return values, _plain_domain(values)
     predictor, ranks = h.predictor, h.ranks
     if h.kind == Kind.INTEGER:
-        counts = structure.contexts(predictor, ranks)[1]
-        groups = decode_groups(h.stream, counts, [name] * len(counts))
-        q = structure.restore(structure.join(groups, predictor, ranks), predictor)
+        if predictor == Predictor.LEARNED:
+            q = _learned_integers(h, name, learned)
+        else:
+            counts = structure.contexts(predictor, ranks)[1]
+            groups = decode_groups(h.stream, counts, [name] * len(counts))
+            q = structure.restore(structure.join(groups, predictor, ranks), predictor)
         values = q.astype(h.dtype) if h.dtype.kind != "b" else q.astype(np.uint8).view(np.bool_)
         domain = q.astype(np.float64)
     else:
@@ -729,6 +752,21 @@ def _learned_symbols(
     q = np.zeros(h.rows, dtype=np.int64)
     q[rows] = coded
     return q, sign
+
+
+def _learned_integers(h: ColumnHeader, name: str, learned: Conditional | None) -> I64:
+    """The values of a LEARNED integer column (step 1, no signs)."""
+    if learned is None or learned.prediction.location.shape != (h.rows,):
+        raise ContainerError(f"column {name!r} is coded with a model this file is not read with")
+    if h.learned is None:  # pragma: no cover - parse_column sets it for LEARNED columns
+        raise ContainerError(f"column {name!r}: no learned fields")
+    offset, _, n_words, n_escapes = h.learned
+    escapes = np.frombuffer(h.stream[n_words:], dtype="<i8", count=n_escapes).astype(np.int64)
+    q = decode_residuals(h.stream[:n_words], escapes, learned.prediction, 1.0, offset, learned.tables, name)
+    info = np.iinfo(h.dtype) if h.dtype.kind in "iu" else None
+    if info is not None and q.size and (int(q.min()) < info.min or int(q.max()) > info.max):
+        raise ContainerError(f"column {name!r}: decoded values outside {h.dtype}")
+    return q
 
 
 def _dequantise(h: ColumnHeader, name: str, q: I64, sign: I64 | None) -> npt.NDArray[Any]:

@@ -199,6 +199,8 @@ def encode_table(
 
 def _codes(spec: ColumnSpec, bound: ColumnBound, dtype: np.dtype[Any]) -> bool:
     """Whether a model target can code a column with this bound: its domain is the bound's."""
+    if spec.domain == Domain.INTEGER:
+        return dtype.kind in "iu"
     if dtype.kind != "f":
         return False
     if bound.mode == BoundMode.ABSOLUTE:

@@ -25,9 +25,13 @@ from hepsqueeze.training.conditional import ColumnData
 
 
 def model_order(
-    columns: Mapping[str, npt.NDArray[Any]], bounds: Mapping[str, ColumnBound], event: str | None
+    columns: Mapping[str, npt.NDArray[Any]],
+    bounds: Mapping[str, ColumnBound],
+    event: str | None,
+    integers_last: bool = False,
 ) -> list[str]:
-    """The columns a model of ``columns`` covers, in coding order."""
+    """The columns a model of ``columns`` covers, in coding order (``integers_last``: the integer
+    columns after the float ones, as targets given them, instead of first, as contexts)."""
     ints = [n for n, v in columns.items() if n != event and v.dtype.kind in "iub"]
     floats = [
         n
@@ -38,7 +42,7 @@ def model_order(
     order = [n for n in floats if n not in relations]
     for target, (_, *inputs) in relations.items():
         order.insert(max(order.index(i) for i in inputs) + 1, target)
-    return ints + order
+    return order + ints if integers_last else ints + order
 
 
 def model_columns(
@@ -46,9 +50,11 @@ def model_columns(
     bounds: Mapping[str, ColumnBound],
     event: str | None,
     order: Sequence[str] | None = None,
+    integer_targets: bool = False,
 ) -> list[ColumnData]:
-    """The training data of a model of ``columns`` (``order``: default :func:`model_order`)."""
-    names = list(order) if order is not None else model_order(columns, bounds, event)
+    """The training data of a model of ``columns`` (``order``: default :func:`model_order`;
+    ``integer_targets``: the integer columns are targets too, coded from the columns before them)."""
+    names = list(order) if order is not None else model_order(columns, bounds, event, integer_targets)
     relations = relations_of({n: columns[n] for n in names if n in columns})
     decoded: dict[str, npt.NDArray[Any]] = {}
     out: list[ColumnData] = []
@@ -58,7 +64,11 @@ def model_columns(
         values = np.asarray(columns[name])
         if values.dtype.kind in "iub":
             arr = values.view(np.uint8) if values.dtype.kind == "b" else values
-            out.append(ColumnData(name, Domain.INTEGER, arr.astype(np.float64)))
+            exact = arr.astype(np.float64)
+            if integer_targets and values.dtype.kind in "iu":
+                out.append(ColumnData(name, Domain.INTEGER, exact, exact, 1.0, arr.astype(np.int64)))
+            else:
+                out.append(ColumnData(name, Domain.INTEGER, exact))
             continue
         bound = bounds[name]
         qz = quantise(values, bound)

@@ -82,8 +82,6 @@ class ColumnSpec:
             raise ModelError(f"invalid column name {self.name[:40]!r}")
         if not (np.isfinite(self.mean) and np.isfinite(self.std) and self.std > 0):
             raise ModelError(f"column {self.name!r}: mean and std must be finite, std > 0")
-        if self.target and self.domain == Domain.INTEGER:
-            raise ModelError(f"column {self.name!r}: an integer column is a context, not a target")
 
     def feature(self, values: F64) -> npt.NDArray[np.int64]:
         """The fixed-point input of this column from its domain values (float64): ``rint(z *
