@@ -62,13 +62,13 @@ class ColumnData:
     def __post_init__(self) -> None:
         if self.domain != Domain.INTEGER and (self.exact is None or self.step is None or not self.step > 0):
             raise InputError(f"column {self.name!r}: a float column needs its exact values and its step")
+        if self.exact is not None and self.exact.shape != self.decoded.shape:
+            raise InputError(f"column {self.name!r}: exact and decoded values differ in length")
 
     @property
     def target(self) -> bool:
         """Whether the model predicts the column (float columns; integer ones given their ``exact``)."""
         return self.exact is not None
-        if self.exact is not None and self.exact.shape != self.decoded.shape:
-            raise InputError(f"column {self.name!r}: exact and decoded values differ in length")
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def _prepare(data: Sequence[ColumnData], config: ConditionalTrainingConfig) -> _
     rows = data[0].decoded.shape[0]
     if rows < 64 or any(c.decoded.shape != (rows,) for c in data):
         raise InputError(f"training needs at least 64 rows of equal length per column, got {rows}")
-    specs = []
+    specs: list[ColumnSpec] = []
     for c in data:
         # the first column has nothing to be predicted from: a context only
         specs.append(ColumnSpec(c.name, c.domain, *_stats(c), c.target and bool(specs)))
