@@ -11,7 +11,7 @@ import pytest
 import typer
 
 from hepsqueeze.cli import app, main
-from hepsqueeze.io import read_table
+from hepsqueeze.io import read_table, write_table
 from hepsqueeze.io.table import Table
 from hepsqueeze.models import load_model
 
@@ -509,3 +509,71 @@ def test_library_errors_get_the_flag_of_their_option(
     assert "without column names" in err
     assert err.rstrip().endswith("(--names)")
     assert err.count("--names") == 1
+
+
+@pytest.fixture(scope="module")
+def jets27d_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small 27-variable-like table: an event column, integers and correlated float columns."""
+    rng = np.random.default_rng(5)
+    events = np.repeat(np.arange(800), rng.integers(1, 5, 800))
+    n = events.size
+    pt = rng.lognormal(3.5, 0.6, n).astype(np.float32)
+    count = rng.poisson(8 + pt / 10).astype(np.int32)
+    width = (0.3 / np.sqrt(count + 1) + rng.normal(0, 0.01, n)).astype(np.float32)
+    cols = {
+        "event": events.astype(np.int64),
+        "pt": pt,
+        "eta": rng.normal(0, 1.5, n).astype(np.float32),
+        "n_constituents": count,
+        "width": width,
+        "ptD": (1 / np.sqrt(count + 1) + rng.normal(0, 0.02, n)).astype(np.float32),
+    }
+    path = tmp_path_factory.mktemp("jets27d") / "jets27d.parquet"
+    write_table(Table(cols), path)
+    return path
+
+
+def test_conditional_model_train_compress_decompress(
+    jets27d_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "m.hsqb"
+    code, out, err = run(
+        ["train", str(jets27d_file), "--codec", "bounded", "--max-error", "1e-3", "--epochs", "2",
+         "--hidden", "8", "-o", str(model)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "held-out bits per value" in out
+    packed = tmp_path / "c.hsqz"
+    args = ["compress", str(jets27d_file), "--max-error", "1e-3", "--model", str(model), "--no-embed-model"]
+    code, _, err = run([*args, "-o", str(packed)], capsys)
+    assert code == 0, err
+    code, _, err = run(["decompress", str(packed), "-o", str(tmp_path / "x.parquet")], capsys)
+    assert code == 1
+    assert_one_line(err, "written without its model", "--model")
+    code, _, err = run(
+        ["decompress", str(packed), "-m", str(model), "-o", str(tmp_path / "y.parquet")], capsys
+    )
+    assert code == 0, err
+    back, original = read_table(tmp_path / "y.parquet"), read_table(jets27d_file)
+    assert np.array_equal(back["n_constituents"], original["n_constituents"])
+    assert np.abs(back["eta"] - original["eta"]).max() <= 1e-3
+    assert (np.abs(back["pt"] / original["pt"] - 1) <= 1e-3 * (1 + 1e-6)).all()
+    embedded = tmp_path / "e.hsqz"
+    code, _, err = run(
+        ["compress", str(jets27d_file), "--max-error", "1e-3", "--model", str(model), "-o", str(embedded)],
+        capsys,
+    )
+    assert code == 0, err
+    code, _, err = run(["decompress", str(embedded), "-o", str(tmp_path / "z.parquet")], capsys)
+    assert code == 0, err
+
+
+def test_conditional_train_needs_bounds(
+    jets27d_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        ["train", str(jets27d_file), "--codec", "bounded", "-o", str(tmp_path / "m.hsqb")], capsys
+    )
+    assert code == 2
+    assert "--max-error" in err

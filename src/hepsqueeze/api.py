@@ -227,11 +227,13 @@ def train_bounded(
     precision: str | os.PathLike[str] | Precision | None = None,
     event_column: str | None = None,
     config: ConditionalTrainingConfig | None = None,
+    integer_targets: bool = True,
 ) -> TrainingResult:
     """Train a conditional model of the error-bounded codec on ``data`` (a table, dict or path) at
     the bounds ``max_error`` / ``precision`` give its columns (as :func:`compress` takes them): the
-    integer columns are contexts, the float columns with a bound targets. The result holds the
-    model and its bits per value on held-out rows."""
+    float columns with a bound are targets, each given the columns before it, then the integer
+    columns, each given every float column (``integer_targets=False``: the integer columns first,
+    as contexts only). The result holds the model and its bits per value on held-out rows."""
     from hepsqueeze.codecs.bounded.table_codec import DEFAULT_EVENT_COLUMN, BoundedCodec
     from hepsqueeze.codecs.bounded.training import model_columns
     from hepsqueeze.training.conditional import ConditionalTrainingConfig as Config
@@ -247,7 +249,8 @@ def train_bounded(
     source = str(data) if isinstance(data, str | os.PathLike) else "<training data>"
     bounds = codec.resolve({n: v.dtype for n, v in columns.items()}, source)
     event = event_column if event_column is not None else DEFAULT_EVENT_COLUMN
-    return train_conditional(model_columns(columns, bounds, event), config or Config())
+    data = model_columns(columns, bounds, event, integer_targets=integer_targets)
+    return train_conditional(data, config or Config())
 
 
 def _bounded_codec(

@@ -191,12 +191,6 @@ def test_a_first_float_column_is_a_context(columns: Columns) -> None:
     assert math.isfinite(result.bits["m"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="a single float column (no column to be predicted from, so no target) crashes in "
-    "_prepare with numpy's 'need at least one array to stack' ValueError instead of an InputError",
-)
 def test_a_single_column_is_refused() -> None:
     with pytest.raises(InputError, match="target"):
         train_conditional([column(100)], ConditionalTrainingConfig(hidden=4, layers=1, epochs=1))

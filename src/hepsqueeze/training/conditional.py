@@ -152,6 +152,8 @@ def _prepare(data: Sequence[ColumnData], config: ConditionalTrainingConfig) -> _
         specs.append(ColumnSpec(c.name, c.domain, *_stats(c), c.target and bool(specs)))
     feats = np.stack([s.feature(c.decoded) for s, c in zip(specs, data, strict=True)], axis=1)
     targets = [i for i, c in enumerate(specs) if c.target]
+    if not targets:
+        raise InputError("a conditional model needs a target column after the first (which is a context only)")
     order = np.random.default_rng(config.seed).permutation(rows)
     n_val = max(1, int(rows * config.validation))
     # targets in std units (the network's location) and bins (the loss): std / step bins per std
@@ -294,6 +296,34 @@ def _fit_shapes(
     return bits, baseline, shapes
 
 
+def evaluate_bits(model: ConditionalModel, data: Sequence[ColumnData]) -> dict[str, float]:
+    """Bits per value of every column of ``data`` (as :func:`~hepsqueeze.codecs.bounded.training.model_columns`
+    gives them, other rows than the model was trained on): a target's under the model's tables,
+    the others' the entropy of what the analytic coding codes (0 for columns without their symbols)."""
+    rows = data[0].decoded.shape[0] if data else 0
+    inputs = model.inputs(rows)
+    for c in data:
+        if c.name in model.names:
+            inputs.set(c.name, c.decoded)
+    out: dict[str, float] = {}
+    for c in data:
+        ref = c.analytic
+        if c.exact is None:
+            continue
+        ok = np.isfinite(c.exact)
+        step = float(c.step or 1.0)
+        q = np.rint(c.exact / step)
+        if c.name in model.names and model.spec(c.name).target:
+            spec = model.spec(c.name)
+            pred = model.predict(c.name, inputs)
+            k = scale_classes(pred, class_offset(spec.std, step))
+            mu = np.rint(pred.location / step)
+            out[c.name] = _table_bits(model.shapes[c.name], (q - mu)[ok], k[ok])
+        else:
+            out[c.name] = _entropy(q[ok] if ref is None else ref.astype(np.float64))
+    return out
+
+
 def _inputs(feats: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Value and presence flag of every column, interleaved."""
     rows, n = feats.shape
@@ -399,4 +429,4 @@ class _BatchedNet:
         return ws, [b.detach().double().numpy() for b in self.biases]
 
 
-__all__ = ["ColumnData", "ConditionalTrainingConfig", "TrainingResult", "train_conditional"]
+__all__ = ["ColumnData", "ConditionalTrainingConfig", "TrainingResult", "evaluate_bits", "train_conditional"]

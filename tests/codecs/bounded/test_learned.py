@@ -303,13 +303,6 @@ def test_conditional_offsets_and_tables(model: ConditionalModel) -> None:
     assert cond.tables(30) == model.coder_table(t, 30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="class_offset(std, step) rounds log2(std / step), which is inf when std / step overflows "
-    "(an absolute bound of 1e-310 on a target): OverflowError instead of an offset clipped to "
-    "MAX_OFFSET (encode_table codes the same table without the model)",
-)
 def test_a_subnormal_bound_on_a_target(columns: Columns, bounds: Bounds, model: ConditionalModel) -> None:
     tiny = {**bounds, "tau2": ColumnBound(BoundMode.ABSOLUTE, 1e-310)}
     small = {k: v[:300] for k, v in columns.items()}

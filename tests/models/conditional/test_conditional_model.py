@@ -365,11 +365,6 @@ def test_predict_refuses_a_column_that_is_not_a_target(model: ConditionalModel) 
                 model.predict(c.name, inputs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ConditionalModel.index uses tuple.index: an unknown column raises a bare ValueError "
-    "('tuple.index(x): x not in tuple'), not a ModelError naming the column",
-)
 def test_unknown_columns_are_refused_with_a_model_error(model: ConditionalModel) -> None:
     inputs = model.inputs(10)
     with pytest.raises(ModelError, match="nonexistent"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -177,7 +178,11 @@ class ConditionalModel:
         return tuple(c.name for c in self.columns)
 
     def index(self, name: str) -> int:
-        return self.names.index(name)
+        """The position of column ``name`` in the model's order; :class:`ModelError` if it has none."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise ModelError(f"model {self.name!r} has no column {name!r}") from None
 
     def spec(self, name: str) -> ColumnSpec:
         return self.columns[self.index(name)]
@@ -452,7 +457,8 @@ def class_offset(std: float, step: float) -> int:
     differ in its last bit between machines) and stored in the payload."""
     from hepsqueeze.models.conditional.shape import MIN_EXPONENT
 
-    return round(float((np.log2(std / step) - MIN_EXPONENT) * SCALES_PER_OCTAVE))
+    # log2 of each, not of their ratio, which may overflow (a subnormal step)
+    return round((math.log2(std) - math.log2(step) - MIN_EXPONENT) * SCALES_PER_OCTAVE)
 
 
 def scale_classes(prediction: Prediction, offset: int) -> npt.NDArray[np.int64]:
