@@ -153,7 +153,9 @@ def _prepare(data: Sequence[ColumnData], config: ConditionalTrainingConfig) -> _
     feats = np.stack([s.feature(c.decoded) for s, c in zip(specs, data, strict=True)], axis=1)
     targets = [i for i, c in enumerate(specs) if c.target]
     if not targets:
-        raise InputError("a conditional model needs a target column after the first (which is a context only)")
+        raise InputError(
+            "a conditional model needs a target column after the first (which is a context only)"
+        )
     order = np.random.default_rng(config.seed).permutation(rows)
     n_val = max(1, int(rows * config.validation))
     # targets in std units (the network's location) and bins (the loss): std / step bins per std
