@@ -28,7 +28,7 @@ DATA_KIND: Final = "hepsqueeze-data"
 #: 3: the exception stream. 4: the error-bounded jet codec. 5: the error-bounded codec with values
 #: stored exactly where they miss in the column's dtype. 6: the error-bounded codec of every column
 #: of every table (``bounded``).
-DATA_FORMAT: Final = 6
+DATA_FORMAT: Final = 7
 #: Largest row count of a header: stays exact in any JSON reader that parses numbers as doubles.
 MAX_ROWS: Final = (1 << 53) - 1
 COMPRESSED: Final = "compressed"

@@ -51,6 +51,8 @@ COLUMN_PREFIX: Final = struct.Struct("<4sIII")
 COLUMN_FORMAT: Final = 1
 #: Largest |symbol| quantised; values further out are stored exactly.
 MAX_SYMBOL: Final = 1 << 36
+#: Most distinct symbols a column is coded by their index in (see _alphabet).
+MAX_ALPHABET: Final = 4096
 #: Integer columns whose symbols (or differences) span more than this are stored as zstd bytes.
 MAX_INTEGER_SPAN: Final = 1 << 40
 #: Rank contexts: the first, second and every later row of an event.
@@ -454,33 +456,74 @@ def _encode_quantised(
     groups: list[I64] = []
     # the symbols of zero (and non-finite) rows are free: the decoder sets those rows itself
     qp = predicted_symbols(prediction, qz.step, qz.relative) if prediction is not None else None
-    choice = _choose(qz.q, structure, qz.zero, qp)
+    decoded = qz.decoded
+    side, count = _store_misses(values, decoded, bound)
+    head.update({"exceptions": count, "xxh64": _digest(decoded)})
+    best = _encode_analytic(qz, structure, qp, relation, head, side)
+    # few distinct symbols over a wide span (values the input had rounded): their indices
+    alphabet = _alphabet(qz.q, qz.zero) if qp is None else None
+    if alphabet is not None:
+        indexed = _encode_analytic(qz, structure, None, None, head, side, alphabet)
+        best = indexed if len(indexed.payload) < len(best.payload) else best
+    if learned is not None:
+        coded = _encode_learned(qz, structure, learned, side, count)
+        best = coded if len(coded.payload) < len(best.payload) else best
+    return best
+
+
+def _encode_analytic(  # noqa: PLR0917  (one column's parts, as _encode_quantised has them)
+    qz: Quantised,
+    structure: Structure,
+    qp: I64 | None,
+    relation: list[str] | None,
+    common: dict[str, Any],
+    side: bytes,
+    alphabet: I64 | None = None,
+) -> EncodedColumn:
+    """The column coded as RAW, DELTA or RELATION symbols (or their indices in ``alphabet``)."""
+    head = dict(common)
+    q = qz.q if alphabet is None else np.searchsorted(alphabet, qz.q).clip(0, alphabet.size - 1)
+    choice = _choose(q, structure, qz.zero, qp)
     if choice.predictor == Predictor.RELATION:
         head["relation"] = relation
+    groups: list[I64] = []
     if qz.sign is not None:  # in the same rank contexts as the symbols
         groups.extend(structure.split(qz.sign, Predictor.RAW, choice.ranks))
     groups.extend(choice.groups)
-    decoded = qz.decoded
-    side, count = _store_misses(values, decoded, bound)
-    head.update(
-        {
-            "predictor": int(choice.predictor),
-            "ranks": choice.ranks,
-            "exceptions": count,
-            "xxh64": _digest(decoded),
-        }
-    )
+    prefix = b""
+    if alphabet is not None:
+        prefix = zstandard.ZstdCompressor(level=RAW_LEVEL).compress(
+            np.diff(alphabet, prepend=0).astype("<i8").tobytes()
+        )
+        head["alphabet"] = [int(alphabet.size), len(prefix)]
+    head.update({"predictor": int(choice.predictor), "ranks": choice.ranks})
     # the symbols the decoder will have (free rows as the predictor fills them): its domain values
     q_dec = structure.restore(structure.join(choice.groups, choice.predictor, choice.ranks), choice.predictor)
     if choice.predictor == Predictor.RELATION and qp is not None:
         q_dec = q_dec + qp
-    analytic = EncodedColumn(
-        _pack(head, side, encode_groups(groups)), decoded, count, q_dec.astype(np.float64) * qz.step
+    if alphabet is not None:
+        q_dec = alphabet[q_dec]
+    return EncodedColumn(
+        _pack(head, side, prefix + encode_groups(groups)),
+        qz.decoded,
+        int(common["exceptions"]),
+        q_dec.astype(np.float64) * qz.step,
     )
-    if learned is None:
-        return analytic
-    coded = _encode_learned(qz, structure, learned, side, count)
-    return coded if len(coded.payload) < len(analytic.payload) else analytic
+
+
+def _alphabet(q: I64, free: Mask) -> I64 | None:
+    """The distinct coded symbols, sorted, when they are few and spread wide (else None)."""
+    coded = q[~free]
+    if coded.size < 64:
+        return None
+    lo, hi = int(coded.min()), int(coded.max())
+    if hi - lo < 32:  # a narrow span: the coders handle it as it is
+        return None
+    distinct = np.unique(coded)
+    if distinct.size > MAX_ALPHABET or (hi - lo + 1) < 4 * distinct.size:
+        return None
+    out: I64 = distinct.astype(np.int64)
+    return out
 
 
 def _encode_learned(
@@ -562,6 +605,8 @@ class ColumnHeader:
     #: LEARNED columns: the scale-class offset, and the bytes of the sign groups and the ANS
     #: words and the number of escapes that make up the stream
     learned: tuple[int, int, int, int] | None = None
+    #: symbols coded as indices into a stored sorted alphabet: its size and bytes (stream prefix)
+    alphabet: tuple[int, int] | None = None
 
 
 #: The dtype kinds each kind of column payload may decode to.
@@ -620,8 +665,22 @@ def _coded_fields(h: ColumnHeader, name: str) -> ColumnHeader:
         raise ContainerError(f"column {name!r}: invalid clip range in the payload header")
     bounds = (clip[0], clip[1]) if h.kind == Kind.ABSOLUTE and isinstance(clip, list) else None
     learned = _learned_fields(h, name) if predictor == Predictor.LEARNED else None
+    raw = head.get("alphabet")
+    alphabet = None
+    if raw is not None:
+        if not (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and all(type(v) is int for v in raw)
+            and 0 < raw[0] <= MAX_ALPHABET
+            and 0 < raw[1] <= len(h.stream)
+            and predictor in (Predictor.RAW, Predictor.DELTA)
+        ):
+            raise ContainerError(f"column {name!r}: invalid alphabet in the payload header")
+        alphabet = (raw[0], raw[1])
     return dataclasses.replace(
         h,
+        alphabet=alphabet,
         predictor=predictor,
         ranks=ranks,
         digest=digest,
@@ -723,12 +782,41 @@ def _quantised_symbols(
     relative = h.kind == Kind.RELATIVE
     counts = structure.contexts(predictor, ranks)[1]
     sign_counts = structure.contexts(Predictor.RAW, ranks)[1] if relative else []
-    groups = decode_groups(h.stream, sign_counts + counts, [name] * (len(counts) + len(sign_counts)))
+    stream, alphabet = h.stream, None
+    if h.alphabet is not None:
+        alphabet = _read_alphabet(h, name)
+        stream = stream[h.alphabet[1] :]
+    groups = decode_groups(stream, sign_counts + counts, [name] * (len(counts) + len(sign_counts)))
     q = structure.restore(structure.join(groups[len(sign_counts) :], predictor, ranks), predictor)
+    if alphabet is not None:
+        if q.size and (int(q.min()) < 0 or int(q.max()) >= alphabet.size):
+            raise ContainerError(f"column {name!r}: symbol indices outside its alphabet")
+        q = alphabet[q]
     if qp is not None:
         q = q + qp
     sign = structure.join(groups[: len(sign_counts)], Predictor.RAW, ranks) if relative else None
     return q, sign
+
+
+def _read_alphabet(h: ColumnHeader, name: str) -> I64:
+    """The sorted alphabet of an indexed column (the stream's zstd prefix: int64 steps)."""
+    if h.alphabet is None:  # pragma: no cover - only called for indexed columns
+        raise ContainerError(f"column {name!r}: no alphabet")
+    size, nbytes = h.alphabet
+    frame = h.stream[:nbytes]
+    try:
+        if zstandard.frame_content_size(frame) != 8 * size:
+            raise ContainerError(f"column {name!r}: the alphabet has the wrong size")
+        data = zstandard.ZstdDecompressor().decompress(frame, max_output_size=8 * size)
+    except zstandard.ZstdError as exc:
+        raise ContainerError(f"column {name!r}: the alphabet is corrupt ({exc})") from None
+    steps = np.frombuffer(data, dtype="<i8").astype(np.int64)
+    if steps.size > 1 and (steps[1:] <= 0).any():
+        raise ContainerError(f"column {name!r}: the alphabet is not increasing")
+    if (steps.size and abs(int(steps[0])) > MAX_SYMBOL) or int(steps.sum()) > 2 * MAX_SYMBOL:
+        raise ContainerError(f"column {name!r}: the alphabet is out of range")
+    out: I64 = np.cumsum(steps)
+    return out
 
 
 def _learned_symbols(

@@ -31,7 +31,7 @@ from hepsqueeze.codecs.bounded.payload import (
     GroupStream,
     decode_group_stream,
     entropy_code,
-    plan_group,
+    plan_group_sized,
 )
 from hepsqueeze.errors import ContainerError
 
@@ -53,7 +53,7 @@ def encode_groups(groups: Sequence[npt.NDArray[np.signedinteger[Any]]]) -> bytes
     """The stream of ``groups`` (int64 symbols, any sizes, empty ones included)."""
     if len(groups) > MAX_GROUPS:
         raise ValueError(f"at most {MAX_GROUPS} groups, got {len(groups)}")
-    plans = [plan_group(np.asarray(g, dtype=np.int64)) for g in groups]
+    plans = [plan_group_sized(np.asarray(g, dtype=np.int64)) for g in groups]
     words, frame_lengths, frames = entropy_code(plans)
     tables = [p.table for p in plans if p.table is not None]
     escapes = [p.escapes for p in plans if p.escapes is not None]

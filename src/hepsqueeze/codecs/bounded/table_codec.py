@@ -1,4 +1,4 @@
-"""The error-bounded codec of every column of a file (id ``bounded``, data format 6).
+"""The error-bounded codec of every column of a file (id ``bounded``, data formats 6 and 7).
 
 Every column of every table of a dataset (the main table and the auxiliary ones: a ROOT tree's
 collections and per-event branches, DarkMachines objects and events) is coded by
@@ -56,8 +56,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CODEC_ID: Final = "bounded"
-#: Data format of the files written: 6, every column of every table coded by this codec.
-DATA_FORMAT: Final = 6
+#: Data format of the files written: 7 (6, every column of every table coded by this codec; 7
+#: adds columns coded with a learned conditional model, indexed alphabets, E from (pt, eta, m) and
+#: smaller ANS splits, which a reader of 6 does not know). Files of 6 keep decoding.
+DATA_FORMAT: Final = 7
+READ_DATA_FORMATS: Final = frozenset({6, 7})
 PAYLOAD_SECTION: Final = "bounded"
 #: Name of the section that holds an embedded conditional model.
 MODEL_SECTION: Final = "conditional"
@@ -93,7 +96,7 @@ class BoundedCodec(Codec):
     ``tables`` (auxiliary tables) are the bounds resolved for a dataset's columns."""
 
     codec_id: ClassVar[str] = CODEC_ID
-    data_formats: ClassVar[frozenset[int]] = frozenset({DATA_FORMAT})
+    data_formats: ClassVar[frozenset[int]] = READ_DATA_FORMATS
     codes_tables: ClassVar[bool] = True
     file_section_kinds: ClassVar[frozenset[str]] = frozenset({"model"})
 
