@@ -249,8 +249,8 @@ def train_bounded(
     source = str(data) if isinstance(data, str | os.PathLike) else "<training data>"
     bounds = codec.resolve({n: v.dtype for n, v in columns.items()}, source)
     event = event_column if event_column is not None else DEFAULT_EVENT_COLUMN
-    data = model_columns(columns, bounds, event, integer_targets=integer_targets)
-    return train_conditional(data, config or Config())
+    prepared = model_columns(columns, bounds, event, integer_targets=integer_targets)
+    return train_conditional(prepared, config or Config())
 
 
 def _bounded_codec(

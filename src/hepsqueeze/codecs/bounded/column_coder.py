@@ -453,7 +453,6 @@ def _encode_quantised(
 ) -> EncodedColumn:
     qz = quantise(values, bound)
     head = dict(qz.head)
-    groups: list[I64] = []
     # the symbols of zero (and non-finite) rows are free: the decoder sets those rows itself
     qp = predicted_symbols(prediction, qz.step, qz.relative) if prediction is not None else None
     decoded = qz.decoded
