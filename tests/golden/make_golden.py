@@ -7,24 +7,28 @@ that data format was the newest written, put first on the path. From the reposit
     git worktree add --detach /tmp/golden-2 0b481ca     # data format 2
     git worktree add --detach /tmp/golden-3 31c7503     # data format 3
     git worktree add --detach /tmp/golden-4 160e832     # data format 4 (payload format 2)
-    git worktree add --detach /tmp/golden-now <commit>  # today's writer (formats 1, 2, 3, 5)
+    git worktree add --detach /tmp/golden-now <commit>  # today's writer (formats 1, 2, 3, 5, 7)
     run() { PYTHONPATH=$1/src .venv/bin/python tests/golden/make_golden.py "${@:2}"; }
     run /tmp/golden-1 model            # the model file, trained briefly on seeded jets
     run /tmp/golden-now inputs         # the inputs, in the model's training range where they must be
-    run /tmp/golden-now inputs6        # the input of data format 6 (its own seed)
+    run /tmp/golden-now inputs6        # the input of data format 6 (its own seed; 6 is written no more)
+    run /tmp/golden-now inputs7        # the input of data format 7 and its conditional model (own seed)
     run /tmp/golden-1 write 1          # format1_e98392b.hsqz
     run /tmp/golden-2 write 2          # input_darkmachines.npz (the CSV as read there), format2_0b481ca.hsqz
     run /tmp/golden-3 write 3          # format3_31c7503.hsqz
     run /tmp/golden-4 write 4          # format4_160e832.hsqz
-    run /tmp/golden-now current        # format{1,2,3,5,6}_<commit>.hsqz, with test_golden's writers
+    run /tmp/golden-now current        # format{1,2,3,5,7}_<commit>.hsqz, with test_golden's writers
     run /tmp/golden-now expected       # *_expected.npz: what today's reader decodes
+    run /tmp/golden-now expected format7_<commit>.hsqz  # ... of the named files only
     run /tmp/golden-1 check 1          # the old code decodes its file to the same values
     run /tmp/golden-2 check 2; run /tmp/golden-3 check 3; run /tmp/golden-4 check 4
     git worktree remove /tmp/golden-1  # ... and the others
 
 A new data format adds a ``write`` case here (or a ``current`` one, for today's writer), its file,
-inputs and expected values, and a row in ``test_golden.py`` and ``data/README.md``. Files of older
-formats are never regenerated: they are what older versions wrote.
+inputs and expected values (``expected FILE``: that file's alone), and a row in ``test_golden.py``
+and ``data/README.md``. Files of older formats are never regenerated: they are what older versions
+wrote. The format-6 file was written by ``current`` at ``1e6dd7a``, when 6 was today's format of the
+codec of every column; today's writer writes 7 instead, so that file is only read now.
 
 Not collected by pytest (no ``test_`` prefix); ``test_golden`` imports its input helpers.
 """
@@ -34,7 +38,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +54,18 @@ MODEL_NODES = (4, 24, 12, 3, 12, 24, 4)
 RANGE_MARGIN = 0.02
 #: The commit of the writer of each data format's old file, and whose code wrote today's files.
 OLD_WRITERS = {1: "e98392b", 2: "0b481ca", 3: "31c7503", 4: "160e832"}
-CURRENT_FORMATS = (1, 2, 3, 5, 6)
+CURRENT_FORMATS = (1, 2, 3, 5, 7)
 #: Bounds of the bounded golden files: 1e-3 relative on E and pt, absolute on eta and phi.
 BOUNDED_MAX_ERROR = "1e-3"
-#: Bounds of the golden file of the codec of every column (data format 6), by column name;
-#: ``Jet_raw`` is named by no term (stored losslessly).
+#: Bounds the golden file of data format 6 was written at (``current`` at ``1e6dd7a``, with
+#: ``hepsqueeze.compress(dataset, out, max_error=COLUMNS_MAX_ERROR)``), by column name;
+#: ``Jet_raw`` is named by no term (stored losslessly). Today's writer writes format 7 instead.
 COLUMNS_MAX_ERROR = "*_pt=1e-3r,*_mass=1e-3r,*_eta=1e-3,*_phi=1e-3,Jet_tau*=1e-3"
+#: Bounds of the format-7 file (and of its model's training): 1e-3 relative on E, pt and m,
+#: absolute on the other float columns.
+COLUMNS7_MAX_ERROR = "1e-3"
+#: The conditional model of the format-7 file (trained once by ``inputs7``, committed as data).
+CONDITIONAL7 = "conditional7.hsqb"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -239,7 +249,7 @@ def make_columns_input() -> None:
         "Jet_hadronFlavour": rng.choice([0, 4, 5], rows).astype(np.int32),
     }
     jets["Jet_pt"][7] = _nan(0x7FC0_0042, "f4")
-    per_event = {
+    per_event: dict[str, npt.NDArray[Any]] = {
         "event": np.arange(events, dtype=np.uint64) + 3_000_000_001,
         "run": np.ones(events, dtype=np.uint32),
         "MET_pt": rng.exponential(30.0, events).astype(np.float32),
@@ -249,6 +259,63 @@ def make_columns_input() -> None:
     from hepsqueeze.io.table import Table
 
     save_dataset(DATA / "input_columns6.npz", Table(jets), {"events": Table(per_event)}, {"format": "test"})
+
+
+def columns7(seed: int = 17) -> dict[str, npt.NDArray[Any]]:
+    """The jets of the format-7 file (its own seed): 600 rows in 150 events; float32 pt
+    (lognormal, one NaN), eta, phi in [-pi, pi), m and ``E = sqrt((pt cosh eta)^2 + m^2)`` (coded
+    from that relation), an int32 multiplicity ``n`` that grows with pt, a ``width`` that grows
+    with n (the two the model codes), an ``area`` of 40 distinct values on a grid of 0.01 (coded
+    by its index in the stored alphabet) and tau1, tau2, tau21 = tau2 / tau1."""
+    rng = np.random.default_rng(seed)
+    rows, events = 600, 150
+    event = np.sort(rng.integers(0, events, rows)).astype(np.int64)
+    pt = rng.lognormal(3.5, 0.6, rows).astype(np.float32)
+    eta = rng.normal(0.0, 1.5, rows).astype(np.float32)
+    phi = rng.uniform(-np.pi, np.pi, rows).astype(np.float32)
+    m = (pt * rng.uniform(0.05, 0.2, rows)).astype(np.float32)
+    pt[11] = np.nan
+    p64, e64, m64 = (v.astype(np.float64) for v in (pt, eta, m))
+    energy = np.sqrt((p64 * np.cosh(e64)) ** 2 + m64**2).astype(np.float32)
+    n = rng.poisson(2.0 + np.nan_to_num(pt) / 8.0).astype(np.int32)
+    grid = np.sort(rng.choice(np.arange(20, 200), 40, replace=False))
+    tau1 = rng.lognormal(-2.0, 0.7, rows).astype(np.float32)
+    tau2 = (tau1 * rng.uniform(0.2, 0.9, rows)).astype(np.float32)
+    return {
+        "event": event,
+        "pt": pt,
+        "eta": eta,
+        "phi": phi,
+        "m": m,
+        "E": energy,
+        "n": n,
+        "width": (0.02 * n + rng.normal(0.0, 0.01, rows)).astype(np.float32),
+        "area": (rng.choice(grid, rows) * 0.01).astype(np.float32),
+        "tau1": tau1,
+        "tau2": tau2,
+        "tau21": (tau2 / tau1).astype(np.float32),
+    }
+
+
+def make_columns7_input() -> None:
+    """The input of the format-7 file (:func:`columns7`) and, once, its conditional model: small
+    (8 hidden units, 2 layers, 3 epochs), trained on that input at :data:`COLUMNS7_MAX_ERROR`. The
+    model is committed as data and never rewritten (its training is not bit-reproducible)."""
+    import hepsqueeze
+    from hepsqueeze.training.conditional import ConditionalTrainingConfig
+
+    columns = columns7()
+    _save_table(DATA / "input_columns7.npz", columns)
+    out = DATA / CONDITIONAL7
+    if out.exists():
+        print(out.name, "exists")
+        return
+    config = ConditionalTrainingConfig(
+        hidden=8, layers=2, epochs=3, batch=64, learning_rate=1e-2, seed=7, threads=1, name="golden7"
+    )
+    result = hepsqueeze.train_bounded(columns, max_error=COLUMNS7_MAX_ERROR, config=config)
+    result.model.save(out)
+    print(out.name, result.bits)
 
 
 def _bounded_columns(rng: np.random.Generator, rows: int, *, wide: bool) -> dict[str, npt.NDArray[Any]]:
@@ -318,7 +385,7 @@ def write_old(fmt: int) -> Path:
 
     out = DATA / f"format{fmt}_{OLD_WRITERS[fmt]}.hsqz"
     if fmt == 1:
-        from hepsqueeze.codec.compress import compress_table
+        from hepsqueeze.codec.compress import compress_table  # type: ignore[import-not-found]
 
         compress_table(load_table(DATA / "input_plain.npz"), hepsqueeze.load_model(DATA / "model.hsqm"), out)
     elif fmt == 2:
@@ -336,7 +403,10 @@ def write_old(fmt: int) -> Path:
             load_dataset(DATA / "input_exceptions.npz"), hepsqueeze.load_model(DATA / "model.hsqm"), out
         )
     elif fmt == 4:
-        from hepsqueeze.codec.bounded_file import compress_bounded, parse_max_error
+        from hepsqueeze.codec.bounded_file import (  # type: ignore[import-not-found]
+            compress_bounded,
+            parse_max_error,
+        )
 
         compress_bounded(load_dataset(DATA / "input_bounded4.npz"), out, parse_max_error(BOUNDED_MAX_ERROR))
     else:
@@ -368,16 +438,16 @@ def current_inputs() -> dict[int, str]:
         2: "input_darkmachines.npz",
         3: "input_exceptions.npz",
         5: "input_bounded5.npz",
-        6: "input_columns6.npz",
+        7: "input_columns7.npz",
     }
 
 
 def write_current() -> None:
-    """Today's files of formats 1, 2, 3, 5 and 6, with the writers of ``test_golden`` (the same calls)."""
+    """Today's files of formats 1, 2, 3, 5 and 7, with the writers of ``test_golden`` (the same calls)."""
     import hepsqueeze
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from test_golden import write_autoencoder, write_bounded, write_columns
+    from test_golden import write_autoencoder, write_bounded, write_learned
 
     commit = current_commit()
     model = hepsqueeze.load_model(DATA / "model.hsqm")
@@ -389,8 +459,8 @@ def write_current() -> None:
         dataset = load_dataset(DATA / name)
         if fmt == 5:
             write_bounded(dataset, out)
-        elif fmt == 6:
-            write_columns(dataset, out)
+        elif fmt == 7:
+            write_learned(dataset, hepsqueeze.load_conditional_model(DATA / CONDITIONAL7), out)
         else:
             write_autoencoder(dataset, model, out)
         assert data_format(out) == fmt, out
@@ -420,17 +490,20 @@ def golden_files() -> list[Path]:
     return sorted(p for p in DATA.glob("*.hsqz"))
 
 
-def make_expected() -> None:
-    """What today's reader decodes from every golden file, and the model from its latents."""
+def make_expected(names: Sequence[str] = ()) -> None:
+    """What today's reader decodes from every golden file, and the model from its latents; with
+    ``names``, from those files only (the other expected values and the model's untouched)."""
     import torch
 
     import hepsqueeze
 
     torch.set_num_threads(1)
-    for path in golden_files():
+    for path in [DATA / n for n in names] if names else golden_files():
         ds = hepsqueeze.decompress_to_dataset(path)
         save_dataset(path.with_name(f"{path.stem}_expected.npz"), ds.table, ds.aux, ds.layout)
         print(path.name, data_format(path), ds.summary())
+    if names:
+        return
     model = hepsqueeze.load_model(DATA / "model.hsqm")
     with np.load(DATA / "input_model.npz") as npz:
         x, z = npz["x"], npz["z"]
@@ -481,16 +554,20 @@ def main(argv: list[str]) -> None:
         make_inputs()
     elif step == "inputs6":
         make_columns_input()
+    elif step == "inputs7":
+        make_columns7_input()
     elif step == "write":
         write_old(int(argv[1]))
     elif step == "current":
         write_current()
     elif step == "expected":
-        make_expected()
+        make_expected(argv[1:])
     elif step == "check":
         check_old(int(argv[1]))
     else:
-        raise SystemExit("usage: make_golden.py model|inputs|inputs6|write N|current|expected|check N")
+        raise SystemExit(
+            "usage: make_golden.py model|inputs|inputs6|inputs7|write N|current|expected [FILE...]|check N"
+        )
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""Golden files: a committed file of every data format (1 to 6) and of the model format, each
+"""Golden files: a committed file of every data format (1 to 7) and of the model format, each
 written by the code of its time, decodes with today's reader to the committed expected values, bit
 for bit; and today's writer, given the committed inputs, writes the files of the formats it still
-writes (1, 2, 3, 5 and 6) byte for byte as committed.
+writes (1, 2, 3, 5 and 7) byte for byte as committed. Format 6 (the codec of every column before
+7) is read only: its file keeps decoding, but today's writer writes 7.
 
 How each file was made: ``data/README.md`` and ``make_golden.py`` (which writes today's files with
-the two writers below).
+the writers below).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,15 +21,29 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import torch
-from make_golden import BOUNDED_MAX_ERROR, COLUMNS_MAX_ERROR, DATA, current_inputs, load_dataset, read_arrays
+from make_golden import (
+    BOUNDED_MAX_ERROR,
+    COLUMNS7_MAX_ERROR,
+    CONDITIONAL7,
+    DATA,
+    current_inputs,
+    load_dataset,
+    read_arrays,
+)
 
 import hepsqueeze
+from hepsqueeze.codecs.bounded.column_coder import ColumnHeader, Predictor, parse_column
 from hepsqueeze.codecs.bounded.spec import parse_max_error
+from hepsqueeze.codecs.bounded.table_coder import parse_table
+from hepsqueeze.container import ContainerReader
+from hepsqueeze.errors import ContainerError, ModelError
+from hepsqueeze.file.reader import decompress_dataset
 from hepsqueeze.io import Dataset
+from hepsqueeze.training.conditional import ConditionalTrainingConfig
 
 # --------------------------------------------------------------------------------------------------
-# Today's writers: every write of the golden files goes through these two functions (imported
-# here, so that the reading tests do not depend on where the writers live).
+# Today's writers: every write of the golden files goes through these functions (imported here,
+# so that the reading tests do not depend on where the writers live).
 
 
 def write_autoencoder(dataset: Dataset, model: Any, out: Path) -> None:
@@ -40,9 +56,10 @@ def write_bounded(dataset: Dataset, out: Path) -> None:
     hepsqueeze.compress(dataset, out, max_error=parse_max_error(BOUNDED_MAX_ERROR))
 
 
-def write_columns(dataset: Dataset, out: Path) -> None:
-    """Write ``dataset`` with the codec of every column at the bounds of its column names."""
-    hepsqueeze.compress(dataset, out, max_error=COLUMNS_MAX_ERROR)
+def write_learned(dataset: Dataset, model: Any, out: Path) -> None:
+    """Write ``dataset`` with the codec of every column at 1e-3 and the conditional ``model``,
+    embedded in the file."""
+    hepsqueeze.compress(dataset, out, max_error=COLUMNS7_MAX_ERROR, model=model, embed_model=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -57,15 +74,16 @@ GOLDEN = [
     ("bounded_format4.hsqz", 4, "hepsqueeze 0.1, payload format 2, between 2d640b3 and 4673e5c"),
     ("format4_160e832.hsqz", 4, "160e832"),
     ("format5_70909c6.hsqz", 5, "70909c6"),
-    ("format6_1e6dd7a.hsqz", 6, "1e6dd7a"),
+    ("format6_1e6dd7a.hsqz", 6, "1e6dd7a"),  # read only: today's writer writes 7
+    ("format7_ce8ae5d.hsqz", 7, "ce8ae5d"),
 ]
-#: The file today's writer must reproduce, for each format it still writes.
+#: The file today's writer must reproduce, for each format it still writes (not 6).
 CURRENT = {
     1: "format1_70909c6.hsqz",
     2: "format2_70909c6.hsqz",
     3: "format3_31c7503.hsqz",
     5: "format5_70909c6.hsqz",
-    6: "format6_1e6dd7a.hsqz",
+    7: "format7_ce8ae5d.hsqz",
 }
 
 _MAGIC = b"\x89HSQZ\r\n\x1a\n"
@@ -124,13 +142,23 @@ def test_bounded_format_4_decodes_as_written() -> None:
 
 
 def test_every_format_has_a_golden_file() -> None:
-    """Formats 1 to 6, and no file without its row here (a new format adds both)."""
-    assert {fmt for _, fmt, _ in GOLDEN} == {1, 2, 3, 4, 5, 6}
+    """Formats 1 to 7, and no file without its row here (a new format adds both)."""
+    assert {fmt for _, fmt, _ in GOLDEN} == {1, 2, 3, 4, 5, 6, 7}
     assert sorted(p.name for p in DATA.glob("*.hsqz")) == sorted(g[0] for g in GOLDEN)
 
 
+def column_headers(path: Path) -> dict[str, ColumnHeader]:
+    """The header of each main-table column payload of a ``bounded`` file (one chunk)."""
+    with ContainerReader.open(path) as reader:
+        chunks = [s for s in reader.sections if s.kind == "column" and "table" not in s.extras]
+        assert len(chunks) == 1, path.name
+        columns = parse_table(reader.read_bytes(chunks[0])).columns
+    return {name: parse_column(payload, name) for name, payload in columns.items()}
+
+
 def test_golden_files_hold_what_their_format_adds() -> None:
-    """Each file exercises its format: aux tables (2), exception sections (3, 5), exact values."""
+    """Each file exercises its format: aux tables (2), exception sections (3, 5), exact values,
+    every column coded (6), learned columns, an alphabet, E from its relation, the model (7)."""
     assert "tables" not in header(DATA / "format1_e98392b.hsqz")
     assert [t["name"] for t in header(DATA / "format2_0b481ca.hsqz")["tables"]] == ["events"]
     for name in ("format3_31c7503.hsqz", "format5_70909c6.hsqz"):
@@ -141,6 +169,42 @@ def test_golden_files_hold_what_their_format_adds() -> None:
     assert [t["name"] for t in six["tables"]] == ["events"]
     assert six["codec"]["bounds"]["Jet_raw"] == {"mode": "lossless"}  # named by no term
     assert six["codec"]["tables"]["events"]["MET_phi"]["angle"] is True
+    seven_path = DATA / "format7_ce8ae5d.hsqz"
+    seven = header(seven_path)
+    assert seven["codec"]["name"] == "bounded"
+    assert seven["model"]["name"] == "golden7"
+    assert seven["model"]["embedded"] is True
+    model = hepsqueeze.load_conditional_model(DATA / CONDITIONAL7)
+    assert seven["model"]["sha256"] == model.hash
+    with ContainerReader.open(seven_path) as reader:
+        assert [s.kind for s in reader.find("model")] == ["model"]  # the embedded model section
+        assert reader.read_bytes(reader.find("model")[0]) == model.to_bytes()
+    heads = column_headers(seven_path)
+    learned = [n for n, h in heads.items() if h.head.get("predictor") == int(Predictor.LEARNED)]
+    assert learned, "no column coded with the model"
+    assert [n for n, h in heads.items() if "alphabet" in h.head] == ["area"]  # 40 values on a grid
+    assert heads["E"].head["relation"][0] == "E"  # E from (pt, eta, m)
+    assert heads["tau21"].head["relation"][0] == "/"
+
+
+def test_format_7_decodes_only_with_its_model() -> None:
+    """The format-7 file decodes with its model given explicitly as with the embedded one; another
+    model (trained with another seed) is refused, naming the file, never decoded to other values.
+    Through ``hepsqueeze.file.reader.decompress_dataset`` (what ``decompress --model`` calls):
+    ``hepsqueeze.decompress_to_dataset`` resolves its ``model`` as an autoencoder's."""
+    path = DATA / "format7_ce8ae5d.hsqz"
+    table, _, _ = read_arrays(DATA / f"{path.stem}_expected.npz")
+    model = hepsqueeze.load_conditional_model(DATA / CONDITIONAL7)
+    assert_table(decompress_dataset(path, model).table, table, path.name)
+    config = ConditionalTrainingConfig(
+        hidden=8, layers=2, epochs=1, batch=64, learning_rate=1e-2, seed=8, threads=1, name="golden7"
+    )
+    other = hepsqueeze.train_bounded(
+        load_dataset(DATA / current_inputs()[7]).table, max_error=COLUMNS7_MAX_ERROR, config=config
+    ).model
+    assert other.hash != model.hash
+    with pytest.raises((ModelError, ContainerError), match=re.escape(path.name)):
+        decompress_dataset(path, other)
 
 
 def test_golden_model_decodes_and_encodes_as_committed() -> None:
@@ -156,13 +220,13 @@ def test_golden_model_decodes_and_encodes_as_committed() -> None:
 
 @pytest.mark.parametrize("fmt", sorted(CURRENT))
 def test_todays_writer_writes_the_golden_bytes(fmt: int, tmp_path: Path) -> None:
-    """Formats that did not change come out of today's writer byte for byte as committed."""
+    """Formats today's writer writes come out of it byte for byte as committed."""
     dataset = load_dataset(DATA / current_inputs()[fmt])
     out = tmp_path / f"format{fmt}.hsqz"
     if fmt == 5:
         write_bounded(dataset, out)
-    elif fmt == 6:
-        write_columns(dataset, out)
+    elif fmt == 7:
+        write_learned(dataset, hepsqueeze.load_conditional_model(DATA / CONDITIONAL7), out)
     else:
         write_autoencoder(dataset, hepsqueeze.load_model(DATA / "model.hsqm"), out)
     assert out.read_bytes() == (DATA / CURRENT[fmt]).read_bytes()
