@@ -78,7 +78,7 @@ def _float_bytes(jets: Table) -> int:
 
 def _tree_benchmark(path: Path, out: Path, repeats: int) -> dict[str, Any]:
     cmd = [
-        sys.executable, "-m", "hepsqueeze", "benchmark", str(path), "--out", str(out),
+        sys.executable, "-m", "hepsqueeze.cli", "benchmark", str(path), "--out", str(out),
         "--max-error", "1e-3", "--model", ZOO, "--repeats", str(repeats),
     ]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -201,11 +201,13 @@ def main() -> None:
                 tree = _tree_benchmark(path, args.out / "tree" / f"{sample}-{size}", args.repeats)
                 floats = _float_bytes(table)
                 methods = {
-                    r["method"]: {
+                    r["name"]: {
                         "bytes": r.get("bytes"),
                         "ratio_float32": floats / r["bytes"] if r.get("bytes") else None,
                         "within_bound": r.get("within_bound"),
-                        "structure": r.get("structure"),
+                        "structure_ok": r.get("structure_ok"),
+                        "compress_MBps": r.get("compress_MBps"),
+                        "decompress_MBps": r.get("decompress_MBps"),
                     }
                     for r in tree["methods"]
                 }

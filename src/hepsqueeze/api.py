@@ -401,11 +401,29 @@ def as_dataset(data: DataLike) -> Dataset:
     return to_dataset(data)
 
 
+def _decoder(model: Any) -> Any:
+    """The model a file written without it needs: a conditional model of the error-bounded codec
+    (the object, its file or zoo:NAME; no torch) or an autoencoder (the object, its file or zoo:NAME)."""
+    from hepsqueeze.models.conditional.model import ConditionalModel as Conditional
+    from hepsqueeze.models.conditional.model import is_conditional_model
+    from hepsqueeze.zoo.conditional import is_conditional_name
+
+    if isinstance(model, Conditional):
+        return model
+    if isinstance(model, str) and is_conditional_name(model):
+        return conditional_model(model)
+    if isinstance(model, str | os.PathLike) and Path(model).exists() and is_conditional_model(model):
+        return conditional_model(model)
+    return _model(model)
+
+
 def decompress_to_dataset(
-    path: str | os.PathLike[str], model: CompressionModel | str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    model: CompressionModel | ConditionalModel | str | os.PathLike[str] | None = None,
 ) -> Dataset:
-    """Everything stored in ``path``: the table plus auxiliary tables and the layout of the original file."""
-    return decompress_dataset(path, None if model is None else _model(model))
+    """Everything stored in ``path``: the table plus auxiliary tables and the layout of the original
+    file (``model``: the one a file written without it needs)."""
+    return decompress_dataset(path, None if model is None else _decoder(model))
 
 
 def decompress(
