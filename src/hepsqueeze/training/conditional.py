@@ -47,8 +47,8 @@ F64 = npt.NDArray[np.float64]
 class ColumnData:
     """One column as the codec sees it: ``decoded`` (what a decoder has before the next column:
     ``symbol * step`` in the column's domain, or an integer column's values), ``exact`` (the true
-    domain value of a target, NaN where the codec does not code it from the model) and ``step``
-    (a target's quantisation step in its domain)."""
+    domain value of a target, NaN where the codec does not code it from the model; None: a
+    context only) and ``step`` (a target's quantisation step in its domain)."""
 
     name: str
     domain: Domain
@@ -60,8 +60,8 @@ class ColumnData:
     analytic: npt.NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
-        if self.domain != Domain.INTEGER and (self.exact is None or self.step is None or not self.step > 0):
-            raise InputError(f"column {self.name!r}: a float column needs its exact values and its step")
+        if self.exact is not None and (self.step is None or not self.step > 0):
+            raise InputError(f"column {self.name!r}: a target needs its quantisation step")
         if self.exact is not None and self.exact.shape != self.decoded.shape:
             raise InputError(f"column {self.name!r}: exact and decoded values differ in length")
 
