@@ -9,14 +9,14 @@ and two processes the model never saw, ``singletop`` (seed 2, 28,500 events) and
 (seed 2, 37,000 events); each as a file of all its jets and as a file of its first events holding
 5-10k jets.
 
-For every file, ``hepsqueeze benchmark FILE --max-error 1e-3 --model zoo:bounded-jets27d`` (the
-benchmark command: the table as a flat ROOT tree, every standard method in the same run, every
-decompressed value checked) gives the bytes of each method; the ratio here is the float32 bytes of
+For every file, ``hepsqueeze benchmark FILE --max-error 1e-3 --model zoo:bounded-jets27d
+--repeats 1`` (the benchmark command: the table as a flat ROOT tree, every standard method in the
+same run, every decompressed value checked) gives the bytes of each method; the ratio here is the float32 bytes of
 the 23 float columns over the method's whole file (header, integer columns and event column
 included). Then, through the API on the same files: the ratio with the model embedded, compress
 (verification included) and decompress speed (median of ``--repeats`` runs, MB/s of the float
 columns' float32 bytes), bits per value of every column with and without the model, and, for each
-``--curve`` model, the same ratio and speeds (the model-size curve).
+``--curve`` model, the same ratio and speeds on the first sample's big file (the model-size curve).
 """
 
 from __future__ import annotations
@@ -188,6 +188,7 @@ def main() -> None:
         },
         "files": {},
     }
+    everything: list[Table] = []
     with tempfile.TemporaryDirectory(prefix="hsq-cond-") as tmp_name:
         tmp = Path(tmp_name)
         for sample in args.samples:
@@ -198,7 +199,7 @@ def main() -> None:
                 key = f"{sample}/{size}"
                 path = tmp / f"{sample}-{size}.parquet"
                 hsq.write_table(table, path)
-                tree = _tree_benchmark(path, args.out / "tree" / f"{sample}-{size}", args.repeats)
+                tree = _tree_benchmark(path, args.out / "tree" / f"{sample}-{size}", 1)
                 floats = _float_bytes(table)
                 methods = {
                     r["name"]: {
@@ -218,7 +219,8 @@ def main() -> None:
                     1 - methods["hepsqueeze+model"]["bytes"] / methods["hepsqueeze"]["bytes"]
                 )
                 row["curve"] = {}
-                for extra in args.curve:
+                curve = args.curve if (sample, size) == (args.samples[0], "all") else []
+                for extra in curve:
                     m = hsq.load_conditional_model(extra)
                     figs = _api_figures(table, m, tmp, args.repeats)
                     kept = ("referenced_ratio", "embedded_ratio", "compress_mb_s", "decompress_mb_s")
@@ -233,6 +235,26 @@ def main() -> None:
                                                             "learned_smaller_by")}), flush=True)  # fmt: skip
             if sample == args.samples[0]:
                 result["determinism"] = _determinism(_first_events(jets, 2000, spec["events"]), ZOO, tmp)
+            everything.append(jets)
+        # the model's bytes over more jets: every test sample in one file (events renumbered apart)
+        parts = [
+            Table({**{n: t[n] for n in t.names}, "event": t["event"] + np.int64(k * 10**8)})
+            for k, t in enumerate(everything)
+        ]
+        big = Table.concat(parts)
+        floats = _float_bytes(big)
+        sizes = {}
+        for embed in (False, True):
+            out = tmp / f"big-{embed}.hsqz"
+            hsq.compress(big, out, max_error="1e-3", model=zoo, embed_model=embed, force=True)
+            sizes["embedded" if embed else "referenced"] = out.stat().st_size
+        result["all_samples"] = {
+            "jets": len(big),
+            "samples": list(args.samples),
+            **{f"{k}_bytes": v for k, v in sizes.items()},
+            **{f"{k}_ratio": floats / v for k, v in sizes.items()},
+        }
+        print("all samples", json.dumps(result["all_samples"]), flush=True)
     (args.out / "conditional.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "conditional.md").write_text(markdown(result))
     print(f"wrote {args.out / 'conditional.json'} and conditional.md")
@@ -281,6 +303,11 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {k} | {v['parameters']} | {v['model_bytes']} | {v['referenced_ratio']:.2f} | "
                 f"{v['embedded_ratio']:.2f} | {v['compress_mb_s']:.1f} | {v['decompress_mb_s']:.1f} |"
             )
+    big = result.get("all_samples")
+    if big:
+        lines += ["", f"Every test sample in one file ({big['jets']} jets): ratio {big['referenced_ratio']:.2f} "
+                  f"with the model referenced, {big['embedded_ratio']:.2f} with it embedded "
+                  f"({result['model']['bytes']} bytes)."]  # fmt: skip
     det = result.get("determinism")
     if det:
         lines += ["", f"Decoding in fresh processes ({len(det['digests'])} settings: threads, BLAS limits, "

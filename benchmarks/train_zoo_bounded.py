@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="model file (not with --zoo)")
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-error", default="1e-3")
@@ -84,8 +84,10 @@ def main() -> None:
             "sha256": model.hash,
             "description": (
                 "Conditional model of the error-bounded codec for 27-variable jets (hepsqueeze generate "
-                "--kind jets27d): each float column's distribution given the integer columns and the "
-                "columns before it, at 1e-3 (relative on E, pt, m, lead_pt)."
+                "--kind jets27d) at 1e-3 (relative on E, pt, m, lead_pt, absolute on the others): the float "
+                "columns in the table's order, each given the columns before it, then the integer columns, "
+                "each given every float column; columns whose network did not beat the analytic coding by "
+                "0.25 bit on held-out jets are contexts only."
             ),
             "training": {
                 "command": "benchmarks/train_zoo_bounded.py --zoo",
