@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -520,7 +521,7 @@ def jets27d_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pt = rng.lognormal(3.5, 0.6, n).astype(np.float32)
     count = rng.poisson(8 + pt / 10).astype(np.int32)
     width = (0.3 / np.sqrt(count + 1) + rng.normal(0, 0.01, n)).astype(np.float32)
-    cols = {
+    cols: dict[str, np.ndarray[Any, Any]] = {
         "event": events.astype(np.int64),
         "pt": pt,
         "eta": rng.normal(0, 1.5, n).astype(np.float32),
