@@ -9,8 +9,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from reliability_helpers import ROOT, boundaries, fuzz_module, run_campaign, sample_dataset
 
@@ -189,8 +191,46 @@ def _column_codec_file(directory: Path) -> Path:
     return path
 
 
-#: The error-bounded codecs whose files are attacked, by codec id.
-_BOUNDED_FILES = {"bounded-jets": _jet_codec_file, "bounded": _column_codec_file}
+def _learned_codec_file(directory: Path) -> Path:
+    """A file of the codec of every column (data format 7) whose columns are coded with an
+    embedded conditional model (trained here in a second on the file's own jets)."""
+    import dataclasses
+
+    import hepsqueeze
+    from hepsqueeze.codecs.bounded.precision import parse_precision
+    from hepsqueeze.codecs.bounded.table_codec import BoundedCodec
+    from hepsqueeze.training.conditional import ConditionalTrainingConfig
+
+    rng = np.random.default_rng(13)
+    n = 4000
+    pt = rng.lognormal(3.5, 0.5, n).astype(np.float32)
+    count = rng.poisson(5 + pt / 8).astype(np.int32)
+    tau1 = (0.4 / np.sqrt(count + 1) + rng.normal(0, 0.01, n)).astype(np.float32)
+    cols: dict[str, npt.NDArray[Any]] = {
+        "event": np.arange(n, dtype=np.int64) // 3,
+        "pt": pt,
+        "eta": rng.normal(0, 1.5, n).astype(np.float32),
+        "n": count,
+        "tau1": tau1,
+        "tau2": (tau1 * rng.uniform(0.3, 0.9, n)).astype(np.float32),
+        "width": (tau1 * 0.8 + rng.normal(0, 0.005, n)).astype(np.float32),
+    }
+    cols["pt"][11] = np.nan
+    config = ConditionalTrainingConfig(hidden=8, epochs=2, batch=64, learning_rate=1e-2, threads=1)
+    model = hepsqueeze.train_bounded(cols, max_error="1e-3", config=config).model
+    path = directory / "l.hsqz"
+    codec = dataclasses.replace(BoundedCodec(parse_precision("1e-3")), model=model, embed_model=True)
+    compress_dataset(Dataset(Table(cols), {}, {"format": "test"}), codec, path, chunk_rows=2000)
+    assert b'"predictor":3' in path.read_bytes()  # columns coded with the model: what is attacked
+    return path
+
+
+#: The error-bounded codecs whose files are attacked, by codec id (and with a conditional model).
+_BOUNDED_FILES = {
+    "bounded-jets": _jet_codec_file,
+    "bounded": _column_codec_file,
+    "bounded+model": _learned_codec_file,
+}
 
 
 @pytest.fixture(scope="module", params=sorted(_BOUNDED_FILES))
