@@ -75,7 +75,13 @@ class _AutoencoderOptions:
 def compress(
     input_file: Annotated[Path, path_argument("Table to compress.", metavar="INPUT")],
     output: OutOpt,
-    model: Annotated[Path | None, model_option("Model file, or zoo:NAME for a shipped model.")] = None,
+    model: Annotated[
+        Path | None,
+        model_option(
+            "Autoencoder model file or zoo:NAME; with --max-error, a conditional model of the "
+            "error-bounded codec (train --codec bounded, or zoo:bounded-jets27d)."
+        ),
+    ] = None,
     max_error: Annotated[
         str | None,
         typer.Option(

@@ -46,7 +46,12 @@ StudyEpochsOpt = Annotated[int, typer.Option(help="Epochs per model.")]
 def benchmark(
     input_file: Annotated[Path, path_argument("Table to measure on.", metavar="INPUT")],
     out: Annotated[Path, path_option("--out", "Directory for benchmark.json, benchmark.md and plots.")],
-    model: Annotated[Path | None, model_option("Model to include at its own error.")] = None,
+    model: Annotated[
+        Path | None,
+        model_option(
+            "Model to include at its own error; with --max-error, a conditional model (zoo:bounded-jets27d)."
+        ),
+    ] = None,
     errors: Annotated[
         str, typer.Option(help="Maximum-error targets (relative for E/pt/m).")
     ] = "1e-2,3e-3,1e-3,3e-4",
