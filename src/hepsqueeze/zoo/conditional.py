@@ -44,14 +44,16 @@ class ConditionalCard:
             raise ModelError(f"invalid conditional model card: {exc}") from None
 
 
-def _directory() -> Path:
+def models_directory() -> Path:
+    """The folder of the shipped conditional models and their cards."""
     return Path(str(resources.files("hepsqueeze.zoo").joinpath("conditional_models")))
 
 
 def conditional_cards() -> list[ConditionalCard]:
     """Every shipped conditional model's card, sorted by name."""
     cards = [
-        ConditionalCard.from_dict(json.loads(p.read_text())) for p in sorted(_directory().glob("*.json"))
+        ConditionalCard.from_dict(json.loads(p.read_text()))
+        for p in sorted(models_directory().glob("*.json"))
     ]
     return sorted(cards, key=lambda c: c.name)
 
@@ -74,7 +76,7 @@ def load_bounded(name: str) -> ConditionalModel:
             f"no conditional model {bare!r} in the zoo (shipped: {', '.join(cards) or 'none'}){hint}"
         )
     c = cards[bare]
-    model = load_conditional_model(_directory() / c.file)
+    model = load_conditional_model(models_directory() / c.file)
     if model.hash != c.sha256:
         raise ModelError(
             f"zoo model {c.name!r} does not match its card (sha256); the installation is damaged"
@@ -82,4 +84,4 @@ def load_bounded(name: str) -> ConditionalModel:
     return dataclasses.replace(model, name=ZOO_PREFIX + c.name)
 
 
-__all__ = ["ConditionalCard", "conditional_cards", "is_conditional_name", "load_bounded"]
+__all__ = ["ConditionalCard", "conditional_cards", "is_conditional_name", "load_bounded", "models_directory"]

@@ -33,11 +33,11 @@ def test_an_unknown_name_is_refused_with_a_hint() -> None:
 
 
 def test_a_damaged_installation_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    card = json.loads((zoo._directory() / "bounded-jets27d.json").read_text())
+    card = json.loads((zoo.models_directory() / "bounded-jets27d.json").read_text())
     card["sha256"] = "0" * 64
     (tmp_path / "bounded-jets27d.json").write_text(json.dumps(card))
-    (tmp_path / card["file"]).write_bytes((zoo._directory() / card["file"]).read_bytes())
-    monkeypatch.setattr(zoo, "_directory", lambda: tmp_path)
+    (tmp_path / card["file"]).write_bytes((zoo.models_directory() / card["file"]).read_bytes())
+    monkeypatch.setattr(zoo, "models_directory", lambda: tmp_path)
     with pytest.raises(ModelError, match="does not match its card"):
         zoo.load_bounded(NAME)
 
