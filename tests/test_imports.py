@@ -77,3 +77,16 @@ def test_bounded_api_imports_nothing_heavy(jets_file: Path, tmp_path: Path) -> N
         f"hsq.file_info({str(out)!r})\n"
     )
     assert _heavy_modules_after(code) == []
+
+
+def test_a_conditional_model_imports_nothing_heavy(jets_file: Path, tmp_path: Path) -> None:
+    """Compressing with the zoo's conditional model (referenced, then found by name) and
+    decompressing run integer networks on numpy: no torch."""
+    out = tmp_path / "m.hsqz"
+    code = (
+        "from hepsqueeze.cli import main\n"
+        f"assert main(['compress', {str(jets_file)!r}, '-o', {str(out)!r}, '--max-error', '1e-3', "
+        "'--model', 'zoo:bounded-jets27d', '--no-embed-model']) == 0\n"
+        f"assert main(['decompress', {str(out)!r}, '-o', {str(tmp_path / 'm.parquet')!r}]) == 0\n"
+    )
+    assert _heavy_modules_after(code) == []
