@@ -37,6 +37,7 @@ import xxhash
 import zstandard
 
 from hepsqueeze.codecs.bounded.column_bound import BoundMode, ColumnBound
+from hepsqueeze.codecs.bounded.exact import exact_exp, exact_log
 from hepsqueeze.codecs.bounded.groups import decode_groups, encode_groups
 from hepsqueeze.codecs.bounded.learned import Conditional, decode_residuals, encode_residuals
 from hepsqueeze.container.constants import Transform
@@ -270,11 +271,17 @@ class EncodedColumn:
         return parse_column(self.payload, "").kind
 
 
-def predicted_symbols(prediction: npt.NDArray[Any], step: float, relative: bool) -> I64:
+def predicted_symbols(prediction: npt.NDArray[Any], step: float, relative: bool, exact: bool = True) -> I64:
     """The symbols of predicted values (0 where the prediction is not finite or not positive under
-    a relative bound): what a RELATION column's symbols are coded as differences from."""
+    a relative bound): what a RELATION column's symbols are coded as differences from. ``exact``:
+    the logarithm of :func:`~hepsqueeze.codecs.bounded.exact.exact_log` (data format 7), else
+    numpy's (files of format 6)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        v = np.log(np.abs(prediction)) if relative else prediction.astype(np.float64)
+        if relative:
+            magnitude = np.abs(prediction.astype(np.float64))
+            v = exact_log(magnitude) if exact else np.log(magnitude)
+        else:
+            v = prediction.astype(np.float64)
         v = np.divide(v, step)
         v[~np.isfinite(v)] = 0.0
         np.rint(v, out=v)
@@ -428,11 +435,12 @@ def quantise(values: npt.NDArray[Any], bound: ColumnBound) -> Quantised:
         np.clip(mag, -MAX_SYMBOL, MAX_SYMBOL, out=mag)
         q = mag.astype(np.int64)
         if relative:
-            decoded64 = np.exp(q * step)
+            decoded64 = exact_exp(q.astype(np.float64) * step)  # the same bits on every machine (head "exact")
             decoded64[sign == 2] *= -1.0
             decoded64[zero] = 0.0
+            head["exact"] = True
         else:
-            decoded64 = q * step
+            decoded64 = q.astype(np.float64) * step
     with np.errstate(over="ignore"):  # values past the dtype's range miss their bound: stored exactly
         decoded = decoded64.astype(dtype)
     if not relative:
@@ -606,6 +614,8 @@ class ColumnHeader:
     learned: tuple[int, int, int, int] | None = None
     #: symbols coded as indices into a stored sorted alphabet: its size and bytes (stream prefix)
     alphabet: tuple[int, int] | None = None
+    #: relative columns of data format 7: exp and log of :mod:`~hepsqueeze.codecs.bounded.exact`
+    exact: bool = False
 
 
 #: The dtype kinds each kind of column payload may decode to.
@@ -677,8 +687,12 @@ def _coded_fields(h: ColumnHeader, name: str) -> ColumnHeader:
         ):
             raise ContainerError(f"column {name!r}: invalid alphabet in the payload header")
         alphabet = (raw[0], raw[1])
+    exact = head.get("exact", False)
+    if type(exact) is not bool or (exact and h.kind != Kind.RELATIVE):
+        raise ContainerError(f"column {name!r}: invalid exact flag in the payload header")
     return dataclasses.replace(
         h,
+        exact=exact,
         alphabet=alphabet,
         predictor=predictor,
         ranks=ranks,
@@ -750,7 +764,7 @@ def decode_column_domain(
             if predictor == Predictor.RELATION:
                 if prediction is None or prediction.shape != (h.rows,):
                     raise ContainerError(f"column {name!r} is coded from a relation its table does not give")
-                qp = predicted_symbols(prediction, h.step, h.kind == Kind.RELATIVE)
+                qp = predicted_symbols(prediction, h.step, h.kind == Kind.RELATIVE, h.exact)
             q, sign = _quantised_symbols(h, name, structure, (predictor, ranks), qp)
         values = _dequantise(h, name, q, sign)
         domain = q.astype(np.float64) * h.step
@@ -862,7 +876,8 @@ def _dequantise(h: ColumnHeader, name: str, q: I64, sign: I64 | None) -> npt.NDA
     values: npt.NDArray[Any]
     with np.errstate(over="ignore", invalid="ignore"):
         if sign is not None:
-            v = np.exp(q * step)
+            # files of format 6 were decoded with numpy's exp: their digests are of those values
+            v = exact_exp(q.astype(np.float64) * step) if h.exact else np.exp(q * step)
             v[sign == 2] *= -1.0
             v[sign == 0] = 0.0
             values = v.astype(h.dtype)

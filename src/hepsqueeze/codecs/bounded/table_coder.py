@@ -11,7 +11,6 @@ pool (:func:`~hepsqueeze.codecs.bounded.payload.parallel_map`).
 from __future__ import annotations
 
 import json
-import math
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from hepsqueeze.codecs.bounded.column_coder import (
     encode_column,
     parse_column,
 )
+from hepsqueeze.codecs.bounded.exact import exact_exp
 from hepsqueeze.codecs.bounded.learned import Conditional
 from hepsqueeze.codecs.bounded.payload import parallel_map
 from hepsqueeze.errors import ContainerError
@@ -90,28 +90,6 @@ def predict(relation: Sequence[str], decoded: Mapping[str, npt.NDArray[Any]]) ->
             out: npt.NDArray[np.float64] = np.sqrt(p * p + rest[0] * rest[0])
         else:
             out = np.divide(x, y) if op == "/" else np.multiply(x, y)
-    return out
-
-
-_LN2_HI: Final = 0.693147180369123816490  # ln 2 to 32 bits: n * _LN2_HI is exact for |n| < 2**20
-_LN2_LO: Final = 1.90821492927058770002e-10
-_INV_LN2: Final = 1.44269504088896338700
-#: 1 / k! for the Taylor series of exp on |r| <= ln(2) / 2 (error below 2**-60).
-_TAYLOR: Final = tuple(1.0 / math.factorial(k) for k in range(16))
-
-
-def exact_exp(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """``exp(x)`` from additions and multiplications only (a reduced argument and a Taylor series),
-    so that its bits are the same on every machine, unlike a math library's ``exp``; |x| < 700."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        xc = np.clip(x, -700.0, 700.0)
-        n = np.rint(xc * _INV_LN2)
-        r = (xc - n * _LN2_HI) - n * _LN2_LO
-        p = np.full_like(r, _TAYLOR[-1])
-        for c in _TAYLOR[-2::-1]:
-            p = p * r + c
-        out: npt.NDArray[np.float64] = np.ldexp(p, n.astype(np.int32))
-    out[np.isnan(x)] = np.nan
     return out
 
 
