@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("baselines", "plotting"),
     ("evaluation",),
     ("studies",),
-    ("api",),
+    ("api", "batch"),
     ("demo",),
     ("cli",),
 )

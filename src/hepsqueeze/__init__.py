@@ -20,6 +20,8 @@ _LAZY = {
     "decompress": "hepsqueeze.api",
     "train": "hepsqueeze.api",
     "train_bounded": "hepsqueeze.api",
+    "compress_many": "hepsqueeze.batch",
+    "decompress_many": "hepsqueeze.batch",
     "load_conditional_model": "hepsqueeze.models.conditional.model",
     "generate": "hepsqueeze.datasets",
     "generate_mixture": "hepsqueeze.datasets",
@@ -41,6 +43,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from hepsqueeze.api import compress, decompress, decompress_to_dataset, train, train_bounded
+    from hepsqueeze.batch import compress_many, decompress_many
     from hepsqueeze.codecs.registry import get_codec
     from hepsqueeze.datasets import generate, generate_mixture
     from hepsqueeze.file.reader import file_info
@@ -64,7 +67,9 @@ __all__ = [
     "TrainConfig",
     "__version__",
     "compress",
+    "compress_many",
     "decompress",
+    "decompress_many",
     "decompress_to_dataset",
     "file_info",
     "generate",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +212,36 @@ def print_trained_conditional(result: Any, output: Path) -> None:
     table.add_row("total", f"{sum(result.bits.values()):.1f}", f"{sum(result.baseline_bits.values()):.1f}")
     console.print(table)
     console.print(f"{model.parameters} parameters; sha256 {model.hash[:16]}...; saved to {output}")
+
+
+def print_many(records: Sequence[Any], seconds: float) -> None:
+    """``compress --out-dir``: one line per failure, then the summary (files, bytes, ratio, rates)."""
+    for r in records:
+        if r.status.value == "failed":
+            console.print(f"[red]failed:[/] {r.input}: {r.error}", highlight=False)
+    table = RichTable(title="files")
+    for col in (
+        "files",
+        "written",
+        "skipped",
+        "failed",
+        "input bytes",
+        "output bytes",
+        "ratio",
+        "files/s",
+        "MB/s",
+    ):
+        table.add_column(col, justify="right")
+    ok = [r for r in records if r.status.value != "failed"]
+    in_bytes = sum(r.input_bytes for r in ok)
+    out_bytes = sum(r.output_bytes for r in ok)
+    count = {s: sum(r.status.value == s for r in records) for s in ("written", "skipped", "failed")}
+    table.add_row(
+        str(len(records)), str(count["written"]), str(count["skipped"]), str(count["failed"]),
+        str(in_bytes), str(out_bytes), f"{in_bytes / out_bytes:.2f}" if out_bytes else "-",
+        f"{len(records) / seconds:.2f}", f"{in_bytes / 1e6 / seconds:.1f}",
+    )  # fmt: skip
+    console.print(table)
 
 
 def print_warnings(warnings: Iterable[Mapping[str, Any]]) -> None:

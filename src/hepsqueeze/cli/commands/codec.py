@@ -6,6 +6,7 @@ The only module of the command line that calls the codecs.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,17 @@ class _AutoencoderOptions:
 
 @with_reader_options
 def compress(
-    input_file: Annotated[Path, path_argument("Table to compress.", metavar="INPUT")],
-    output: OutOpt,
+    inputs: Annotated[
+        list[Path],
+        path_argument(
+            "Table to compress; with --out-dir, any number of files, directories (searched for "
+            "files of a supported format) and globs.",
+            metavar="INPUT...",
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output file (one input).", readable=False)
+    ] = None,
     model: Annotated[
         Path | None,
         model_option(
@@ -141,16 +151,46 @@ def compress(
         typer.Option("--stream", help="Parquet input: read and compress chunk by chunk in bounded memory."),
     ] = False,
     force: ForceOpt = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help="Compress every INPUT into DIR, keeping their relative layout (x/y.parquet -> "
+            "DIR/x/y.hsqz), on Dask; outputs that exist and decode are skipped.",
+            readable=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="--out-dir: local worker processes (default: all cores)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="--out-dir: a dask.distributed scheduler (tcp://host:port, or local)."
+        ),
+    ] = None,
     *,
     reader: ReaderOptions,
 ) -> None:
-    """Compress a table into one container file."""
+    """Compress a table into one container file (or many, with --out-dir)."""
     from hepsqueeze.atomic import check_output
     from hepsqueeze.io import input_size_bytes
 
     autoencoder = _AutoencoderOptions(latent_dtype, no_embed_model, strict)
     bounded = max_error is not None or precision is not None
     _check_codec_options(model, bounded, abs_floor, require_bounds, autoencoder)
+    if out_dir is not None:
+        _compress_many(
+            inputs, out_dir, output, workers, scheduler, stream, reader,
+            _many_options(max_error, precision, abs_floor, require_bounds, model, autoencoder, columns),
+        )  # fmt: skip
+        return
+    if workers is not None or scheduler is not None:
+        raise UsageError("--workers and --scheduler apply to --out-dir")
+    if output is None or len(inputs) != 1:
+        raise UsageError("give one INPUT and -o OUTPUT, or --out-dir DIR for several")
+    input_file = inputs[0]
     if stream:
         _check_stream_input(reader)
     codec = _bounded_codec(max_error, precision, abs_floor, require_bounds) if bounded else None
@@ -169,6 +209,84 @@ def compress(
     print_compressed(rep, output, in_bytes, max_error or precision, why)
     if bounded:
         print_unbound(output)
+
+
+def _many_options(
+    max_error: str | None,
+    precision: str | None,
+    abs_floor: str | None,
+    require_bounds: bool,
+    model: Path | None,
+    autoencoder: _AutoencoderOptions,
+    columns: str | None,
+) -> dict[str, Any]:
+    """The options of :func:`hepsqueeze.compress` for every file of ``--out-dir`` (plain values:
+    they travel to the workers)."""
+    options: dict[str, Any] = {}
+    if max_error is not None or precision is not None:
+        options["max_error"] = load_precision_options(
+            max_error, precision, abs_floor=abs_floor, require_bounds=require_bounds
+        )
+    if model is not None:
+        options["model"] = str(model)
+        if autoencoder.no_embed_model:
+            options["embed_model"] = False
+    if autoencoder.latent_dtype is not None:
+        options["latent_dtype"] = autoencoder.latent_dtype
+    if autoencoder.strict:
+        options["strict"] = True
+    cols = split_list(columns, "--columns")
+    if cols:
+        options["columns"] = cols
+    return options
+
+
+def _compress_many(
+    inputs: list[Path],
+    out_dir: Path,
+    output: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    stream: bool,
+    reader: ReaderOptions,
+    options: dict[str, Any],
+) -> None:
+    """``compress INPUT... --out-dir DIR``: every file on Dask, one progress bar, a summary; exit
+    status 1 naming the failures."""
+    from hepsqueeze.batch import compress_many, expand_inputs
+    from hepsqueeze.cli.render import print_many, progress
+
+    if output is not None:
+        raise UsageError("-o names one output: with --out-dir, the outputs are named after the inputs")
+    given = reader.given_flags() + (["--stream"] if stream else []) + (["--format"] if reader.format else [])
+    if given:
+        raise UsageError(f"{_listed(given, 'does', 'do')} not apply to --out-dir")
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    with option_hint("INPUT"):
+        total = len(expand_inputs(inputs))
+    start = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task("compressing", total=total, info="")
+        done = {"n": 0, "bytes": 0}
+
+        def report(rec: Any) -> None:
+            done["n"] += 1
+            done["bytes"] += rec.input_bytes
+            rate = done["bytes"] / 1e6 / max(time.perf_counter() - start, 1e-9)
+            bar.update(task, completed=done["n"], info=f"{rate:.1f} MB/s")
+
+        with option_hint("--scheduler"):
+            records = compress_many(
+                inputs, out_dir, workers=workers, scheduler=scheduler, progress=report, **options
+            )
+    print_many(records, time.perf_counter() - start)
+    failed = [r for r in records if r.status.value == "failed"]
+    if failed:
+        from hepsqueeze.errors import InputError
+
+        names = ", ".join(r.input for r in failed[:5]) + (", ..." if len(failed) > 5 else "")
+        raise InputError(f"{len(failed)} of {len(records)} inputs failed (nothing written for them): {names}")
 
 
 def _check_codec_options(

@@ -435,7 +435,9 @@ def quantise(values: npt.NDArray[Any], bound: ColumnBound) -> Quantised:
         np.clip(mag, -MAX_SYMBOL, MAX_SYMBOL, out=mag)
         q = mag.astype(np.int64)
         if relative:
-            decoded64 = exact_exp(q.astype(np.float64) * step)  # the same bits on every machine (head "exact")
+            decoded64 = exact_exp(
+                q.astype(np.float64) * step
+            )  # the same bits on every machine (head "exact")
             decoded64[sign == 2] *= -1.0
             decoded64[zero] = 0.0
             head["exact"] = True
