@@ -136,3 +136,15 @@ def test_cli_out_dir(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     ):
         assert main(args) == 2
         assert message in capsys.readouterr().err
+
+
+def test_cli_decompress_out_dir(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    packed, back = tmp_path / "packed", tmp_path / "back"
+    assert (
+        main(["compress", str(tree), "--out-dir", str(packed), "--max-error", "1e-3", "--workers", "1"]) == 0
+    )
+    code = main(["decompress", str(packed), "--out-dir", str(back), "--workers", "1", "--suffix", ".npz"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(str(p.relative_to(back)) for p in back.rglob("*.npz")) == ["a.npz", "x/b.npz", "x/y/c.npz"]
+    assert main(["decompress", str(packed), "--out-dir", str(back), "--stream"]) == 2
+    assert "--stream does not apply to --out-dir" in capsys.readouterr().err

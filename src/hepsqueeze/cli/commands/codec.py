@@ -19,7 +19,6 @@ from hepsqueeze.cli.options import (
     ForceOpt,
     FormatOpt,
     JsonOpt,
-    OutOpt,
     ReaderOptions,
     columns_option,
     load_decoder_option,
@@ -254,20 +253,35 @@ def _compress_many(
     """``compress INPUT... --out-dir DIR``: every file on Dask, one progress bar, a summary; exit
     status 1 naming the failures."""
     from hepsqueeze.batch import compress_many, expand_inputs
-    from hepsqueeze.cli.render import print_many, progress
 
     if output is not None:
         raise UsageError("-o names one output: with --out-dir, the outputs are named after the inputs")
     given = reader.given_flags() + (["--stream"] if stream else []) + (["--format"] if reader.format else [])
     if given:
         raise UsageError(f"{_listed(given, 'does', 'do')} not apply to --out-dir")
-    if workers is not None and workers < 1:
-        raise UsageError("--workers must be at least 1")
     with option_hint("INPUT"):
         total = len(expand_inputs(inputs))
+
+    def run(report: Callable[[Any], None]) -> list[Any]:
+        return compress_many(
+            inputs, out_dir, workers=workers, scheduler=scheduler, progress=report, **options
+        )
+
+    _run_many("compressing", total, workers, run)
+
+
+def _run_many(
+    what: str, total: int, workers: int | None, run: Callable[[Callable[[Any], None]], list[Any]]
+) -> None:
+    """One progress bar across the files, the summary, and an error naming the failures."""
+    from hepsqueeze.cli.render import print_many, progress
+    from hepsqueeze.errors import InputError
+
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
     start = time.perf_counter()
     with progress() as bar:
-        task = bar.add_task("compressing", total=total, info="")
+        task = bar.add_task(what, total=total, info="")
         done = {"n": 0, "bytes": 0}
 
         def report(rec: Any) -> None:
@@ -277,14 +291,10 @@ def _compress_many(
             bar.update(task, completed=done["n"], info=f"{rate:.1f} MB/s")
 
         with option_hint("--scheduler"):
-            records = compress_many(
-                inputs, out_dir, workers=workers, scheduler=scheduler, progress=report, **options
-            )
+            records = run(report)
     print_many(records, time.perf_counter() - start)
     failed = [r for r in records if r.status.value == "failed"]
     if failed:
-        from hepsqueeze.errors import InputError
-
         names = ", ".join(r.input for r in failed[:5]) + (", ..." if len(failed) > 5 else "")
         raise InputError(f"{len(failed)} of {len(records)} inputs failed (nothing written for them): {names}")
 
@@ -411,8 +421,16 @@ def _check_stream_output(output: Path, fmt: str | None) -> None:
 
 
 def decompress(
-    input_file: Annotated[Path, path_argument("Compressed file.", metavar="FILE")],
-    output: OutOpt,
+    inputs: Annotated[
+        list[Path],
+        path_argument(
+            "Compressed file; with --out-dir, any number of .hsqz files, directories and globs.",
+            metavar="FILE...",
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output file (one input).", readable=False)
+    ] = None,
     model: Annotated[Path | None, model_option("Model, for files written with --no-embed-model.")] = None,
     stream: Annotated[
         bool,
@@ -423,12 +441,54 @@ def decompress(
     tree: Annotated[
         str | None, typer.Option("--tree", help="ROOT output: tree name (default: the original's).")
     ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help="Decompress every FILE into DIR, keeping their relative layout, on Dask; outputs that "
+            "exist are skipped.",
+            readable=False,
+        ),
+    ] = None,
+    suffix: Annotated[
+        str, typer.Option("--suffix", help="--out-dir: the outputs' extension, which gives their format.")
+    ] = ".parquet",
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="--out-dir: local worker processes (default: all cores).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="--out-dir: a dask.distributed scheduler address.")
+    ] = None,
 ) -> None:
-    """Decompress a container into a table with the input's columns, order and dtypes."""
+    """Decompress a container into a table with the input's columns, order and dtypes (or many,
+    with --out-dir)."""
     from hepsqueeze.atomic import check_output
     from hepsqueeze.file.reader import decompress_dataset
     from hepsqueeze.io import write_dataset
 
+    if out_dir is not None:
+        given = [
+            f for f, on in (("-o", output), ("--stream", stream), ("--format", fmt), ("--tree", tree)) if on
+        ]
+        if given:
+            raise UsageError(f"{_listed(given, 'does', 'do')} not apply to --out-dir")
+        from hepsqueeze.batch import COMPRESSED_SUFFIX, decompress_many, expand_inputs
+
+        total = len(expand_inputs(inputs, (COMPRESSED_SUFFIX,)))
+
+        def run(report: Callable[[Any], None]) -> list[Any]:
+            return decompress_many(
+                inputs, out_dir, suffix=suffix, workers=workers, scheduler=scheduler, progress=report,
+                model=None if model is None else str(model),
+            )  # fmt: skip
+
+        _run_many("decompressing", total, workers, run)
+        return
+    if workers is not None or scheduler is not None:
+        raise UsageError("--workers and --scheduler apply to --out-dir")
+    if output is None or len(inputs) != 1:
+        raise UsageError("give one FILE and -o OUTPUT, or --out-dir DIR for several")
+    input_file = inputs[0]
     check_output(output, force)
     if stream:
         _check_stream_output(output, fmt)
