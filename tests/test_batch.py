@@ -20,7 +20,7 @@ from hepsqueeze.io.table import Table
 def _write_jets(path: Path, seed: int, rows: int = 400) -> None:
     rng = np.random.default_rng(seed)
     pt = (20 + rng.exponential(40, rows)).astype(np.float32)
-    columns = {
+    columns: dict[str, np.ndarray[Any, Any]] = {
         "event": np.arange(rows, dtype=np.int64) // 4,
         "E": (pt * 1.5).astype(np.float32),
         "pt": pt,
@@ -148,3 +148,68 @@ def test_cli_decompress_out_dir(tree: Path, tmp_path: Path, capsys: pytest.Captu
     assert sorted(str(p.relative_to(back)) for p in back.rglob("*.npz")) == ["a.npz", "x/b.npz", "x/y/c.npz"]
     assert main(["decompress", str(packed), "--out-dir", str(back), "--stream"]) == 2
     assert "--stream does not apply to --out-dir" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run(tmp_path: Path) -> None:
+    """A ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1; one worker is killed
+    when the first file is done: the run completes, and every output decodes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dask.distributed import Client
+
+    root = tmp_path / "in"
+    for i in range(40):
+        _write_jets(root / f"f{i:02d}.parquet", i, rows=4000)
+    bin_dir = Path(sys.executable).parent
+    port = 20000 + os.getpid() % 20000
+    address = f"tcp://127.0.0.1:{port}"
+    null = subprocess.DEVNULL
+    scheduler = [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port)]
+    procs = [subprocess.Popen([*scheduler, "--dashboard-address", ":0"], stdout=null, stderr=null)]
+    try:
+        time.sleep(2)
+        workers = [
+            subprocess.Popen(
+                [
+                    str(bin_dir / "dask"),
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--dashboard-address",
+                    ":0",
+                ],
+                stdout=null,
+                stderr=null,
+            )
+            for _ in range(2)
+        ]
+        procs += workers
+        with Client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+            killed: list[bool] = []
+
+            def kill_after_first(_: Any) -> None:
+                if not killed:
+                    workers[0].send_signal(signal.SIGKILL)
+                    killed.append(True)
+
+            records = compress_many(
+                [root], tmp_path / "out", client=client, progress=kill_after_first, max_error="1e-3"
+            )
+        assert killed
+        # a file the killed worker had published but not reported is found decoding and skipped
+        assert {r.status for r in records} <= {Status.WRITTEN, Status.SKIPPED}
+        assert len(records) == 40
+        for r in records:
+            hsq.decompress(r.output)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
