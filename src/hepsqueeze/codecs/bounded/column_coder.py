@@ -44,6 +44,7 @@ from hepsqueeze.container.constants import Transform
 from hepsqueeze.container.transform import decode_transform, encode_transform
 from hepsqueeze.errors import ContainerError
 from hepsqueeze.metrics.bound_check import bits, misses
+from hepsqueeze.models.conditional.model import Prediction
 
 COLUMN_MAGIC: Final = b"HSQC"
 #: magic, bytes of the JSON header, of the side information (zstd), of the symbol stream
@@ -363,22 +364,24 @@ def _encode_integer(
     if learned is None or values.dtype.kind == "b":
         return analytic
     # integers are their own symbols: step 1, every row coded from the model
-    offset = learned.offset(1.0)
-    words, escapes = encode_residuals(q, learned.prediction, 1.0, offset, learned.tables)
-    head.update(
-        {
-            "predictor": int(Predictor.LEARNED),
-            "ranks": RANK_CHOICES[0],
-            "learned": {"offset": offset, "signs": 0, "words": len(words), "escapes": int(escapes.size)},
-        }
-    )
-    coded = EncodedColumn(
-        _pack(head, b"", words + escapes.astype("<i8").tobytes()),
-        analytic.decoded,
-        0,
-        analytic.domain,
-    )
+    fields, stream = _learned_stream(q, learned.prediction, 1.0, learned)
+    coded = EncodedColumn(_pack({**head, **fields}, b"", stream), analytic.decoded, 0, analytic.domain)
     return coded if len(coded.payload) < len(analytic.payload) else analytic
+
+
+def _learned_stream(
+    q: I64, prediction: Prediction, step: float, learned: Conditional, signs: bytes = b""
+) -> tuple[dict[str, Any], bytes]:
+    """The payload header fields and the stream (sign groups, ANS words, escapes) of symbols ``q``
+    coded with the model's ``prediction`` of them."""
+    offset = learned.offset(step)
+    words, escapes = encode_residuals(q, prediction, step, offset, learned.tables)
+    fields = {
+        "predictor": int(Predictor.LEARNED),
+        "ranks": RANK_CHOICES[0],
+        "learned": {"offset": offset, "signs": len(signs), "words": len(words), "escapes": int(escapes.size)},
+    }
+    return fields, signs + words + escapes.astype("<i8").tobytes()
 
 
 @dataclass(frozen=True)
@@ -539,28 +542,20 @@ def _encode_learned(
     qz: Quantised, structure: Structure, learned: Conditional, side: bytes, count: int
 ) -> EncodedColumn:
     """The column coded as residuals from a learned model's locations, with its distributions."""
-    head = dict(qz.head)
-    sign_stream = b""
+    signs = b""
     if qz.sign is not None:
-        sign_stream = encode_groups(structure.split(qz.sign, Predictor.RAW, RANK_CHOICES[0]))
-    offset = learned.offset(qz.step)
+        signs = encode_groups(structure.split(qz.sign, Predictor.RAW, RANK_CHOICES[0]))
     rows = ~qz.zero if qz.relative else np.ones(qz.q.size, dtype=bool)
-    words, escapes = encode_residuals(qz.q[rows], learned.select(rows), qz.step, offset, learned.tables)
-    head.update(
-        {
-            "predictor": int(Predictor.LEARNED),
-            "ranks": RANK_CHOICES[0],
-            "exceptions": count,
-            "xxh64": _digest(qz.decoded),
-            "learned": {
-                "offset": offset,
-                "signs": len(sign_stream),
-                "words": len(words),
-                "escapes": int(escapes.size),
-            },
-        }
-    )
-    stream = sign_stream + words + escapes.astype("<i8").tobytes()
+    fields, stream = _learned_stream(qz.q[rows], learned.select(rows), qz.step, learned, signs)
+    # the header's keys in the order of files already written (their bytes are golden)
+    head = {
+        **qz.head,
+        "predictor": fields["predictor"],
+        "ranks": fields["ranks"],
+        "exceptions": count,
+        "xxh64": _digest(qz.decoded),
+        "learned": fields["learned"],
+    }
     return EncodedColumn(_pack(head, side, stream), qz.decoded, count, qz.domain)
 
 
@@ -747,8 +742,10 @@ def decode_column_domain(
         values = _decode_bytes(h, name)
         return values, _plain_domain(values)
     predictor, ranks = h.predictor, h.ranks
+    if predictor == Predictor.LEARNED and (learned is None or learned.prediction.location.shape != (h.rows,)):
+        raise ContainerError(f"column {name!r} is coded with a model this file is not read with")
     if h.kind == Kind.INTEGER:
-        if predictor == Predictor.LEARNED:
+        if predictor == Predictor.LEARNED and learned is not None:
             q = _learned_integers(h, name, learned)
         else:
             counts = structure.contexts(predictor, ranks)[1]
@@ -757,9 +754,7 @@ def decode_column_domain(
         values = q.astype(h.dtype) if h.dtype.kind != "b" else q.astype(np.uint8).view(np.bool_)
         domain = q.astype(np.float64)
     else:
-        if predictor == Predictor.LEARNED:
-            if learned is None or learned.prediction.location.shape != (h.rows,):
-                raise ContainerError(f"column {name!r} is coded with a model this file is not read with")
+        if predictor == Predictor.LEARNED and learned is not None:
             q, sign = _learned_symbols(h, name, structure, learned)
         else:
             qp = None
@@ -840,7 +835,7 @@ def _learned_symbols(
     """The symbols (and sign symbols) of a LEARNED column."""
     if h.learned is None:  # pragma: no cover - parse_column sets it for LEARNED columns
         raise ContainerError(f"column {name!r}: no learned fields")
-    offset, n_signs, n_words, n_escapes = h.learned
+    n_signs = h.learned[1]
     sign = None
     rows = np.ones(h.rows, dtype=bool)
     if h.kind == Kind.RELATIVE:
@@ -849,23 +844,25 @@ def _learned_symbols(
         if sign.size and (int(sign.min()) < 0 or int(sign.max()) > 2):
             raise ContainerError(f"column {name!r}: invalid sign symbols")
         rows = sign != 0
-    words = h.stream[n_signs : n_signs + n_words]
-    escapes = np.frombuffer(h.stream[n_signs + n_words :], dtype="<i8", count=n_escapes).astype(np.int64)
-    coded = decode_residuals(words, escapes, learned.select(rows), h.step, offset, learned.tables, name)
     q = np.zeros(h.rows, dtype=np.int64)
-    q[rows] = coded
+    q[rows] = _learned_residuals(h, name, learned.select(rows), learned)
     return q, sign
 
 
-def _learned_integers(h: ColumnHeader, name: str, learned: Conditional | None) -> I64:
-    """The values of a LEARNED integer column (step 1, no signs)."""
-    if learned is None or learned.prediction.location.shape != (h.rows,):
-        raise ContainerError(f"column {name!r} is coded with a model this file is not read with")
+def _learned_residuals(h: ColumnHeader, name: str, prediction: Prediction, learned: Conditional) -> I64:
+    """The symbols a LEARNED column's ANS words and escapes (after its sign groups) decode to
+    under ``prediction`` (its coded rows' predictions); inverse of :func:`_learned_stream`."""
     if h.learned is None:  # pragma: no cover - parse_column sets it for LEARNED columns
         raise ContainerError(f"column {name!r}: no learned fields")
-    offset, _, n_words, n_escapes = h.learned
-    escapes = np.frombuffer(h.stream[n_words:], dtype="<i8", count=n_escapes).astype(np.int64)
-    q = decode_residuals(h.stream[:n_words], escapes, learned.prediction, 1.0, offset, learned.tables, name)
+    offset, n_signs, n_words, n_escapes = h.learned
+    words = h.stream[n_signs : n_signs + n_words]
+    escapes = np.frombuffer(h.stream[n_signs + n_words :], dtype="<i8", count=n_escapes).astype(np.int64)
+    return decode_residuals(words, escapes, prediction, h.step, offset, learned.tables, name)
+
+
+def _learned_integers(h: ColumnHeader, name: str, learned: Conditional) -> I64:
+    """The values of a LEARNED integer column (step 1, no signs)."""
+    q = _learned_residuals(h, name, learned.prediction, learned)
     info = np.iinfo(h.dtype) if h.dtype.kind in "iu" else None
     if info is not None and q.size and (int(q.min()) < info.min or int(q.max()) > info.max):
         raise ContainerError(f"column {name!r}: decoded values outside {h.dtype}")
