@@ -401,7 +401,7 @@ def as_dataset(data: DataLike) -> Dataset:
     return to_dataset(data)
 
 
-def _decoder(model: Any) -> Any:
+def decoder_model(model: Any) -> Any:
     """The model a file written without it needs: a conditional model of the error-bounded codec
     (the object, its file or zoo:NAME; no torch) or an autoencoder (the object, its file or zoo:NAME)."""
     from hepsqueeze.models.conditional.model import ConditionalModel as Conditional
@@ -423,7 +423,7 @@ def decompress_to_dataset(
 ) -> Dataset:
     """Everything stored in ``path``: the table plus auxiliary tables and the layout of the original
     file (``model``: the one a file written without it needs)."""
-    return decompress_dataset(path, None if model is None else _decoder(model))
+    return decompress_dataset(path, None if model is None else decoder_model(model))
 
 
 def decompress(

@@ -105,19 +105,13 @@ def expand_inputs(
 
 
 def output_path(relative: Path, out_dir: Path, suffix: str) -> Path:
-    """``out_dir / relative`` with the input's format suffix replaced by ``suffix``."""
+    """``out_dir / relative`` with the input's format extension (the longest that matches, as
+    the readers pick a format) replaced by ``suffix``."""
     name = relative.name
-    for exts in FORMATS.values():
-        for ext in sorted(exts, key=len, reverse=True):
-            if name.lower().endswith(ext):
-                name = name[: len(name) - len(ext)]
-                break
-        else:
-            continue
-        break
-    else:
-        name = relative.stem
-    return out_dir / relative.parent / f"{name}{suffix}"
+    lowered = name.lower()
+    known = [e for exts in FORMATS.values() for e in exts if lowered.endswith(e)]
+    stem = name[: len(name) - max(map(len, known))] if known else relative.stem
+    return out_dir / relative.parent / f"{stem}{suffix}"
 
 
 def _decodes(path: Path) -> bool:

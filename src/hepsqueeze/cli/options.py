@@ -205,15 +205,10 @@ def load_model_option(model: str | Path) -> CompressionModel:
 def load_decoder_option(model: str | Path) -> Any:
     """The model of ``decompress --model``: a conditional model of the error-bounded codec (its
     file or zoo:NAME; no torch) or an autoencoder's."""
-    from hepsqueeze.models.conditional.model import is_conditional_model, load_conditional_model
-    from hepsqueeze.zoo.conditional import is_conditional_name, load_bounded
+    from hepsqueeze.api import decoder_model
 
     with option_hint("--model"):
-        if is_conditional_name(str(model)):
-            return load_bounded(str(model))
-        if Path(model).exists() and is_conditional_model(model):
-            return load_conditional_model(model)
-    return load_model_option(model)
+        return decoder_model(str(model))
 
 
 def load_precision_options(

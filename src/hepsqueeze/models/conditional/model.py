@@ -187,10 +187,6 @@ class ConditionalModel:
     def spec(self, name: str) -> ColumnSpec:
         return self.columns[self.index(name)]
 
-    def feature(self, name: str, values: F64) -> npt.NDArray[np.int64]:
-        """The fixed-point input of column ``name`` from its domain values (float64)."""
-        return self.spec(name).feature(values)
-
     def inputs(self, rows: int) -> Inputs:
         """An empty input matrix for ``rows`` rows (every column absent)."""
         return Inputs(self, rows)
