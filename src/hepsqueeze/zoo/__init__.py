@@ -15,22 +15,6 @@ from typing import TYPE_CHECKING
 
 from hepsqueeze.lazy import lazy_dir, lazy_getattr
 
-_LOCATIONS = dict.fromkeys(
-    (
-        "ZOO_PREFIX",
-        "ModelCard",
-        "ValidationResult",
-        "card",
-        "is_zoo_name",
-        "list_models",
-        "load",
-        "model_path",
-        "resolve_model",
-        "validate",
-    ),
-    "hepsqueeze.zoo.registry",
-)
-
 if TYPE_CHECKING:
     from hepsqueeze.zoo.registry import (
         ZOO_PREFIX,
@@ -57,6 +41,9 @@ __all__ = [
     "resolve_model",
     "validate",
 ]
+
+#: every public name lives in the registry
+_LOCATIONS = dict.fromkeys(__all__, "hepsqueeze.zoo.registry")
 
 __getattr__ = lazy_getattr(__name__, _LOCATIONS)
 __dir__ = lazy_dir(globals(), _LOCATIONS)
