@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The CPU build of torch lies on this machine's disk; pinning it here avoids a multi-GB CUDA download.
 # pyproject.toml keeps wide ranges for users elsewhere.
-PINS := torch==2.13.0 pythia8mc==8.317.2
+# zfpy 1.0.1.post0 breaks numcodecs' import (it parses the version as integers); 1.0.1 works.
+PINS := torch==2.13.0 pythia8mc==8.317.2 zfpy==1.0.1
 
 .PHONY: demo test test-slow lint typecheck check setup clean
 
