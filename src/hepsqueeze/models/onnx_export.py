@@ -291,6 +291,37 @@ def export_onnx(
     )
 
 
+def check_onnx(
+    path: str | os.PathLike[str],
+    model: object,
+    *,
+    check_inputs: npt.NDArray[Any] | None = None,
+    tolerance: float = TOLERANCE,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Check an exported file against ``model`` as :func:`export_onnx` does before publishing.
+
+    The part (encoder or decoder) and whether it takes physical values are read from the file's
+    metadata. Returns the largest absolute difference and the largest error (see
+    :func:`scaled_error`); raises :class:`VerificationError` if the file fails onnx.checker, has
+    other inputs or outputs, or disagrees with torch beyond ``tolerance``.
+    """
+    ae = require_autoencoder(model)
+    where = Path(path)
+    meta = read_metadata(where)
+    part = meta.get("part")
+    if meta.get("format") != FORMAT or part not in ("encoder", "decoder"):
+        raise VerificationError(
+            f"{where}: not an encoder or decoder exported by hepsqueeze (no {FORMAT} metadata)"
+        )
+    physical = meta.get("io") == "physical"
+    x = _check_batch(ae, check_inputs, seed)
+    if part == "encoder":
+        measured, _ = _check_encoder(ae, tmp=where, published=where, x=x, physical=physical, tol=tolerance)
+        return measured
+    return _check_decoder(ae, tmp=where, published=where, z=ae.encode(x), physical=physical, tol=tolerance)
+
+
 def metadata(model: CompressionModel, physical: bool) -> dict[str, str]:
     """The ``metadata_props`` every exported file carries (strings; lists and objects as JSON)."""
     return {
@@ -578,6 +609,7 @@ __all__ = [
     "TOLERANCE",
     "OnnxExport",
     "PartCheck",
+    "check_onnx",
     "export_modules",
     "export_onnx",
     "io_names",
