@@ -18,6 +18,10 @@ class TrainConfig:
     one-cycle schedule peaking at ``lr`` after 30% of the epochs; after that warm-up, training stops early
     when ``patience`` epochs pass without beating the best validation loss seen since the warm-up ended.
     The weights with the best validation loss of the whole run are kept.
+
+    ``ddp``: train on this many local processes with torch DistributedDataParallel, each taking
+    1/``ddp`` of every batch (``batch_size`` stays the global batch, so the training is the same;
+    see :mod:`hepsqueeze.training.distributed`). Under torchrun the world comes from torchrun.
     """
 
     epochs: int = 100
@@ -32,6 +36,7 @@ class TrainConfig:
     normalisation: str = "custom+minmax"
     device: str = "auto"
     max_seconds: float | None = None
+    ddp: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -58,6 +63,8 @@ class TrainConfig:
             raise ConfigError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ConfigError("max_seconds must be positive")
+        if not isinstance(self.ddp, int) or self.ddp < 1:
+            raise ConfigError(f"ddp must be a positive number of processes, got {self.ddp!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

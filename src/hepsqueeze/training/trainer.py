@@ -20,6 +20,7 @@ from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
 from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.preprocessing.normalisation import Normaliser
 from hepsqueeze.training.config import TrainConfig
+from hepsqueeze.training.distributed import World, join_world, run_local, world_from_environment
 from hepsqueeze.training.split import Split, split_rows
 from hepsqueeze.version import __version__
 
@@ -59,10 +60,14 @@ def train_model(
     name: str = "model",
     progress: Callable[[EpochReport], None] | None = None,
     integer_variables: Sequence[str] = (),
+    world: World | None = None,
 ) -> CompressionModel:
     """Train an autoencoder on physical values ``x`` of shape ``(rows, len(variables))``.
 
     ``integer_variables`` (counts, labels) are rounded to integers when the model decodes.
+    ``world``: this process's place in a distributed run (default: torchrun's environment, if any;
+    else ``train_config.ddp`` local processes are started when it is above 1). Every rank returns
+    the same model.
 
     Returns the model with the best validation loss; its ``history`` holds per-epoch losses and its
     ``training`` dict the settings, split sizes, timing and test-split metrics.
@@ -83,13 +88,23 @@ def train_model(
     probe = CompressionModel(Autoencoder(config), normaliser, tuple(variables), tuple(columns), name=name)
     probe.validate_input(data, columns)
 
+    world = world if world is not None else world_from_environment()
+    if world is None and train_config.ddp > 1:
+        return _train_local_processes(
+            _Job(data, tuple(variables), tuple(columns), config, train_config, name,
+                 tuple(integer_variables), output=""),
+            progress,
+        )  # fmt: skip
     device = pick_device(train_config.device)
+    if world is not None:
+        device = join_world(world, device)
     torch.manual_seed(train_config.seed)
     net = Autoencoder(config).to(device)
     y = torch.from_numpy(normaliser.forward(data)).to(device)
     fit = _fit(
-        net, y[split.train], y[split.val], train_config, skip_single=config.batchnorm, progress=progress
-    )
+        net, y[split.train], y[split.val], train_config,
+        skip_single=config.batchnorm, progress=progress, world=world,
+    )  # fmt: skip
     log.info(
         "trained %s: best val MSE %.3g at epoch %d (%.0f s, %s)",
         name,
@@ -111,7 +126,50 @@ def train_model(
         integer_variables=tuple(v for v in variables if v in integer_variables),
     )
     model.training = _training_info(model, data, split, train_config, device=device, fit=fit)
+    model.training["processes"] = 1 if world is None else world.size
     return model
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One distributed training run, as each spawned process receives it (pickled: our own objects);
+    rank 0 saves the model to ``output``, in the model file format."""
+
+    x: npt.NDArray[Any]
+    variables: tuple[str, ...]
+    columns: tuple[str, ...]
+    config: AutoencoderConfig
+    train_config: TrainConfig
+    name: str
+    integer_variables: tuple[str, ...]
+    output: str
+
+
+def _train_local_processes(job: _Job, progress: Callable[[EpochReport], None] | None) -> CompressionModel:
+    """``job`` on ``job.train_config.ddp`` local processes; the model rank 0 trained, read back from
+    the model file it saved (no pickles)."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from hepsqueeze.models.io import load_model
+
+    with tempfile.TemporaryDirectory(prefix="hepsqueeze-ddp-") as tmp:
+        job = dataclasses.replace(job, output=str(Path(tmp) / "model.hsqm"))
+        run_local(job.train_config.ddp, _train_rank, job, progress)
+        return load_model(job.output)
+
+
+def _train_rank(world: World, job: _Job, report: Callable[[Any], None] | None) -> None:
+    """One process of :func:`_train_local_processes`."""
+    from hepsqueeze.models.io import save_model
+
+    model = train_model(
+        job.x, job.variables, job.columns, job.config, job.train_config,
+        name=job.name, progress=report, integer_variables=job.integer_variables, world=world,
+    )  # fmt: skip
+    if world.main:
+        save_model(model, job.output)
 
 
 @dataclass
@@ -155,10 +213,12 @@ def _fit(
     *,
     skip_single: bool,
     progress: Callable[[EpochReport], None] | None,
+    world: World | None = None,
 ) -> _Fit:
     """Train ``net`` on the normalised rows ``y_train``, validating on ``y_val`` after each epoch.
 
-    ``skip_single``: skip one-row batches (BatchNorm cannot train on a single row).
+    ``skip_single``: skip one-row batches (BatchNorm cannot train on a single row). ``world``: train
+    as one of its processes (DistributedDataParallel; see :mod:`hepsqueeze.training.distributed`).
     """
     steps_per_epoch = max(1, math.ceil(y_train.shape[0] / train_config.batch_size))
     opt = torch.optim.AdamW(
@@ -174,11 +234,17 @@ def _fit(
     best = _Best(state=copy.deepcopy(net.state_dict()), improved_epoch=warmup_epochs)
     start = time.perf_counter()
     stopped = "epochs"
+    stepper: torch.nn.Module = net
+    if world is not None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = None if y_train.device.type == "cpu" else [y_train.device]
+        stepper = DistributedDataParallel(net, device_ids=ids)
     for epoch in range(train_config.epochs):
         net.train()
         perm = torch.randperm(y_train.shape[0], generator=gen).to(y_train.device)
         train_loss = _train_epoch(
-            net,
+            stepper,
             opt,
             sched,
             y_train,
@@ -186,10 +252,13 @@ def _fit(
             batch_size=train_config.batch_size,
             skip_single=skip_single,
             loss_fn=loss_fn,
+            world=world,
         )
         val_loss = _evaluate(net, y_val, loss_fn)
         lr = float(sched.get_last_lr()[0])
         elapsed = time.perf_counter() - start
+        if world is not None:  # rank 0 decides what every rank compares
+            val_loss, elapsed = world.agree([val_loss, elapsed])
         for key, value in (
             ("train_loss", train_loss),
             ("val_loss", val_loss),
@@ -208,7 +277,7 @@ def _fit(
 
 
 def _train_epoch(
-    net: Autoencoder,
+    net: torch.nn.Module,
     opt: torch.optim.Optimizer,
     sched: torch.optim.lr_scheduler.LRScheduler,
     y_train: torch.Tensor,
@@ -217,13 +286,21 @@ def _train_epoch(
     batch_size: int,
     skip_single: bool,
     loss_fn: torch.nn.MSELoss,
+    world: World | None = None,
 ) -> float:
-    """One pass over the rows of ``y_train`` in the order ``perm``, in batches; the mean training loss."""
+    """One pass over the rows of ``y_train`` in the order ``perm``, in batches; the mean training loss.
+
+    With a ``world``, this process takes its shard of each batch (the mean over every process)."""
     total, seen = 0.0, 0
+    processes = 1 if world is None else world.size
     for i in range(max(1, math.ceil(y_train.shape[0] / batch_size))):
         idx = perm[i * batch_size : (i + 1) * batch_size]
-        if idx.numel() < 2 and skip_single:
-            continue  # BatchNorm cannot train on a single row
+        # BatchNorm cannot train on a single row; under DDP every process needs its rows (or none
+        # steps: the decision depends on the global batch only, so every process takes it alike)
+        if idx.numel() < (2 if skip_single else 1) * processes:
+            continue
+        if world is not None:
+            idx = world.shard(idx)
         batch = y_train[idx]
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(net(batch), batch)
@@ -232,6 +309,9 @@ def _train_epoch(
         sched.step()
         total += float(loss.detach()) * batch.shape[0]
         seen += batch.shape[0]
+    if world is not None:
+        total, seen_sum = world.sum([total, float(seen)])
+        seen = int(seen_sum)
     return total / max(seen, 1)
 
 

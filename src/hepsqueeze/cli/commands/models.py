@@ -62,6 +62,15 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and shuffling.")] = 0,
     max_minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    ddp: Annotated[
+        int,
+        typer.Option(
+            "--ddp",
+            metavar="N",
+            help="Train on N local processes with torch DistributedDataParallel (gloo on CPU, nccl on "
+            "GPU), each taking 1/N of every batch; under torchrun the processes come from torchrun.",
+        ),
+    ] = 1,
     force: ForceOpt = False,
     *,
     reader: ReaderOptions,
@@ -93,6 +102,8 @@ def train(
 
     check_output(output, force)
     if codec == "bounded":
+        if ddp != 1:
+            raise typer.BadParameter("trains the autoencoder only (not --codec bounded)", param_hint="--ddp")
         _train_bounded(
             input_file, output, reader, max_error, precision, hidden, layers,
             epochs or 24, batch_size, lr, seed, force,
@@ -118,10 +129,15 @@ def train(
         seed=seed,
         device=device,
         max_seconds=None if max_minutes is None else 60 * max_minutes,
+        ddp=ddp,
     )
     cols = split_list(columns, "--columns")
     table = _training_table(input_file, cols, reader, split_list(objects, "--objects"))
-    with progress() as bar:
+    from hepsqueeze.training.distributed import is_main_process
+
+    bar = progress()
+    bar.disable = not is_main_process()  # one bar under torchrun: rank 0's
+    with bar:
         task = bar.add_task("training", total=epochs, info="")
 
         def report(r: EpochReport) -> None:
@@ -139,6 +155,8 @@ def train(
             config=config,
             progress=report,
         )
+    if not is_main_process():
+        return  # under torchrun every rank trains the same model; rank 0 saves it
     model.name = preset if nodes is None and not batchnorm else f"{preset}-custom"
     save_model(model, output, force=force)
     print_trained(model, output)
