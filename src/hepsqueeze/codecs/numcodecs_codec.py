@@ -24,6 +24,8 @@ The encoded bytes are self-describing (version 1, little-endian):
   :data:`~hepsqueeze.codecs.base.MAX_CHUNK_ROWS`, each one column payload;
 - an xxh64 of everything before it.
 
+The encoder reads every block back before it returns it (a block that does not decode to what the
+coder promised, which would be a coder bug, is stored losslessly instead, with a logged warning).
 A reader checks every size against the bytes before it allocates (a claimed size is also held to
 :func:`~hepsqueeze.io.limits.max_decompressed_bytes`), the checksum before it decodes, and each
 block's own digest of its decoded values; anything wrong is a
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import math
 import struct
 from dataclasses import dataclass
@@ -44,13 +47,14 @@ import numpy.typing as npt
 import xxhash
 
 from hepsqueeze.codecs.base import MAX_CHUNK_ROWS
-from hepsqueeze.codecs.bounded.column_bound import BoundMode, ColumnBound
+from hepsqueeze.codecs.bounded.column_bound import LOSSLESS, BoundMode, ColumnBound
 from hepsqueeze.codecs.bounded.column_coder import (
     COLUMN_PREFIX,
     Structure,
     decode_column,
     encode_column,
     parse_column,
+    same_bits,
 )
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
 from hepsqueeze.io.limits import MAX_DECOMPRESSED_BYTES_ENV, max_decompressed_bytes
@@ -69,6 +73,8 @@ except ImportError as exc:  # pragma: no cover - numcodecs is installed where th
 
 if TYPE_CHECKING:
     from zarr.abc.codec import ArrayBytesCodec
+
+logger = logging.getLogger(__name__)
 
 #: numcodecs codec id, and the name of the zarr v3 codec.
 CODEC_ID: Final = "hepsqueeze.bounded"
@@ -155,18 +161,33 @@ def encode_array(values: npt.NDArray[Any], bound: ColumnBound) -> bytes:
         raise ConfigError(f"{CODEC_ID} takes an absolute or relative bound, got {bound.describe()}")
     native = dtype.newbyteorder("=")
     flat = np.ascontiguousarray(values, dtype=native).reshape(-1)
-    cuts = range(0, flat.size, MAX_CHUNK_ROWS)
-    blocks = [
-        encode_column(
-            flat[i : i + MAX_CHUNK_ROWS], bound, Structure.of(None, min(MAX_CHUNK_ROWS, flat.size - i))
-        )
-        for i in cuts
-    ]
+    blocks = [_encode_block(flat[i : i + MAX_CHUNK_ROWS], bound) for i in range(0, flat.size, MAX_CHUNK_ROWS)]
     mode = _MODES.index(bound.mode)
     head = PREFIX.pack(MAGIC, FORMAT, dtype.str.encode(), mode, values.ndim, bound.value)
-    sizes = [*values.shape, MAX_CHUNK_ROWS, *(len(b.payload) for b in blocks)]
-    body = head + b"".join(_U64.pack(s) for s in sizes) + b"".join(b.payload for b in blocks)
+    sizes = [*values.shape, MAX_CHUNK_ROWS, *(len(b) for b in blocks)]
+    body = head + b"".join(_U64.pack(s) for s in sizes) + b"".join(blocks)
     return body + xxhash.xxh64(body).digest()
+
+
+def _encode_block(values: npt.NDArray[Any], bound: ColumnBound) -> bytes:
+    """One block's column payload, read back before it is returned: a payload that does not decode
+    to the values the coder promised (a coder bug) is replaced by the block stored losslessly."""
+    structure = Structure.of(None, values.size)
+    coded = encode_column(values, bound, structure)
+    try:
+        ok = same_bits(decode_column(coded.payload, "block", structure), coded.decoded)
+        problem = "decodes to other values"
+    except ContainerError as exc:
+        ok, problem = False, str(exc)
+    if ok:
+        return coded.payload
+    logger.warning(
+        "%s: a block of %d values does not read back (%s); it is stored losslessly",
+        CODEC_ID,
+        values.size,
+        problem,
+    )
+    return encode_column(values, LOSSLESS, structure).payload
 
 
 @dataclass(frozen=True)
