@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from hepsqueeze.atomic import atomic_output
 from hepsqueeze.codecs.base import RUNS_SUFFIX, Codec
 from hepsqueeze.codecs.registry import get_codec
 from hepsqueeze.container import ContainerReader, Section
-from hepsqueeze.errors import InputError, VerificationError
+from hepsqueeze.errors import ColumnError, InputError, VerificationError, missing_column_message
 from hepsqueeze.file.columns import read_aux_table, read_runs
 from hepsqueeze.file.digest import column_digest, table_digests
 from hepsqueeze.file.exceptions import (
@@ -163,10 +163,25 @@ def _file_column(
     chunk.columns[sec.name] = sec
 
 
-def iter_chunks(opened: OpenFile) -> Iterator[Chunk]:
-    """The main table's columns chunk by chunk, in the header's column order."""
+def iter_chunks(opened: OpenFile, columns: Collection[str] | None = None) -> Iterator[Chunk]:
+    """The main table's columns chunk by chunk, in the header's column order.
+
+    ``columns``: only these (default all). A passthrough column not asked for is not read, and the
+    codec decodes nothing when no compressed column is asked for (it decodes all of them when one
+    is: a codec's payload is one group); the values given are those of a full read. Raises
+    :class:`ColumnError` for a column the main table does not hold."""
     reader, header, codec = opened.reader, opened.header, opened.codec
     dtypes = header.dtypes
+    names = [c.name for c in header.columns]
+    if columns is not None:
+        unknown = [c for c in columns if c not in dtypes]
+        if unknown:
+            raise ColumnError(
+                missing_column_message(unknown[0], names, reader.name), path=reader.name, column=unknown[0]
+            )
+        names = [n for n in names if n in set(columns)]
+    wanted = set(names)
+    decoding = columns is None or bool(wanted & set(header.compressed))
     total = 0
     for chunk in opened.chunks:
         sec = chunk.payload
@@ -178,21 +193,24 @@ def iter_chunks(opened: OpenFile) -> Iterator[Chunk]:
                 sec,
                 f"the payload holds {rows} rows: the header says {header.num_rows} in chunks of {header.chunk_rows}",
             )
-        columns: Chunk = {}
+        values: Chunk = {}
         for name, col in chunk.columns.items():
             if col.shape[0] != rows:
                 raise reader.error(col, f"column {name!r} holds {col.shape[0]} rows, the payload {rows}")
-            columns[name] = reader.read_array(col)
-        if codec.runs_column is not None:
-            columns[codec.runs_column] = read_runs(reader, chunk.runs, dtypes[codec.runs_column], sec, rows)
-        decoded = codec.decode(
-            payload, columns, dtypes, header.compressed, start=total, reader=reader, section=sec
-        )
-        columns.update(decoded)
-        for name, pair in exception_pairs(reader, chunk.slots).items():
-            restore_exceptions(reader, pair, columns[name], dtypes[name])
+            if name in wanted:
+                values[name] = reader.read_array(col)
+        runs = codec.runs_column
+        if runs is not None and (decoding or runs in wanted):
+            values[runs] = read_runs(reader, chunk.runs, dtypes[runs], sec, rows)
+        if decoding:
+            decoded = codec.decode(
+                payload, values, dtypes, header.compressed, start=total, reader=reader, section=sec
+            )
+            values.update(decoded)
+            for name, pair in exception_pairs(reader, chunk.slots).items():
+                restore_exceptions(reader, pair, values[name], dtypes[name])
         total += rows
-        yield {c.name: columns[c.name] for c in header.columns}
+        yield {name: values[name] for name in names}
     if total != header.num_rows:
         raise reader.error(None, f"the header says {header.num_rows} rows, the payloads hold {total}")
 
@@ -264,6 +282,65 @@ def decompress_reader(reader: ContainerReader, model: Any = None) -> Dataset:
         return Dataset(Table(columns, source=reader.name), aux, opened.header.layout)
     except InputError as exc:
         raise reader.error(None, f"invalid data ({exc})") from None
+
+
+def read_columns(
+    opened: OpenFile, wanted: Mapping[str | None, Collection[str] | None]
+) -> dict[str | None, Table]:
+    """Some columns of some tables of an open file: ``wanted`` maps a table (``None``: the main
+    table, else an auxiliary table's name) to its columns (``None``: all), in the file's order.
+
+    Tables not named are not read. Within a table, what can be skipped is: a passthrough column
+    of the main table, the codec's payload when none of its columns is asked for. A table coded
+    by the file's codec as one payload (every table of the error-bounded codec) is decoded whole,
+    then cut: its columns depend on each other. The values are those :func:`decompress_reader`
+    gives. Raises :class:`ColumnError` (``path``, ``column``) for a table or column not in the file.
+    """
+    reader, header = opened.reader, opened.header
+    aux = {t.name: t for t in header.tables}
+    out: dict[str | None, Table] = {}
+    for table, columns in wanted.items():
+        if table is None:
+            parts: dict[str, list[npt.NDArray[Any]]] = {}
+            for chunk in iter_chunks(opened, columns):
+                for name, values in chunk.items():
+                    parts.setdefault(name, []).append(values)
+            names = [c.name for c in header.columns if columns is None or c.name in set(columns)]
+            data = {
+                n: np.concatenate(parts[n]) if n in parts else np.empty(0, dtype=header.dtypes[n])
+                for n in names
+            }
+            out[None] = _table(reader, data, "the main table")
+            continue
+        info = aux.get(table)
+        if info is None:
+            raise ColumnError(
+                f"{reader.name} holds no auxiliary table {table!r} (tables: {', '.join(aux) or 'none'})",
+                path=reader.name,
+            )
+        specs = list(info.columns)
+        names = [n for n, _ in specs]
+        unknown = [c for c in columns or () if c not in names]
+        if unknown:
+            raise ColumnError(
+                missing_column_message(unknown[0], names, f"{reader.name} (table {table!r})"),
+                path=reader.name,
+                column=unknown[0],
+            )
+        if opened.codec.codes_tables:
+            full = _read_coded_table(opened, table, info.num_rows, specs)
+        else:
+            full = read_aux_table(reader, table, info.num_rows, specs)
+        keep = names if columns is None else [n for n in names if n in set(columns)]
+        out[table] = full.select(keep)
+    return out
+
+
+def _table(reader: ContainerReader, columns: dict[str, npt.NDArray[Any]], what: str) -> Table:
+    try:
+        return Table(columns, source=reader.name)
+    except InputError as exc:
+        raise reader.error(None, f"{what} is invalid ({exc})") from None
 
 
 def decompress_dataset(path: str | os.PathLike[str], model: Any = None) -> Dataset:
@@ -371,14 +448,201 @@ def file_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ColumnSummary:
+    """One column of a compressed file, for ``hepsqueeze info``.
+
+    ``bound``: the guarantee on its decoded values (``0.001 relative``, ``lossless``, ``exact`` for
+    columns stored as they are, ``none (learned)`` for an autoencoder's). ``stored_bytes``: bytes of
+    its own sections or payloads; ``joint``: it is also coded together with other columns, in the
+    sections that :attr:`FileSummary.joint_bytes` counts (an autoencoder's latent codes).
+    ``stored_exactly``: its values kept in the exception stream.
+    """
+
+    name: str
+    table: str | None
+    dtype: str
+    bound: str
+    stored_bytes: int
+    joint: bool = False
+    stored_exactly: int = 0
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What ``hepsqueeze info`` prints: codec, rows, chunks, sizes, ratio, bounds, the model.
+
+    ``tables``: rows of each auxiliary table; ``joint_bytes``: bytes of sections that code several
+    columns together (an autoencoder's latent codes, the jet codec's payload) or none (an embedded
+    model), by what they hold; ``model``: the header's model entry (name, hash, embedded or not).
+    """
+
+    path: str
+    codec: str
+    created_by: str
+    data_format: int | None
+    rows: int
+    chunks: int
+    chunk_rows: int | None
+    file_bytes: int
+    ratio: float
+    section_bytes: Mapping[str, int]
+    columns: tuple[ColumnSummary, ...]
+    joint_bytes: Mapping[str, int]
+    tables: Mapping[str, int]
+    model: Mapping[str, Any] | None
+
+
+def _summary_bounds(codec: Mapping[str, Any], compressed: list[str]) -> dict[tuple[str | None, str], str]:
+    """(table or None, column) -> the bound text of every column the codec bounds."""
+    from hepsqueeze.codecs.autoencoder.codec import CODEC_ID as AUTOENCODER
+    from hepsqueeze.codecs.bounded.bounds import VARIABLES, JetBounds
+    from hepsqueeze.codecs.bounded.codec import CODEC_ID as JETS
+    from hepsqueeze.codecs.bounded.column_bound import ColumnBound
+    from hepsqueeze.codecs.bounded.table_codec import CODEC_ID as BOUNDED
+    from hepsqueeze.errors import ContainerError
+
+    name = codec.get("name")
+    out: dict[tuple[str | None, str], str] = {}
+    try:
+        if name == BOUNDED:
+            tables = codec.get("tables") or {}
+            for table, bounds in [(None, codec.get("bounds") or {}), *tables.items()]:
+                for col, raw in bounds.items():
+                    out[(table, str(col))] = ColumnBound.from_dict(raw).describe()
+        elif name == JETS:
+            jets = JetBounds.from_dict(codec.get("bounds"))
+            for col, var in zip(compressed, VARIABLES, strict=False):
+                b = getattr(jets, var)
+                floor = jets.floor(var)
+                out[(None, col)] = f"{b.value:.3g} {b.kind}" + (f", floor {floor:.3g}" if floor else "")
+        elif name == AUTOENCODER:
+            out.update({(None, col): "none (learned)" for col in compressed})
+    except (ContainerError, AttributeError, TypeError, ValueError):
+        return {}  # a header whose bounds do not parse: the columns show "?"
+    return out
+
+
+def _summary_sizes(
+    reader: ContainerReader, compressed: list[str]
+) -> tuple[dict[tuple[str | None, str], int], dict[str, int]]:
+    """Bytes per (table, column) and of the sections that hold no single column (by what they
+    hold), from the sections' descriptors; the error-bounded codec's payloads are opened to split
+    them by column."""
+    from hepsqueeze.codecs.bounded.codec import CODEC_ID as JETS
+    from hepsqueeze.codecs.bounded.table_codec import CODEC_ID as BOUNDED
+    from hepsqueeze.codecs.bounded.table_coder import parse_table
+    from hepsqueeze.errors import ContainerError
+
+    own: dict[tuple[str | None, str], int] = {}
+    joint: dict[str, int] = {}
+    together = ", ".join(compressed)
+    for sec in reader.sections:
+        extras = sec.extras
+        table = extras["table"] if isinstance(extras.get("table"), str) else None
+        if sec.kind == "column" and extras.get("codec") == BOUNDED:
+            try:
+                payloads = parse_table(reader.read_bytes(sec)).columns
+            except ContainerError as exc:
+                raise reader.error(sec, str(exc)) from None
+            for col, payload in payloads.items():
+                own[(table, col)] = own.get((table, col), 0) + len(payload)
+            framing = sec.stored_size - sum(len(p) for p in payloads.values())
+            joint["framing of the column payloads"] = joint.get("framing of the column payloads", 0) + framing
+        elif sec.kind == "column" and extras.get("codec") == JETS:
+            key = f"jet payload of {together}"
+            joint[key] = joint.get(key, 0) + sec.stored_size
+        elif sec.kind == "column":
+            named = extras.get("column")
+            col = named if isinstance(named, str) else sec.name.split("#")[0]  # "event#runs": event's
+            own[(table, col)] = own.get((table, col), 0) + sec.stored_size
+        else:
+            key = {"latent": f"latent codes of {together}", "model": "embedded model"}.get(sec.kind, sec.kind)
+            joint[key] = joint.get(key, 0) + sec.stored_size
+    return own, joint
+
+
+def file_summary(path: str | os.PathLike[str]) -> FileSummary:
+    """A compressed file's summary for people (``hepsqueeze info``): codec, rows, chunks, file
+    bytes and ratio, bytes per section kind and per column, each column's bound, the model.
+
+    Reads the header and the section descriptors, and the error-bounded codec's payloads to split
+    their bytes by column; decodes nothing and loads no model. Errors as :func:`file_info`.
+    """
+    info = file_info(path)
+    header: Mapping[str, Any] = info["header"]
+    entry = header.get("codec")
+    codec: Mapping[str, Any] = entry if isinstance(entry, dict) else {}
+    comp = header.get("compressed")
+    compressed = [str(c) for c in comp.get("columns", [])] if isinstance(comp, dict) else []
+    rows = header.get("num_rows", 0)
+    rows = rows if is_count(rows) else 0
+    given = header.get("chunk_rows")
+    chunk_rows = given if isinstance(given, int) and is_count(given) and given > 0 else None
+    chunks = (-(-rows // chunk_rows) if chunk_rows else 1) if rows else 0
+    with ContainerReader.open(path) as reader:
+        own, joint = _summary_sizes(reader, compressed)
+    bounds = _summary_bounds(codec, compressed)
+    joint_codecs = ("autoencoder", "bounded-jets")  # code their columns together
+    exceptions: Mapping[str, int] = info["exceptions"]
+    specs: list[tuple[str | None, Any]] = [(None, header.get("columns", []))]
+    specs += [(t.get("name"), t.get("columns", [])) for t in header.get("tables", []) if isinstance(t, dict)]
+    columns = []
+    for table, cols in specs:
+        for c in cols if isinstance(cols, list) else []:
+            if not isinstance(c, dict):
+                continue
+            name = str(c.get("name"))
+            key = (table, name)
+            coded = table is None and name in compressed
+            columns.append(
+                ColumnSummary(
+                    name,
+                    table,
+                    str(c.get("dtype")),
+                    bounds.get(key, "?" if coded else "exact"),
+                    own.get(key, 0),
+                    coded and codec.get("name") in joint_codecs,
+                    int(exceptions.get(name, 0)) if table is None else 0,
+                )
+            )
+    tables = {
+        str(t.get("name")): int(t.get("num_rows", 0))
+        for t in header.get("tables", [])
+        if isinstance(t, dict) and is_count(t.get("num_rows", 0))
+    }
+    model = header.get("model")
+    data_format = header.get("data_format")
+    return FileSummary(
+        str(path),
+        str(codec.get("name", "?")),
+        str(header.get("created_by", "?")),
+        data_format if isinstance(data_format, int) else None,
+        rows,
+        chunks,
+        chunk_rows,
+        int(info["file_bytes"]),
+        float(info["ratio"]),
+        dict(info["section_bytes"]),
+        tuple(columns),
+        joint,
+        tables,
+        dict(model) if isinstance(model, dict) else None,
+    )
+
+
 __all__ = [
+    "ColumnSummary",
+    "FileSummary",
     "OpenFile",
     "decompress_dataset",
     "decompress_reader",
     "decompress_to_parquet",
     "file_info",
+    "file_summary",
     "iter_chunks",
     "open_file",
     "read_aux",
+    "read_columns",
     "verify_written",
 ]
