@@ -170,18 +170,22 @@ def _run(
 ) -> list[FileRecord]:
     from dask.distributed import Client, LocalCluster, as_completed
 
+    from hepsqueeze.codecs.bounded.payload import THREADS_VARIABLE
+
     own: list[Any] = []
     if client is None:
         if scheduler is not None and scheduler != "local":
             client = Client(scheduler)
         else:
-            cores = os.cpu_count() or 1
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
             n = workers if workers is not None else cores
             if n < 1:
                 raise ConfigError(f"workers must be at least 1, got {n}")
+            # one file at a time per worker, its codec on cores / n threads
             cluster = LocalCluster(
                 n_workers=n,
-                threads_per_worker=max(1, cores // n),
+                threads_per_worker=1,
+                env={THREADS_VARIABLE: str(max(1, cores // n))},
                 processes=True,
                 dashboard_address=":0",  # any free port: never clash with another cluster's 8787
                 silence_logs=logging.CRITICAL,  # a failing input is a record, not a log of tracebacks

@@ -262,3 +262,25 @@ def test_bounds_below_float32_precision_store_values_exactly() -> None:
     assert decode_jets(event, payload).tobytes() == x.tobytes()
     _flips_are_detected(event, payload, np.random.default_rng(5), 100)
     assert "lossless" not in payload_header(encode_jets(event, x, JetBounds.uniform(1e-3)))
+
+
+def test_the_thread_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$HEPSQUEEZE_THREADS`` sets the default pool (a Dask worker of N gets cores / N); the bytes do
+    not depend on it."""
+    import threading
+
+    from hepsqueeze.codecs.bounded.payload import THREADS_VARIABLE, parallel_map
+
+    seen: set[int] = set()
+
+    def who(_: int) -> int:
+        seen.add(threading.get_ident())
+        return 0
+
+    monkeypatch.setenv(THREADS_VARIABLE, "1")
+    parallel_map(who, list(range(64)))
+    assert seen == {threading.get_ident()}
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv(THREADS_VARIABLE, bad)
+        with pytest.raises(ConfigError, match=THREADS_VARIABLE):
+            parallel_map(who, [1, 2])

@@ -630,14 +630,29 @@ def block_cuts(event: I64, block_rows: int) -> list[int]:
 
 
 def _workers(threads: int | None) -> int:
+    """``threads``, else ``$HEPSQUEEZE_THREADS``, else the CPUs this process may use."""
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"threads must be positive, got {threads}")
         return threads
+    setting = os.environ.get(THREADS_VARIABLE)
+    if setting is not None and setting.strip():
+        try:
+            value = int(setting)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(f"{THREADS_VARIABLE} must be a positive integer, got {setting!r}")
+        return value
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+#: The environment variable that sets the codec's default thread count (as OMP_NUM_THREADS does
+#: OpenMP's): a Dask worker of N on one machine gets cores / N.
+THREADS_VARIABLE: Final = "HEPSQUEEZE_THREADS"
 
 
 def parallel_map(fn: Callable[[Any], _T], items: Sequence[Any], threads: int | None = None) -> list[_T]:
