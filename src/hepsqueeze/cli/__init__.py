@@ -70,6 +70,8 @@ def _failure_message(exc: Exception, command: str) -> str:
         text = str(exc)
         hint = " (add --force to overwrite it)" if "was not asked for" in text else ""
         return rich_escape(text) + hint
+    if isinstance(exc, HepsqueezeError) and exc.option == "force":  # e.g. a container named x.root
+        return rich_escape(str(exc)) + " (add --force to write it anyway)"
     if isinstance(exc, HepsqueezeError):
         # the library names the keyword argument that would fix it; the command line, its flag
         return rich_escape(str(exc) + flag_hint(exc))

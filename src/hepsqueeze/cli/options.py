@@ -1,7 +1,13 @@
 """Options shared by several commands, defined once, and the parsing of option values.
 
 Every Path-typed option and argument says ``readable=False``: typer's own checks answer with a usage
-box and exit status 2, the commands check their paths themselves (one line, exit status 1).
+box and exit status 2, the commands check their paths themselves (one line, exit status 1). Path-typed
+ones refuse a URL before pathlib folds its ``//`` (``root://host//x`` would become ``root:/host/x``);
+the commands that read remote inputs take their paths as text (:func:`source_argument`).
+
+Help: every option shows a metavar (``PATH``, ``N``, ``NAME=BOUND,...``), flags none; the commands
+are registered with :class:`ReadableCommand`, which gives the options that name none a metavar
+from their type.
 """
 
 from __future__ import annotations
@@ -29,17 +35,39 @@ N = TypeVar("N", int, float)
 
 # --- single options ------------------------------------------------------------------------------------
 
-OutOpt = Annotated[Path, typer.Option("--output", "-o", help="Output file.", readable=False)]
+
+def local_path(value: str) -> Path:
+    """The parser of Path options and arguments: ``value`` as a Path; a URL is refused (a usage
+    error naming the option) before pathlib folds it."""
+    from hepsqueeze.io.remote import url_scheme
+
+    scheme = url_scheme(value)
+    if scheme is not None:
+        raise typer.BadParameter(
+            f"{value!r} is a {scheme}:// URL: this takes a local path (remote paths are not supported here)"
+        )
+    return Path(value)
+
+
+OutOpt = Annotated[
+    Path,
+    typer.Option("--output", "-o", help="Output file.", readable=False, parser=local_path, metavar="PATH"),
+]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
-FormatOpt = Annotated[str | None, typer.Option("--format", help="File format (default: from the extension).")]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", help="File format (default: from the extension).", metavar="NAME")
+]
 TreeOpt = Annotated[
-    str | None, typer.Option("--tree", help="ROOT: the TTree to read (default: the only one).")
+    str | None,
+    typer.Option("--tree", help="ROOT: the TTree to read (default: the only one).", metavar="NAME"),
 ]
 BranchesOpt = Annotated[
-    str | None, typer.Option("--branches", help="ROOT: only these branches (comma-separated).")
+    str | None,
+    typer.Option("--branches", help="ROOT: only these branches (comma-separated).", metavar="NAME,..."),
 ]
 NamesOpt = Annotated[
-    str | None, typer.Option("--names", help=".npy/.npz arrays: column names (comma-separated).")
+    str | None,
+    typer.Option("--names", help=".npy/.npz arrays: column names (comma-separated).", metavar="NAME,..."),
 ]
 PickleOpt = Annotated[
     bool,
@@ -48,29 +76,78 @@ PickleOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-PresetOpt = Annotated[str, typer.Option(help="Model preset.")]
-BatchSizeOpt = Annotated[int, typer.Option(help="Rows per step.")]
-WorkersOpt = Annotated[int, typer.Option(help="Generator worker processes.")]
+PresetOpt = Annotated[str, typer.Option(help="Model preset.", metavar="NAME")]
+BatchSizeOpt = Annotated[int, typer.Option(help="Rows per step.", metavar="N")]
+WorkersOpt = Annotated[int, typer.Option(help="Generator worker processes.", metavar="N")]
 
 
 def model_option(help: str) -> Any:
     """``--model/-m`` (a model file or ``zoo:NAME``) with the command's help text."""
-    return typer.Option("--model", "-m", help=help, readable=False)
+    return typer.Option("--model", "-m", help=help, readable=False, parser=local_path, metavar="MODEL")
 
 
 def columns_option(help: str) -> Any:
     """``--columns`` (comma-separated) with the command's help text."""
-    return typer.Option("--columns", help=help)
+    return typer.Option("--columns", help=help, metavar="NAME,...")
 
 
 def path_argument(help: str, metavar: str | None = None) -> Any:
-    """A Path argument the command checks itself."""
-    return typer.Argument(metavar=metavar, help=help, readable=False)
+    """A Path argument the command checks itself (a local path: URLs are refused)."""
+    return typer.Argument(metavar=metavar, help=help, readable=False, parser=local_path)
 
 
-def path_option(flag: str, help: str) -> Any:
-    """A Path option (``--out``, ``--report``, ...) the command checks itself."""
-    return typer.Option(flag, help=help, readable=False)
+def source_argument(help: str, metavar: str) -> Any:
+    """An argument of paths given as text, so that URLs keep their ``//`` (annotate it ``str``)."""
+    return typer.Argument(metavar=metavar, help=help)
+
+
+def path_option(flag: str, help: str, metavar: str = "PATH") -> Any:
+    """A Path option (``--out``, ``--report``, ...) the command checks itself (local: URLs refused)."""
+    return typer.Option(flag, help=help, readable=False, parser=local_path, metavar=metavar)
+
+
+# --- help: a metavar for every option ----------------------------------------------------------------
+
+_TYPE_METAVARS: dict[type, str] = {int: "N", float: "FLOAT", str: "TEXT", Path: "PATH"}
+_CLICK_TYPE_METAVARS = {"integer": "N", "float": "FLOAT", "text": "TEXT", "path": "PATH"}
+
+
+def readable_metavar(param: Any) -> None:
+    """Give an option without a metavar one from its type (``N``, ``FLOAT``, ``TEXT``, ``PATH``);
+    flags and counters get an empty one, so that help shows no value type after them."""
+    if getattr(param, "param_type_name", None) != "option" or param.metavar is not None:
+        return
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        param.metavar = ""
+        return
+    descriptor = getattr(param, "type_descriptor", None)  # typer >= 0.20; click's ParamType before
+    annotation = getattr(descriptor, "annotation", None)
+    found = _TYPE_METAVARS.get(annotation) if isinstance(annotation, type) else None
+    if found is None:
+        found = _CLICK_TYPE_METAVARS.get(str(getattr(getattr(param, "type", None), "name", "")))
+    if found is not None:
+        param.metavar = found
+
+
+class ReadableCommand(typer.core.TyperCommand):
+    """A command whose help shows a readable metavar for every option (see :func:`readable_metavar`)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)
+        for param in params:
+            readable_metavar(param)
+        return params
+
+
+class ReadableGroup(typer.core.TyperGroup):
+    """A command group with :class:`ReadableCommand`'s help (its own options: ``--version``, the
+    completion options typer adds, ``--help``)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)
+        for param in params:
+            readable_metavar(param)
+        return params
 
 
 # --- the reader options: one block for every command that reads a table -------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -117,6 +118,104 @@ def print_sections(title: str, section_bytes: Mapping[str, int], file_bytes: int
     for kind, size in section_bytes.items():
         t.add_row(kind, str(size), f"{100 * size / max(file_bytes, 1):.1f}%")
     console.print(t)
+
+
+_CODEC_WORDS = {
+    "bounded": "error-bounded",
+    "bounded-jets": "error-bounded, for jets",
+    "autoencoder": "learned: no error bound",
+}
+
+
+def _dtype_name(dtype: str) -> str:
+    import numpy as np
+
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return dtype
+
+
+def _model_line(model: Mapping[str, Any]) -> str:
+    """``model: NAME (hash H), embedded in the file`` or what decompressing without it needs."""
+    digest = model.get("sha256") or model.get("decoder_hash") or "?"
+    nodes = model.get("nodes")
+    shape = f", layers {'-'.join(map(str, nodes))}" if isinstance(nodes, list) else ""
+    where = "embedded in the file" if model.get("embedded") else "not embedded: decompress needs it (--model)"
+    return f"model: {model.get('name')} (hash {str(digest)[:16]}{shape}), {where}"
+
+
+def print_file_summary(summary: Any) -> None:
+    """``info``: what the file holds and how its bytes are spent, in a few lines and two tables."""
+    s = summary
+    size = max(s.file_bytes, 1)
+    chunking = f"{s.chunks} chunk{'s' if s.chunks != 1 else ''}" + (
+        f" of up to {s.chunk_rows} rows" if s.chunk_rows and s.chunks > 1 else ""
+    )
+    lines = [
+        f"[bold]{escape(s.path)}[/]",
+        f"  codec: {escape(s.codec)} ({_CODEC_WORDS.get(s.codec, 'unknown codec')}), data format {s.data_format}, "
+        f"written by {escape(s.created_by)}",
+        f"  rows: {s.rows} in {chunking}",
+        f"  size: {s.file_bytes} bytes, ratio {s.ratio:.2f} (4 bytes x rows x compressed columns of the main "
+        "table / file bytes)",
+    ]
+    given = s.input.get("size_bytes")
+    if isinstance(given, int) and given > 0:
+        name = escape(str(s.input.get("path", "the input")))
+        lines.append(f"  input: {name}, {given} bytes ({given / size:.2f} x this file)")
+    if s.tables:
+        lines.append(
+            "  auxiliary tables: " + ", ".join(f"{escape(t)} ({n} rows)" for t, n in s.tables.items())
+        )
+    if s.model is not None:
+        lines.append("  " + escape(_model_line(s.model)))
+    for line in lines:
+        console.print(line, highlight=False)
+    with_tables = any(c.table is not None for c in s.columns)
+    joint = any(c.joint for c in s.columns)
+    t = RichTable(
+        title="columns",
+        caption="bytes: each column's own payloads"
+        + ("; joint: coded together, in the rows below" if joint else ""),
+    )
+    for col in (
+        *(("table",) if with_tables else ()),
+        "column",
+        "dtype",
+        "bound",
+        "bytes",
+        "share",
+        "stored exactly",
+    ):
+        t.add_column(col, justify="right" if col in ("bytes", "share", "stored exactly") else "left")
+    for c in s.columns:
+        stored = (
+            str(c.stored_bytes)
+            if not c.joint
+            else (f"{c.stored_bytes} + joint" if c.stored_bytes else "joint")
+        )
+        t.add_row(
+            *((escape(c.table or ""),) if with_tables else ()),
+            escape(c.name),
+            _dtype_name(c.dtype),
+            c.bound,
+            stored,
+            f"{100 * c.stored_bytes / size:.1f}%" if c.stored_bytes or not c.joint else "",
+            str(c.stored_exactly) if c.stored_exactly else "",
+        )
+    for what, nbytes in s.joint_bytes.items():
+        t.add_row(
+            *(("",) if with_tables else ()),
+            f"[dim]({escape(what)})[/]",
+            "",
+            "",
+            str(nbytes),
+            f"{100 * nbytes / size:.1f}%",
+            "",
+        )
+    console.print(t)
+    print_sections("bytes per section kind", s.section_bytes, s.file_bytes)
 
 
 def print_zoo(cards: Iterable[Any], size_bytes: Callable[[str], int]) -> None:

@@ -28,6 +28,7 @@ from hepsqueeze.atomic import atomic_output
 from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.interpret import check_writable, select_names
+from hepsqueeze.io.remote import check_local_output, is_url, local_input
 from hepsqueeze.io.source import check_input
 from hepsqueeze.io.table import Table
 
@@ -256,6 +257,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _renamed(table: Table, local: str, url: str) -> Table:
+    """``table`` with ``url`` in its source where it names the local copy ``local``."""
+    return Table(dict(table.columns), source=table.source.replace(local, url))
+
+
 def read_table(
     path: str | os.PathLike[str],
     format: str | None = None,
@@ -274,19 +280,24 @@ def read_table(
     be read-only views of the file's buffers: copy before changing them in place. Errors:
     :class:`InputFileNotFoundError`, :class:`ColumnError`, :class:`InputError` (unreadable, corrupt
     or unsupported content), :class:`ConfigError` (bad format name or options).
+
+    ``path`` may be a URL given as text (``https://...``, ``root://...``, ``s3://...``): it is
+    fetched whole through fsspec into a temporary file first (see :mod:`hepsqueeze.io.remote`); a
+    scheme without its package installed is an :class:`InputError` naming the package.
     """
-    source = check_input(path)
-    fmt = _detect(source, format, sniff=True)
-    opts = _read_options(fmt, options, allow_pickle)
-    try:
-        table = fmt.reader.read(source, columns, **opts)
-    except HepsqueezeError:
-        raise
-    except _library_errors() as exc:
-        raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {_describe(exc)}") from exc
-    logger.debug(
-        "read %d rows x %d columns from %s as %s", table.num_rows, len(table.names), source, fmt.name
-    )
+    with local_input(path) as local:
+        source = check_input(local)
+        fmt = _detect(source, format, sniff=True)
+        opts = _read_options(fmt, options, allow_pickle)
+        try:
+            table = fmt.reader.read(source, columns, **opts)
+        except HepsqueezeError:
+            raise
+        except _library_errors() as exc:
+            raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {_describe(exc)}") from exc
+    if is_url(path):  # the table names the URL, not the temporary copy
+        table = _renamed(table, str(source), str(path))
+    logger.debug("read %d rows x %d columns from %s as %s", table.num_rows, len(table.names), path, fmt.name)
     return table
 
 
@@ -304,6 +315,7 @@ def write_table(
     a failed write leaves no file behind. Tables without columns, or with non-numeric columns,
     raise :class:`InputError`.
     """
+    check_local_output(path)
     out = Path(path)
     fmt = _detect(out, format, sniff=False)
     if fmt.writer is None:
@@ -347,24 +359,31 @@ def read_dataset(
     :func:`read_table` (ROOT takes ``tree=`` and ``branches=``). Plain formats give a dataset with
     just the main table. Errors as :func:`read_table`.
     """
-    source = check_input(path)
-    fmt = _detect(source, format, sniff=True)
-    opts = _read_options(fmt, options, allow_pickle)
     if isinstance(columns, str):
         raise ConfigError(f"columns must be a list of names, not the string {columns!r}")
-    try:
-        if fmt.dataset_reader is not None:
-            dataset = fmt.dataset_reader.read_dataset(source, columns, **opts)
-        else:
-            table = fmt.reader.read(source, None, **opts)
-            if columns is not None:
-                select_names(table.names, columns, str(source))
-            dataset = Dataset.from_table(table, fmt.name)
-    except HepsqueezeError:
-        raise
-    except _library_errors() as exc:
-        raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {_describe(exc)}") from exc
-    logger.debug("read %s from %s as %s", dataset.summary(), source, fmt.name)
+    with local_input(path) as local:
+        source = check_input(local)
+        fmt = _detect(source, format, sniff=True)
+        opts = _read_options(fmt, options, allow_pickle)
+        try:
+            if fmt.dataset_reader is not None:
+                dataset = fmt.dataset_reader.read_dataset(source, columns, **opts)
+            else:
+                table = fmt.reader.read(source, None, **opts)
+                if columns is not None:
+                    select_names(table.names, columns, str(source))
+                dataset = Dataset.from_table(table, fmt.name)
+        except HepsqueezeError:
+            raise
+        except _library_errors() as exc:
+            raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {_describe(exc)}") from exc
+    if is_url(path):
+        dataset = Dataset(
+            _renamed(dataset.table, str(source), str(path)),
+            {k: _renamed(t, str(source), str(path)) for k, t in dataset.aux.items()},
+            dataset.layout,
+        )
+    logger.debug("read %s from %s as %s", dataset.summary(), path, fmt.name)
     return dataset
 
 
@@ -394,6 +413,7 @@ def write_dataset(
     extension decides. Formats holding one table get the main table only, and a warning names the
     auxiliary tables left out. Overwriting and errors as :func:`write_table`.
     """
+    check_local_output(path)
     out = Path(path)
     fmt = _dataset_output_format(out, format, dataset)
     if fmt.dataset_writer is None:
@@ -422,3 +442,50 @@ def write_dataset(
         ) from exc
     logger.debug("wrote %s to %s as %s", dataset.summary(), out, fmt.name)
     return out
+
+
+#: Extensions of hepsqueeze's own files: extension -> (what one such file is, the format's name).
+OWN_EXTENSIONS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        ".hsqz": ("a hepsqueeze compressed file", "hepsqueeze compressed"),
+        ".hsqm": ("a hepsqueeze model file", "hepsqueeze model"),
+    }
+)
+
+
+def extension_owner(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """``(extension, the format that owns it)`` for a name ending in a registered format's extension
+    (the longest that matches: ``.csv.gz`` before ``.gz``) or in one of :data:`OWN_EXTENSIONS`;
+    None for any other name."""
+    lowered = Path(path).name.lower()
+    owners = [(ext, f.name) for f in _REGISTRY.values() for ext in f.extensions]
+    owners += [(ext, own[1]) for ext, own in OWN_EXTENSIONS.items()]
+    best: tuple[str, str] | None = None
+    for ext, owner in owners:
+        if lowered.endswith(ext) and (best is None or len(ext) > len(best[0])):
+            best = (ext, owner)
+    return best
+
+
+def check_output_name(path: str | os.PathLike[str], suffix: str, *, force: bool = False) -> None:
+    """Refuse to write one of hepsqueeze's own files (``suffix``: ``.hsqz`` or ``.hsqm``) under a
+    name that another format owns (``x.root``, ``x.parquet``, a model's ``.hsqm``...) unless
+    ``force``: other tools would take the file for one of theirs and fail to open it. A URL is
+    refused whatever ``force`` (outputs are local files). :class:`ConfigError` naming the path, the
+    extension and the format that owns it; its ``option`` is ``"force"``.
+    """
+    check_local_output(path)
+    if suffix not in OWN_EXTENSIONS:
+        raise ValueError(f"{suffix!r} is not one of hepsqueeze's own extensions")
+    owner = extension_owner(path)
+    if force or owner is None or owner[0] == suffix:
+        return
+    ext, fmt = owner
+    name = Path(path).name
+    better = name[: len(name) - len(ext)] + suffix
+    raise ConfigError(
+        f"{str(path)!r} ends in {ext}, which {fmt} files use: {OWN_EXTENSIONS[suffix][0]} under that "
+        f"name would be taken for one of those and fail to open; name it {better!r}, or force the name",
+        path=str(path),
+        option="force",
+    )

@@ -16,20 +16,19 @@ import typer
 
 from hepsqueeze.cli.errors import OptionError, UsageError, option_hint
 from hepsqueeze.cli.options import (
-    ForceOpt,
     FormatOpt,
-    JsonOpt,
     ReaderOptions,
     columns_option,
     load_decoder_option,
     load_model_option,
     load_precision_options,
+    local_path,
     model_option,
-    path_argument,
+    source_argument,
     split_list,
     with_reader_options,
 )
-from hepsqueeze.cli.render import console, print_compressed, print_json, print_sections, print_unbound
+from hepsqueeze.cli.render import console, print_compressed, print_file_summary, print_json, print_unbound
 from hepsqueeze.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -44,6 +43,25 @@ _EXACT_WHY_BOUNDED = (  # which values each codec stores exactly, for compress's
     "'(jets)': in the float32 coding, 'name (dtype)': missing the bound in the column's own dtype"
 )
 _EXACT_WHY_AUTOENCODER = "NaN/inf/denormal/outside the training range"
+
+#: ``-o``/``--output`` of the commands that write one file (a local path: URLs are refused)
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Output file (one input).", readable=False, parser=local_path, metavar="PATH"
+    ),
+]
+
+
+def _out_dir_option(help: str) -> Any:
+    """``--out-dir DIR`` (a local path: URLs are refused)."""
+    return typer.Option("--out-dir", help=help, readable=False, parser=local_path, metavar="DIR")
+
+
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="--out-dir: local worker processes (default: all cores).", metavar="N"),
+]
 
 
 @dataclass(frozen=True)
@@ -74,16 +92,15 @@ class _AutoencoderOptions:
 @with_reader_options
 def compress(
     inputs: Annotated[
-        list[Path],
-        path_argument(
-            "Table to compress; with --out-dir, any number of files, directories (searched for "
-            "files of a supported format) and globs.",
-            metavar="INPUT...",
+        list[str],
+        source_argument(
+            "Table to compress: a file, or a URL (https://, root:// with fsspec-xrootd, s3:// with "
+            "s3fs), fetched first; with --out-dir, any number of local files, directories (searched "
+            "for files of a supported format) and globs.",
+            metavar="INPUT",
         ),
     ],
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output file (one input).", readable=False)
-    ] = None,
+    output: OutputOpt = None,
     model: Annotated[
         Path | None,
         model_option(
@@ -95,6 +112,7 @@ def compress(
         str | None,
         typer.Option(
             "--max-error",
+            metavar="BOUNDS",
             help="Error-bounded codec instead of a model, every column by name: comma-separated "
             "PATTERN=BOUND terms (PATTERN a column or glob such as *_pt or Jet_*, the first match "
             "wins; BOUND 1e-3 absolute in the column's unit, 1e-3r relative, 12b the bound of "
@@ -110,6 +128,7 @@ def compress(
         str | None,
         typer.Option(
             "--precision",
+            metavar="FILE|NAME",
             help="Precision file (TOML, the same terms) or a shipped preset: nanoaod (the CMS NanoAOD "
             "precisions). --max-error terms come first.",
         ),
@@ -125,6 +144,7 @@ def compress(
         str | None,
         typer.Option(
             "--abs-floor",
+            metavar="FLOORS",
             help="With --max-error: absolute floor (in the column's unit) of the relative bounds, e.g. 0.01 "
             "or *_pt=0.01,*_mass=0.01; values with |x| <= floor (zeros too) decode as 0.",
         ),
@@ -136,6 +156,7 @@ def compress(
             # the default is the codec's (None: not given); typer would show it as "(float32)"
             help=rf"float32 or float16. \[default: {_LATENT_DTYPE_DEFAULT}]",
             show_default=False,
+            metavar="DTYPE",
         ),
     ] = None,
     no_embed_model: Annotated[
@@ -149,24 +170,28 @@ def compress(
         bool,
         typer.Option("--stream", help="Parquet input: read and compress chunk by chunk in bounded memory."),
     ] = False,
-    force: ForceOpt = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite an existing output file; also write under a name another format owns "
+            "(x.root, x.parquet, ...), which is refused otherwise.",
+        ),
+    ] = False,
     out_dir: Annotated[
         Path | None,
-        typer.Option(
-            "--out-dir",
-            help="Compress every INPUT into DIR, keeping their relative layout (x/y.parquet -> "
-            "DIR/x/y.hsqz), on Dask; outputs that exist and decode are skipped.",
-            readable=False,
+        _out_dir_option(
+            "Compress every INPUT into DIR, keeping their relative layout (x/y.parquet -> "
+            "DIR/x/y.hsqz), on Dask; outputs that exist and decode are skipped."
         ),
     ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="--out-dir: local worker processes (default: all cores)."),
-    ] = None,
+    workers: WorkersOpt = None,
     scheduler: Annotated[
         str | None,
         typer.Option(
-            "--scheduler", help="--out-dir: a dask.distributed scheduler (tcp://host:port, or local)."
+            "--scheduler",
+            help="--out-dir: a dask.distributed scheduler (tcp://host:port, or local).",
+            metavar="ADDRESS",
         ),
     ] = None,
     *,
@@ -175,13 +200,15 @@ def compress(
     """Compress a table into one container file (or many, with --out-dir)."""
     from hepsqueeze.atomic import check_output
     from hepsqueeze.io import input_size_bytes
+    from hepsqueeze.io.registry import check_output_name
+    from hepsqueeze.io.remote import check_remote, is_url, local_input, source_name
 
     autoencoder = _AutoencoderOptions(latent_dtype, no_embed_model, strict)
     bounded = max_error is not None or precision is not None
     _check_codec_options(model, bounded, abs_floor, require_bounds, autoencoder)
     if out_dir is not None:
         _compress_many(
-            inputs, out_dir, output, workers, scheduler, stream, reader,
+            _local_inputs(inputs), out_dir, output, workers, scheduler, stream, reader,
             _many_options(max_error, precision, abs_floor, require_bounds, model, autoencoder, columns),
         )  # fmt: skip
         return
@@ -189,7 +216,7 @@ def compress(
         raise UsageError("--workers and --scheduler apply to --out-dir")
     if output is None or len(inputs) != 1:
         raise UsageError("give one INPUT and -o OUTPUT, or --out-dir DIR for several")
-    input_file = inputs[0]
+    source = inputs[0]
     if stream:
         _check_stream_input(reader)
     codec = _bounded_codec(max_error, precision, abs_floor, require_bounds) if bounded else None
@@ -197,13 +224,17 @@ def compress(
         codec = _with_conditional_model(codec, model, not no_embed_model)
     cols = split_list(columns, "--columns")
     check_output(output, force)
-    in_bytes = input_size_bytes(input_file)
-    info = {"path": input_file.name, "size_bytes": in_bytes}
-    if codec is None and model is not None:  # exactly one of --model / --max-error: checked above
-        codec = _autoencoder_codec(model, autoencoder)
-    if codec is None:
-        raise UsageError("give either --model (autoencoder) or --max-error (error-bounded codec)")
-    rep = _compress(input_file, output, codec, cols, reader, stream, force, info)
+    check_output_name(output, ".hsqz", force=force)
+    if is_url(source):
+        check_remote(source)  # scheme and package, before anything is fetched
+    with local_input(source) as input_file:  # a URL: fetched into a temporary file first
+        in_bytes = input_size_bytes(input_file)
+        info = {"path": source_name(source), "size_bytes": in_bytes}
+        if codec is None and model is not None:  # exactly one of --model / --max-error: checked above
+            codec = _autoencoder_codec(model, autoencoder)
+        if codec is None:
+            raise UsageError("give either --model (autoencoder) or --max-error (error-bounded codec)")
+        rep = _compress(input_file, output, codec, cols, reader, stream, force, info)
     why = _EXACT_WHY_BOUNDED if bounded else _EXACT_WHY_AUTOENCODER
     print_compressed(rep, output, in_bytes, max_error or precision, why)
     if bounded:
@@ -422,42 +453,44 @@ def _check_stream_output(output: Path, fmt: str | None) -> None:
 
 def decompress(
     inputs: Annotated[
-        list[Path],
-        path_argument(
-            "Compressed file; with --out-dir, any number of .hsqz files, directories and globs.",
-            metavar="FILE...",
+        list[str],
+        source_argument(
+            "Compressed file, or its URL (as for compress); with --out-dir, any number of local "
+            ".hsqz files, directories and globs.",
+            metavar="FILE",
         ),
     ],
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output file (one input).", readable=False)
-    ] = None,
+    output: OutputOpt = None,
     model: Annotated[Path | None, model_option("Model, for files written with --no-embed-model.")] = None,
     stream: Annotated[
         bool,
         typer.Option("--stream", help="Write Parquet chunk by chunk in bounded memory (main table only)."),
     ] = False,
-    force: ForceOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")] = False,
     fmt: FormatOpt = None,
     tree: Annotated[
-        str | None, typer.Option("--tree", help="ROOT output: tree name (default: the original's).")
+        str | None,
+        typer.Option("--tree", help="ROOT output: tree name (default: the original's).", metavar="NAME"),
     ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option(
-            "--out-dir",
-            help="Decompress every FILE into DIR, keeping their relative layout, on Dask; outputs that "
-            "exist are skipped.",
-            readable=False,
+        _out_dir_option(
+            "Decompress every FILE into DIR, keeping their relative layout, on Dask; outputs that "
+            "exist are skipped."
         ),
     ] = None,
     suffix: Annotated[
-        str, typer.Option("--suffix", help="--out-dir: the outputs' extension, which gives their format.")
+        str,
+        typer.Option(
+            "--suffix", help="--out-dir: the outputs' extension, which gives their format.", metavar=".EXT"
+        ),
     ] = ".parquet",
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="--out-dir: local worker processes (default: all cores).")
-    ] = None,
+    workers: WorkersOpt = None,
     scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="--out-dir: a dask.distributed scheduler address.")
+        str | None,
+        typer.Option(
+            "--scheduler", help="--out-dir: a dask.distributed scheduler address.", metavar="ADDRESS"
+        ),
     ] = None,
 ) -> None:
     """Decompress a container into a table with the input's columns, order and dtypes (or many,
@@ -465,6 +498,7 @@ def decompress(
     from hepsqueeze.atomic import check_output
     from hepsqueeze.file.reader import decompress_dataset
     from hepsqueeze.io import write_dataset
+    from hepsqueeze.io.remote import local_input
 
     if out_dir is not None:
         given = [
@@ -474,11 +508,12 @@ def decompress(
             raise UsageError(f"{_listed(given, 'does', 'do')} not apply to --out-dir")
         from hepsqueeze.batch import COMPRESSED_SUFFIX, decompress_many, expand_inputs
 
-        total = len(expand_inputs(inputs, (COMPRESSED_SUFFIX,)))
+        files = _local_inputs(inputs)
+        total = len(expand_inputs(files, (COMPRESSED_SUFFIX,)))
 
         def run(report: Callable[[Any], None]) -> list[Any]:
             return decompress_many(
-                inputs, out_dir, suffix=suffix, workers=workers, scheduler=scheduler, progress=report,
+                files, out_dir, suffix=suffix, workers=workers, scheduler=scheduler, progress=report,
                 model=None if model is None else str(model),
             )  # fmt: skip
 
@@ -488,20 +523,20 @@ def decompress(
         raise UsageError("--workers and --scheduler apply to --out-dir")
     if output is None or len(inputs) != 1:
         raise UsageError("give one FILE and -o OUTPUT, or --out-dir DIR for several")
-    input_file = inputs[0]
     check_output(output, force)
     if stream:
         _check_stream_output(output, fmt)
         if tree is not None:
             raise UsageError("--tree names the tree of a ROOT output; --stream writes Parquet")
     decoder = load_decoder_option(model) if model is not None else None  # torch only where a network is given
-    if stream:
-        from hepsqueeze.file.reader import decompress_to_parquet
+    with local_input(inputs[0]) as input_file:  # a URL: fetched into a temporary file first
+        if stream:
+            from hepsqueeze.file.reader import decompress_to_parquet
 
-        rows = _with_model_hint(lambda: decompress_to_parquet(input_file, output, decoder, force=force))
-        console.print(f"wrote {rows} rows to {output} chunk by chunk")
-        return
-    dataset = _with_model_hint(lambda: decompress_dataset(input_file, decoder))
+            rows = _with_model_hint(lambda: decompress_to_parquet(input_file, output, decoder, force=force))
+            console.print(f"wrote {rows} rows to {output} chunk by chunk")
+            return
+        dataset = _with_model_hint(lambda: decompress_dataset(input_file, decoder))
     path = write_dataset(dataset, output, format=fmt, force=force, tree=tree)
     table = dataset.table
     console.print(f"wrote {table.num_rows} rows, columns {', '.join(table.names)}, to {path}")
@@ -518,16 +553,37 @@ def _with_model_hint(read: Callable[[], T]) -> T:
 
 
 def info(
-    input_file: Annotated[Path, path_argument("Compressed file.", metavar="FILE")],
-    as_json: JsonOpt = False,
+    input_file: Annotated[
+        str, source_argument("Compressed file, or its URL (as for compress).", metavar="FILE")
+    ],
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print everything as JSON: the whole header, bytes per section kind, ratio."
+        ),
+    ] = False,
 ) -> None:
-    """Print a compressed file's header and the size of each section."""
-    from hepsqueeze.file.reader import file_info
+    """Summarise a compressed file: codec, rows and chunks, size and ratio, each column's bound and
+    bytes, the bytes of each section kind, the model; --json prints the whole header."""
+    from hepsqueeze.file.reader import file_info, file_summary
+    from hepsqueeze.io.remote import local_input
 
-    data = file_info(input_file)
-    if as_json:
-        print_json(data)
-        return
-    print_json(data["header"])
-    title = f"{input_file}: {data['file_bytes']} bytes, ratio {data['ratio']:.2f}"
-    print_sections(title, data["section_bytes"], data["file_bytes"])
+    with local_input(input_file) as local:  # a URL: fetched into a temporary file first
+        if as_json:
+            print_json({**file_info(local), "path": input_file})
+            return
+        summary = file_summary(local)
+    print_file_summary(dataclasses.replace(summary, path=input_file))
+
+
+def _local_inputs(inputs: list[str]) -> list[Path]:
+    """The inputs of ``--out-dir`` as Paths: local files, directories and globs only."""
+    from hepsqueeze.io.remote import is_url
+
+    remote = [i for i in inputs if is_url(i)]
+    if remote:
+        raise UsageError(
+            f"remote paths are not supported with --out-dir ({remote[0]!r}); give local files, or "
+            "compress a URL on its own with -o"
+        )
+    return [Path(i) for i in inputs]
