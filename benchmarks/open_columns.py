@@ -60,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     sample = generate_nanoaod(GeneratorConfig("ttbar", events=args.events, seed=1, kind="nanoaod"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -222,3 +222,25 @@ def test_coffea_nanoevents_from_preloaded(nano: tuple[Path, Path, Path]) -> None
     assert ak.array_equal(events.Jet.pt, mine.Jet.pt)
     assert ak.array_equal(events.MET.pt, mine.MET.pt)
     assert ak.all(abs(events.Jet.eta - mine.Jet.eta) == 0)
+
+
+def test_a_bare_collection_names_its_fields(tmp_path: Path) -> None:
+    jets = ak.values_astype(ak.Array([[{"pt": 50.0, "eta": 0.5}], []]), np.float32)
+    out = tmp_path / "bare.hsqz"
+    hsq.compress(jets, out, max_error="1e-3")
+    assert hsq.open(out, columns=["pt"]).fields == ["pt"]
+    with pytest.raises(KeyInFileError, match=r"'phi' not found .* \(it holds pt, eta\)"):
+        hsq.open(out, columns=["phi"])
+
+
+def test_an_event_index_that_does_not_fit_is_an_input_error(nano: tuple[Path, Path, Path]) -> None:
+    from hepsqueeze.errors import InputError
+
+    _, out, _ = nano
+    layout = EventLayout.of_file(out)
+    chosen = layout.select(["Jet_pt"])
+    pt = np.ones(2, dtype=np.float32)
+    for index, match in (([3, 1], "decreases"), ([0, 300], r"holds 300, outside \[0, 300\)")):
+        tables = {"Jet": Table({"event": np.array(index, dtype=np.int64), "Jet_pt": pt})}
+        with pytest.raises(InputError, match=match):
+            layout.build(tables, chosen)

@@ -98,3 +98,18 @@ def test_files_of_other_forms_are_refused(files: list[Path], tmp_path: Path) -> 
         from_hsqz([files[0], flat], columns=["Jet"])
     with pytest.raises(InputError, match="other fields or dtypes"):
         from_hsqz([files[0], flat])
+
+
+def test_coffea_vector_behaviour_on_the_collection(files: list[Path]) -> None:
+    from coffea.nanoevents.methods import vector
+
+    events = from_hsqz(files)
+    jets = dak.with_name(events.Jet, "PtEtaPhiMLorentzVector", behavior=vector.behavior)
+    two = jets[dak.num(jets) >= 2]
+    mjj = (two[:, 0] + two[:, 1]).mass
+    assert dak.necessary_columns(mjj)[events.name] == frozenset({"Jet.pt", "Jet.eta", "Jet.phi", "Jet.mass"})
+    eager = ak.with_name(
+        ak.concatenate([hsq.open(f).Jet for f in files]), "PtEtaPhiMLorentzVector", behavior=vector.behavior
+    )
+    pairs = eager[ak.num(eager) >= 2]
+    assert ak.array_equal(mjj.compute(), (pairs[:, 0] + pairs[:, 1]).mass)

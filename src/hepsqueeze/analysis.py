@@ -170,6 +170,8 @@ class EventLayout:
 
     def names(self) -> list[str]:
         """Every name :meth:`select` takes: fields, branches (``Jet_pt``) and paths (``Jet.pt``)."""
+        if self.bare:
+            return [leaf.name for item in self.items for leaf in item.leaves]
         out: list[str] = []
         for item in self.items:
             out.append(item.name)
