@@ -184,7 +184,7 @@ def _print_autoencoder(a: AutoencoderResult, b: BoundedResult, eps: float) -> No
         else "shipped, trained on other events of the same processes"
     )
     console.print(f"{a.model} ({how}), on the same {a.rows:,} jets")
-    t = RichTable(title="autoencoder residuals, every jet (relative for E and pt, absolute for eta and phi)")
+    t = RichTable(title="autoencoder residuals on every jet")
     for col in ("variable", "residual", "mean", "std", "max |.|", f"max / {eps:g}"):
         t.add_column(col, justify="left" if col in ("variable", "residual") else "right")
     for var, r in a.residuals.items():
