@@ -207,7 +207,7 @@ def export_modules(model: CompressionModel, physical: bool = True) -> tuple[torc
             d = x.to(torch.float64)
             if self.any_log:
                 # the log of the logged columns only (no NaN from the others, even unused)
-                logged = torch.log10(torch.where(self.log, d + self.offset, torch.ones_like(d)))
+                logged = torch.log10(torch.where(self.log, d + self.offset, 1.0))
                 d = torch.where(self.log, logged, d)
             return ((d - self.shift) / self.scale).to(torch.float32)
 
@@ -217,7 +217,7 @@ def export_modules(model: CompressionModel, physical: bool = True) -> tuple[torc
         def forward(self, y: torch.Tensor) -> torch.Tensor:
             d = y.to(torch.float64) * self.scale + self.shift
             if self.any_log:
-                powered = torch.pow(self.ten, torch.where(self.log, d, torch.zeros_like(d))) - self.offset
+                powered = torch.pow(self.ten, torch.where(self.log, d, 0.0)) - self.offset
                 d = torch.where(self.log, powered, d)
             x = d.to(torch.float32)
             if self.any_integer:
