@@ -3,8 +3,11 @@ columns to evaluate and their variable names, the grouping columns and the laten
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -14,6 +17,7 @@ from hepsqueeze.errors import ColumnError, InputError, ModelError, missing_colum
 from hepsqueeze.evaluation.physics import EVENT_COLUMN
 from hepsqueeze.io.table import Table
 from hepsqueeze.models.model import CompressionModel
+from hepsqueeze.plotting.style import branch_variable
 
 #: Grouping columns used when present and none are asked for.
 GROUP_COLUMNS: Final = ("process", "object")
@@ -76,7 +80,9 @@ def resolve_columns(
 
     ``columns`` if given, else the model's, else the container header's, else the float columns both
     tables share except ``event``. ``variables`` (which decide residual conventions) default to the
-    model's or header's variables when the counts match, else to the column names.
+    model's or header's variables when the counts match, else to the column names; a ROOT branch
+    name stands for the variable of its suffix (``Jet_pt``: pt, ``Jet_mass``: m; see
+    :func:`~hepsqueeze.plotting.style.branch_variable`).
     """
     comp = (header or {}).get("compressed", {}) if header else {}
     cols = _columns(original, reconstructed, columns, model, comp)
@@ -130,8 +136,8 @@ def _variables(
     if model is not None and len(model.variables) == len(cols):
         return list(model.variables)
     if comp.get("variables") and len(comp["variables"]) == len(cols):
-        return [str(v) for v in comp["variables"]]
-    return list(cols)
+        return [branch_variable(str(v)) for v in comp["variables"]]
+    return [branch_variable(c) for c in cols]
 
 
 def group_columns(original: Table, group_by: str | Sequence[str] | None) -> list[str]:
@@ -144,6 +150,48 @@ def group_columns(original: Table, group_by: str | Sequence[str] | None) -> list
         if g not in original:
             raise ColumnError(missing_column_message(g, original.names, f"original {original.source}"))
     return wanted
+
+
+#: Display names of generated processes where they differ from the name.
+_PROCESS_NAMES: Final = {"qcd": "QCD", "wjets": "W+jets", "zjets": "Z+jets", "ttbar_boosted": "boosted ttbar"}
+#: The source of a generated table: ``<ttbar jets sample, ...>`` or ``<ttbar+qcd mixture, ...>``.
+_GENERATED = re.compile(r"^<(?P<procs>[\w+]+) (?:\w+ sample|mixture),")
+
+
+def sample_label(table: Table, label: str | None = None) -> str:
+    """The sample label of a report's plots: ``label`` if given; else what the table says of itself:
+    a generated table (``ttbar + QCD, Pythia 8``, with ``√s = 13 TeV`` where the file's metadata
+    records the energy), else the name of its file (a neutral default)."""
+    if label is not None:
+        return label
+    match = _GENERATED.match(table.source)
+    if match:
+        procs = [_PROCESS_NAMES.get(p, p) for p in match["procs"].split("+")]
+        return f"{' + '.join(procs)}, Pythia 8"
+    meta = _generator_metadata(table.source)
+    if meta is not None:
+        text = f"{_PROCESS_NAMES.get(str(meta.get('process')), str(meta.get('process')))}, Pythia 8"
+        ecm = meta.get("ecm_gev")
+        if isinstance(ecm, int | float):
+            text += f", \u221as = {ecm / 1000:g} TeV"
+        return text
+    return Path(table.source).name if table.source and not table.source.startswith("<") else ""
+
+
+def _generator_metadata(source: str) -> dict[str, Any] | None:
+    """The generator configuration a Parquet file's metadata holds (``hepsqueeze.config``), if any."""
+    path = Path(source)
+    if path.suffix.lower() != ".parquet" or not path.is_file():
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+        raw = meta.get(b"hepsqueeze.config")
+        config = json.loads(raw) if raw else None
+    except (OSError, ValueError, ImportError):
+        return None
+    return config if isinstance(config, dict) and "process" in config else None
 
 
 def latent_codes(
@@ -185,4 +233,5 @@ __all__ = [
     "load_model",
     "read_container",
     "resolve_columns",
+    "sample_label",
 ]

@@ -9,7 +9,11 @@ by (event, -pt). Quantities (GeV):
   gives 0 and is counted.
 - ``ht``: scalar sum of the pt of every jet in the event.
 - ``njets_ptXX``: number of jets with pt > XX GeV.
-- ``met``: the event's ``MET`` column (first row of the event), when the table has one.
+- ``met``: the event's ``MET`` (or NanoAOD ``MET_pt``) column (first row of the event), when the table
+  has one.
+
+Rows are jets unless a mask says which are (:func:`jet_rows`: in a DarkMachines table of objects, the
+``j`` and ``b`` rows; leptons and photons count in no jet quantity, events without jets have HT = 0).
 
 Per jet, :func:`jet_masses` gives the mass implied by the four-vector, signed: ``-sqrt(-m^2)`` for jets
 with E < |p|. Compressing E and pt separately can make many reconstructed jets unphysical this way,
@@ -25,12 +29,17 @@ import numpy as np
 import numpy.typing as npt
 
 from hepsqueeze.errors import ColumnError, InputError
+from hepsqueeze.io.formats.darkmachines import OBJECT_TYPES
 from hepsqueeze.io.table import Table
 from hepsqueeze.metrics.residuals import distribution_stats, ks_statistic
+from hepsqueeze.plotting.style import branch_variable
 
 DEFAULT_THRESHOLDS: Final = (20.0, 30.0, 50.0)
 EVENT_COLUMN: Final = "event"
-MET_NAMES: Final = ("met", "missinget", "missing_et")
+MET_NAMES: Final = ("met", "met_pt", "missinget", "missing_et")
+#: The column of object type codes (DarkMachines: :data:`OBJECT_TYPES`) and the types that are jets.
+OBJECT_COLUMN: Final = "object"
+JET_OBJECTS: Final = ("j", "b")
 
 Array = npt.NDArray[np.float64]
 
@@ -41,7 +50,8 @@ def kinematic_columns(
     """Map ``pt, eta, phi`` and ``E`` or ``m`` onto table columns; None when the table lacks them.
 
     ``columns``/``variables`` (a model's mapping) take precedence; otherwise names are matched
-    case-insensitively. E wins over m when both are present.
+    case-insensitively, then by branch suffix (``Jet_pt``, ``Jet_mass``: :func:`branch_variable`). E wins
+    over m when both are present.
     """
     found: dict[str, str] = {}
     if columns is not None and variables is not None:
@@ -50,6 +60,8 @@ def kinematic_columns(
                 found.setdefault(var.lower(), col)
     for n in names:
         found.setdefault(n.lower(), n)
+    for n in names:  # ROOT branches: Jet_pt, Jet_eta, Jet_phi, Jet_mass
+        found.setdefault(branch_variable(n).lower(), n)
     if not all(k in found for k in ("pt", "eta", "phi")) or not ("e" in found or "m" in found):
         return None
     out = {"pt": found["pt"], "eta": found["eta"], "phi": found["phi"]}
@@ -61,11 +73,21 @@ def kinematic_columns(
 
 
 def met_column(names: Sequence[str]) -> str | None:
-    """The missing-transverse-energy column (``MET``, any case), if any."""
+    """The missing-transverse-energy column (``MET``, NanoAOD's ``MET_pt``, any case), if any."""
     for n in names:
         if n.lower() in MET_NAMES:
             return n
     return None
+
+
+def jet_rows(table: Table) -> npt.NDArray[np.bool_] | None:
+    """Which rows of ``table`` are jets: with an integer ``object`` column (DarkMachines type codes),
+    the rows of types ``j`` and ``b``; None (every row is a jet) without one."""
+    if OBJECT_COLUMN not in table or table[OBJECT_COLUMN].dtype.kind not in "iu":
+        return None
+    codes = [OBJECT_TYPES.index(t) for t in JET_OBJECTS]
+    mask: npt.NDArray[np.bool_] = np.isin(table[OBJECT_COLUMN], codes)
+    return mask
 
 
 def event_quantities(
@@ -75,12 +97,14 @@ def event_quantities(
     event: npt.NDArray[Any] | None = None,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     met: str | None = None,
+    jets: npt.NDArray[np.bool_] | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
     """Per-event quantities (see the module docstring), one entry per distinct event id, in id order.
 
     ``kinematics`` maps ``pt, eta, phi`` and ``E`` or ``m`` to columns of ``table``; ``event`` defaults to
-    the table's ``event`` column (pass the original's to evaluate reconstructed rows matched in order).
-    The result also holds ``event`` (the ids) and ``n_negative_m2`` (a 0-d count).
+    the table's ``event`` column (pass the original's to evaluate reconstructed rows matched in order);
+    ``jets``: which rows are jets (default: all; see :func:`jet_rows`). The result also holds ``event``
+    (the ids) and ``n_negative_m2`` (a 0-d count).
     """
     ev = np.asarray(table[EVENT_COLUMN] if event is None else event)
     if ev.shape[0] != table.num_rows:
@@ -96,19 +120,22 @@ def event_quantities(
     else:
         raise ColumnError("event quantities need an energy (E) or mass (m) column")
 
+    is_jet = np.ones(ev.shape[0], dtype=bool) if jets is None else np.asarray(jets, dtype=bool)
+    if is_jet.shape != ev.shape:
+        raise InputError(f"jet mask has {is_jet.shape[0]} rows, {table.source} has {table.num_rows}")
     ids, first, inverse, counts = np.unique(ev, return_index=True, return_inverse=True, return_counts=True)
     n_events = ids.size
     out: dict[str, npt.NDArray[Any]] = {"event": ids}
-    out["ht"] = np.bincount(inverse, weights=pt, minlength=n_events)
+    out["ht"] = np.bincount(inverse, weights=np.where(is_jet, pt, 0.0), minlength=n_events)
     for thr in thresholds:
-        out[multiplicity_key(thr)] = np.bincount(inverse, weights=pt > thr, minlength=n_events).astype(
-            np.int64
-        )
+        out[multiplicity_key(thr)] = np.bincount(
+            inverse, weights=(pt > thr) & is_jet, minlength=n_events
+        ).astype(np.int64)
 
-    # Leading and subleading jet of each event: rows sorted by (event, -pt).
-    order = np.lexsort((-pt, inverse))
+    # Leading and subleading jet of each event: rows sorted by (event, not a jet, -pt).
+    order = np.lexsort((-pt, ~is_jet, inverse))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    two = counts >= 2
+    two = np.bincount(inverse, weights=is_jet, minlength=n_events) >= 2
     j1 = order[starts[two]]
     j2 = order[starts[two] + 1]
     px = pt * np.cos(phi)
@@ -129,16 +156,19 @@ def event_quantities(
     return out
 
 
-def jet_masses(table: Table, kinematics: Mapping[str, str]) -> npt.NDArray[np.float64]:
+def jet_masses(
+    table: Table, kinematics: Mapping[str, str], jets: npt.NDArray[np.bool_] | None = None
+) -> npt.NDArray[np.float64]:
     """Each jet's invariant mass in GeV, signed: ``sqrt(m^2)``, or ``-sqrt(-m^2)`` where E < |p|.
 
-    With an ``m`` column (and no ``E``) it is that column.
+    With an ``m`` column (and no ``E``) it is that column. ``jets``: which rows are jets (default all).
     """
+    keep = slice(None) if jets is None else np.asarray(jets, dtype=bool)
     if "E" not in kinematics:
-        return np.asarray(table[kinematics["m"]], dtype=np.float64)
-    energy = np.asarray(table[kinematics["E"]], dtype=np.float64)
-    p = np.asarray(table[kinematics["pt"]], dtype=np.float64) * np.cosh(
-        np.asarray(table[kinematics["eta"]], dtype=np.float64)
+        return np.asarray(table[kinematics["m"]], dtype=np.float64)[keep]
+    energy = np.asarray(table[kinematics["E"]], dtype=np.float64)[keep]
+    p = np.asarray(table[kinematics["pt"]], dtype=np.float64)[keep] * np.cosh(
+        np.asarray(table[kinematics["eta"]], dtype=np.float64)[keep]
     )
     m2 = (energy - p) * (energy + p)
     out: npt.NDArray[np.float64] = np.sign(m2) * np.sqrt(np.abs(m2))
@@ -222,3 +252,69 @@ def physics_summary(
             continue
         out["quantities"][key] = compare_quantity(q_in[key], q_out[key])
     return out
+
+
+#: Auxiliary tables that may hold the jets (when the main table does not), matched case-insensitively.
+JET_TABLES: Final = ("jet", "jets")
+
+
+def physics_inputs(
+    pairs: Mapping[str, tuple[Table, Table]],
+    main: str,
+    columns: Sequence[str] | None = None,
+    variables: Sequence[str] | None = None,
+) -> tuple[dict[str, Any] | None, str]:
+    """Where the physics checks find their inputs among ``pairs`` (table key -> (original,
+    reconstructed); ``main`` the main table's key, whose ``columns``/``variables`` hint the
+    kinematics): the jets' table (the main one, else one named ``Jet``/``jets``) with its ``event``
+    column and kinematics, and the MET column (in the jets' table, else in any table, one row per
+    event). Returns ``({"table", "kinematics", "met_table", "met_column"}, "")`` or ``(None, why)``."""
+    order = [main] + [k for k in pairs if k != main and k.lower() in JET_TABLES]
+    found: dict[str, Any] | None = None
+    for key in order:
+        orig, reco = pairs[key]
+        if EVENT_COLUMN not in orig:
+            continue
+        hint = (columns, variables) if key == main else (None, None)
+        kin = kinematic_columns(orig.names, *hint)
+        if kin is not None and all(c in reco for c in kin.values()):
+            found = {"table": key, "kinematics": kin, "met_table": None, "met_column": None}
+            break
+    if found is None:
+        if not any(EVENT_COLUMN in p[0] for p in pairs.values()):
+            return None, f"no {EVENT_COLUMN!r} column: per-event physics checks skipped"
+        return None, "physics checks need pt, eta, phi and E or m columns in both tables: skipped"
+    for key in [found["table"]] + [k for k in pairs if k != found["table"]]:
+        met = met_column(pairs[key][0].names)
+        if met is not None and met in pairs[key][1]:
+            found["met_table"], found["met_column"] = key, met
+            break
+    return found, ""
+
+
+def physics_arrays(
+    phys: Mapping[str, Any], pairs: Mapping[str, tuple[Table, Table]]
+) -> tuple[
+    dict[str, npt.NDArray[Any]],
+    dict[str, npt.NDArray[Any]],
+    npt.NDArray[np.float64] | None,
+    npt.NDArray[np.float64] | None,
+]:
+    """The per-event quantities of the original and the reconstruction and their jets' masses, from
+    the inputs ``phys`` names (:func:`physics_inputs` plus ``thresholds``).
+
+    MET in another table than the jets is taken row by row (one row per event)."""
+    kin = dict(phys["kinematics"])
+    thresholds = [float(t) for t in phys["thresholds"]]
+    orig, reco = pairs[phys["table"]]
+    same = phys.get("met_table") == phys["table"]
+    met = phys.get("met_column") if same else None
+    ev = orig[EVENT_COLUMN]
+    jets = jet_rows(orig)
+    q_in = event_quantities(orig, kin, event=ev, thresholds=thresholds, met=met, jets=jets)
+    q_out = event_quantities(reco, kin, event=ev, thresholds=thresholds, met=met, jets=jets)
+    if phys.get("met_column") and not same:
+        met_in, met_out = pairs[phys["met_table"]]
+        q_in["met"] = np.asarray(met_in[phys["met_column"]], dtype=np.float64)
+        q_out["met"] = np.asarray(met_out[phys["met_column"]], dtype=np.float64)
+    return q_in, q_out, jet_masses(orig, kin, jets), jet_masses(reco, kin, jets)

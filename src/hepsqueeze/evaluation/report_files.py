@@ -15,6 +15,8 @@ METRICS_FILE: Final = "metrics.json"
 LATENTS_FILE: Final = "latents.npy"
 #: The report's page.
 INDEX_FILE: Final = "index.html"
+#: The report's short markdown (codec, bounds, residuals).
+MARKDOWN_FILE: Final = "report.md"
 #: Format version written into metrics.json.
 METRICS_FORMAT: Final = 1
 
@@ -33,4 +35,4 @@ def load_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-__all__ = ["INDEX_FILE", "LATENTS_FILE", "METRICS_FILE", "METRICS_FORMAT", "load_metrics"]
+__all__ = ["INDEX_FILE", "LATENTS_FILE", "MARKDOWN_FILE", "METRICS_FILE", "METRICS_FORMAT", "load_metrics"]

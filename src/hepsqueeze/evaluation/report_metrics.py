@@ -18,13 +18,13 @@ from hepsqueeze.evaluation.inputs import check_rows
 from hepsqueeze.evaluation.physics import (
     DEFAULT_THRESHOLDS,
     EVENT_COLUMN,
-    event_quantities,
     jet_mass_summary,
-    jet_masses,
-    kinematic_columns,
-    met_column,
+    jet_rows,
+    physics_arrays,
+    physics_inputs,
     physics_summary,
 )
+from hepsqueeze.evaluation.report_bounds import LATENT_CODECS, MAIN_TABLE
 from hepsqueeze.evaluation.report_files import LATENTS_FILE
 from hepsqueeze.io.table import Table
 from hepsqueeze.metrics.residuals import (
@@ -36,6 +36,7 @@ from hepsqueeze.metrics.residuals import (
     variable_metrics,
 )
 from hepsqueeze.models.model import CompressionModel
+from hepsqueeze.plotting.style import branch_variable
 
 #: Grouping columns with more values than this get no breakdown.
 MAX_GROUPS: Final = 30
@@ -191,8 +192,11 @@ def compute_metrics(
     model: CompressionModel | None = None,
     group_by: Sequence[str] = (),
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    tables: Mapping[str, tuple[Table, Table]] | None = None,
 ) -> dict[str, Any]:
-    """Every metric that does not need the container: per variable, binned, correlations, groups, physics."""
+    """Every metric that does not need the container: per variable, binned, correlations, groups,
+    physics (on the main table, or on the jets and MET of the auxiliary ``tables``: name ->
+    (original, reconstructed)) and the auxiliary tables' per-variable metrics."""
     check_rows(original, reconstructed)
     notes: list[str] = []
     x = original.stack(columns, dtype=np.float64)
@@ -222,8 +226,9 @@ def compute_metrics(
             original, x, y, columns, variables, nx=nx, ny=ny, group_by=group_by, notes=notes
         )
     metrics["physics"] = _physics(
-        original, reconstructed, columns, variables, thresholds=thresholds, notes=notes
+        original, reconstructed, columns, variables, thresholds=thresholds, notes=notes, tables=tables
     )
+    metrics["tables"] = table_metrics(tables) if tables else {}
     metrics["notes"] = notes
     return metrics
 
@@ -236,27 +241,49 @@ def _physics(
     *,
     thresholds: Sequence[float],
     notes: list[str],
+    tables: Mapping[str, tuple[Table, Table]] | None = None,
 ) -> dict[str, Any] | None:
-    if EVENT_COLUMN not in original:
-        notes.append(f"no {EVENT_COLUMN!r} column: per-event physics checks skipped")
+    pairs = {MAIN_TABLE: (original, reconstructed), **(tables or {})}
+    found, why = physics_inputs(pairs, MAIN_TABLE, columns, variables)
+    if found is None:
+        notes.append(why)
         return None
-    kin = kinematic_columns(original.names, columns, variables)
-    if kin is None or not all(c in reconstructed for c in kin.values()):
-        notes.append("physics checks need pt, eta, phi and E or m columns in both tables: skipped")
-        return None
-    met = met_column(original.names)
-    if met is not None and met not in reconstructed:
-        met = None
-    ev = original[EVENT_COLUMN]
-    q_in = event_quantities(original, kin, event=ev, thresholds=thresholds, met=met)
-    q_out = event_quantities(reconstructed, kin, event=ev, thresholds=thresholds, met=met)
+    orig, reco = pairs[found["table"]]
+    check_rows(orig, reco)
+    found["thresholds"] = [float(t) for t in thresholds]
+    q_in, q_out, m_in, m_out = physics_arrays(found, pairs)
     summary = physics_summary(q_in, q_out)
-    summary["jets"] = jet_mass_summary(jet_masses(original, kin), jet_masses(reconstructed, kin))
-    summary["kinematics"] = kin
-    summary["met_column"] = met
-    summary["thresholds"] = [float(t) for t in thresholds]
+    summary["jets"] = jet_mass_summary(m_in, m_out) if m_in is not None and m_out is not None else None
+    summary.update(found)
+    summary["jet_rows"] = "j and b objects" if jet_rows(orig) is not None else "every row"
     summary["units"] = "GeV"
     return summary
+
+
+def table_metrics(tables: Mapping[str, tuple[Table, Table]], skip: Collection[str] = ()) -> dict[str, Any]:
+    """Per-variable metrics of the float columns (``event`` and ``skip`` excepted) of each auxiliary
+    table, standardised by the original's mean and std: ``{name: {rows, columns, variables, metrics}}``."""
+    out: dict[str, Any] = {}
+    for name, (orig, reco) in tables.items():
+        check_rows(orig, reco)
+        cols = [
+            c
+            for c in orig.names
+            if c != EVENT_COLUMN
+            and c not in skip
+            and c in reco
+            and orig[c].dtype.kind == "f"
+            and reco[c].dtype.kind == "f"
+        ]
+        variables = [branch_variable(c) for c in cols]
+        per: dict[str, Any] = {}
+        if cols:
+            x = orig.stack(cols, dtype=np.float64)
+            y = reco.stack(cols, dtype=np.float64)
+            nx, ny, _ = _normalised(x, y, None)
+            per = per_variable_metrics(x, y, cols, variables, nx=nx, ny=ny)
+        out[name] = {"rows": orig.num_rows, "columns": cols, "variables": variables, "metrics": per}
+    return out
 
 
 def latent_summary(z: npt.NDArray[np.float32], source: str) -> dict[str, Any]:
@@ -288,6 +315,7 @@ def container_metrics(stored: Mapping[str, Any], rows: int) -> dict[str, Any]:
     n_comp = len(header.get("compressed", {}).get("columns", []))
     values = rows * n_comp
     sections = dict(info["section_bytes"])
+    latents = header.get("codec", {}).get("name") in LATENT_CODECS
     return {
         "path": info["path"],
         "file_bytes": info["file_bytes"],
@@ -295,8 +323,10 @@ def container_metrics(stored: Mapping[str, Any], rows: int) -> dict[str, Any]:
         "rows": int(header.get("num_rows", 0)),
         "compressed_columns": list(header.get("compressed", {}).get("columns", [])),
         "bits_per_value": 8.0 * info["file_bytes"] / values if values else None,
-        "latent_bits_per_value": 8.0 * sections.get("latent", 0) / values if values else None,
-        "latent_dtype": header.get("codec", {}).get("latent_dtype"),
+        "latent_bits_per_value": 8.0 * sections.get("latent", 0) / values if values and latents else None,
+        "latent_dtype": header.get("codec", {}).get("latent_dtype") if latents else None,
+        "codec": header.get("codec", {}).get("name"),
+        "stored_exactly": dict(info.get("exceptions") or {}),
         "section_bytes": sections,
         "model": header.get("model", {}),
     }
@@ -326,4 +356,5 @@ __all__ = [
     "per_variable_metrics",
     "residual_correlation",
     "response_edges",
+    "table_metrics",
 ]

@@ -25,7 +25,7 @@ table { border-collapse: collapse; margin: .6em 0; font-size: .88em; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
 th { background: #f2f4f8; } td:first-child, th:first-child { text-align: left; }
 .figs { display: flex; flex-wrap: wrap; gap: 12px; }
-figure { margin: 0; width: 400px; } figure img { width: 100%; border: 1px solid #eee; }
+figure { margin: 0; width: 400px; } figure.wide { width: 100%; } figure img { width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .82em; color: #444; }
 .note { color: #8a5a00; background: #fff6e0; padding: .3em .6em; border-left: 3px solid #e0a000; }
 code { background: #f4f4f4; padding: 0 .2em; }
@@ -67,8 +67,10 @@ def _figure_html(plot: SavedPlot) -> str:
     links = " · ".join(
         f'<a href="{html.escape(f)}">{html.escape(Path(f).suffix[1:].upper())}</a>' for f in plot.files
     )
+    wide = ' class="wide"' if plot.wide else ""
     return (
-        f'<figure id="{html.escape(plot.key)}"><a href="{html.escape(plot.png)}">'
+        f'<figure id="{html.escape(plot.key)}"{wide}>'
+        f'<a href="{html.escape(plot.png)}">'
         f'<img src="{html.escape(plot.png)}" alt="{html.escape(plot.caption)}" loading="lazy"></a>'
         f"<figcaption>{html.escape(plot.caption)} ({links})</figcaption></figure>"
     )

@@ -19,6 +19,7 @@ from hepsqueeze.plotting.style import (
     CYCLE,
     SavedPlot,
     axis_label,
+    branch_variable,
     log_axis,
     new_figure,
     save_figure,
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 LOG_VARIABLES: Final = frozenset({"e", "pt", "m", "met", "mjj", "ht"})
+#: Panels per row of a multi-panel figure (so that each stays readable at the page's width).
+PANELS_PER_ROW: Final = 4
 Directory = str | os.PathLike[str]
 
 
@@ -42,9 +45,10 @@ def choose_bins(x_in: npt.NDArray[Any], variable: str, n: int = 60) -> tuple[npt
     """Bin edges for ``variable`` from the input's central 99.9%, and whether they are logarithmic.
 
     Energies, momenta and masses (and anything positive spanning more than a factor 30) get log bins;
-    phi gets [-pi, pi].
+    phi gets [-pi, pi]. ``variable`` may be a branch name (``Jet_pt``: see :func:`branch_variable`).
     """
     x = _finite(x_in)
+    variable = branch_variable(variable)
     if x.size == 0:
         return np.linspace(0.0, 1.0, n + 1), False
     if variable.lower() == "phi":
@@ -77,8 +81,10 @@ def plot_overlay(
 ) -> SavedPlot:
     """Input and output histograms of one variable, with an output/input ratio panel.
 
-    ``edges`` overrides :func:`choose_bins` (linear bins then).
+    ``variable``: a variable or a branch name (the axis label and unit follow it); ``edges`` overrides
+    :func:`choose_bins` (linear bins then).
     """
+    name, variable = variable, branch_variable(variable)
     a, b = _finite(x_in), _finite(x_out)
     if edges is None:
         edges, log_x = choose_bins(a, variable)
@@ -100,7 +106,7 @@ def plot_overlay(
         extra.append(f"{n_out} reconstructed outside range")
     if extra:
         top.plot([], [], " ", label="\n".join(extra))
-    top.set_ylabel("jets / bin" if variable.lower() in {"e", "pt", "eta", "phi", "m"} else "entries / bin")
+    top.set_ylabel(entries_label(name))
     if log_x or variable.lower() in LOG_VARIABLES:
         top.set_yscale("log")
         top.set_ylim(bottom=0.5, top=max(1, int(max(h_in.max(initial=0), h_out.max(initial=0)))) * 6)
@@ -120,12 +126,20 @@ def plot_overlay(
     # Keep the usual +-50% window unless it would hide much of the ratio.
     bottom.set_ylim(*((0.0, 2.5) if far > 0.2 * max(shown.size, 1) else (0.5, 1.5)))
     bottom.set_ylabel("reco / orig")
-    bottom.set_xlabel(axis_label(variable))
+    bottom.set_xlabel(axis_label(name))
     if log_x:
         log_axis(bottom)
     bottom.set_xlim(edges[0], edges[-1])
     fig.align_ylabels([top, bottom])
     return save_figure(fig, directory, key, caption)
+
+
+def entries_label(name: str) -> str:
+    """The y label of a histogram of ``name``: jets for jet variables, entries for other branches."""
+    prefix = name.partition("_")[0].lower() if "_" in name else ""
+    if prefix == "jet" or (not prefix and name.lower() in {"e", "pt", "eta", "phi", "m"}):
+        return "jets / bin"
+    return "entries / bin"
 
 
 def _pm(value: float, err: float) -> str:
@@ -143,6 +157,7 @@ def plot_residual(
     xlabel: str,
     label: str,
     caption: str,
+    ylabel: str = "jets / bin",
 ) -> SavedPlot:
     """Histogram of residuals, with mean ± error, std ± error, RMS and the 68%/95% widths in the legend.
 
@@ -172,7 +187,7 @@ def plot_residual(
     ax.set_xlim(-half, half)
     ax.set_ylim(0, max(1, int(h.max(initial=0))) * 1.55)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("jets / bin")
+    ax.set_ylabel(ylabel)
     ax.legend(loc="upper left", handlelength=0, handletextpad=0)
     return save_figure(fig, directory, key, caption)
 
@@ -289,7 +304,7 @@ def plot_in_vs_out(
         cmap="viridis",
         rasterized=True,
     )
-    fig.colorbar(mesh, ax=ax, label="jets")
+    fig.colorbar(mesh, ax=ax, label=entries_label(variable).split(" /")[0])
     ax.plot(
         [edges[0], edges[-1]],
         [edges[0], edges[-1]],
@@ -310,7 +325,7 @@ def plot_in_vs_out(
 
 
 def plot_latents(
-    directory: Directory, key: str, z: npt.NDArray[Any], *, caption: str, max_dims: int = 6
+    directory: Directory, key: str, z: npt.NDArray[Any], *, caption: str, max_dims: int = PANELS_PER_ROW
 ) -> SavedPlot:
     """Corner plot of the latent codes: 1D histograms on the diagonal, 2D histograms below it."""
     from matplotlib.colors import LogNorm
@@ -353,11 +368,11 @@ def plot_latents(
                 ax.set_ylabel(f"$z_{{{i}}}$")
             elif i != j:
                 ax.set_yticklabels([])
-            ax.tick_params(labelsize=9)
+            ax.tick_params(labelsize=11)
     if codes.shape[1] > d:
         fig.suptitle(f"first {d} of {codes.shape[1]} latent dimensions", fontsize=12)
     fig.subplots_adjust(wspace=0.08, hspace=0.08)
-    return save_figure(fig, directory, key, caption)
+    return save_figure(fig, directory, key, caption, wide=d > 2)
 
 
 def plot_training(
@@ -391,6 +406,12 @@ def plot_training(
     return save_figure(fig, directory, key, caption)
 
 
+def _grid(n: int) -> tuple[int, int]:
+    """Rows and columns of ``n`` panels, at most :data:`PANELS_PER_ROW` per row."""
+    cols = max(1, min(n, PANELS_PER_ROW))
+    return -(-n // cols), cols
+
+
 def plot_groups(
     directory: Directory,
     key: str,
@@ -400,17 +421,21 @@ def plot_groups(
     group_column: str,
     caption: str,
 ) -> SavedPlot:
-    """Residual mean (± error, top row) and std (bottom row) per group, one column per variable.
+    """Residual mean (± error, upper panel) and std (lower panel) per group, one pair per variable,
+    at most :data:`PANELS_PER_ROW` variables per row.
 
     ``groups`` maps group value -> ``{"n": rows, "variables": {var: variable metrics}}``; E/pt/m use
     the relative residual, other variables the absolute one.
     """
     names = list(groups)
     nv = len(variables)
-    fig = new_figure((max(3.2 * nv, 6.0), 6.0))
-    axes = np.atleast_2d(fig.subplots(2, nv, squeeze=False, sharex=True))
+    rows, cols = _grid(nv)
+    fig = new_figure((max(3.8 * cols, 6.0), 5.2 * rows))
+    axes = np.atleast_2d(fig.subplots(2 * rows, cols, squeeze=False))
     x = np.arange(len(names))
     for j, var in enumerate(variables):
+        top, low = axes[2 * (j // cols), j % cols], axes[2 * (j // cols) + 1, j % cols]
+        low.sharex(top)
         means, errs, stds = [], [], []
         for g in names:
             vm = groups[g]["variables"].get(var, {})
@@ -423,19 +448,115 @@ def plot_groups(
         )
         unit = "" if relative else unit_of(var)
         what = "rel. residual" if relative else "residual"
-        axes[0, j].errorbar(x, means, yerr=errs, fmt="o", color=CYCLE[j % len(CYCLE)])
-        axes[0, j].axhline(0.0, color="0.4", linestyle=":", linewidth=1)
-        axes[1, j].plot(x, stds, "s", color=CYCLE[j % len(CYCLE)])
-        axes[0, j].set_title(f"{symbol(var)} {what}" + (f" [{unit}]" if unit else ""), fontsize=11)
-        axes[1, j].set_ylim(bottom=0)
-        axes[1, j].set_xticks(x, names, rotation=30 if len(names) > 3 else 0)
-        axes[1, j].minorticks_off()
-        axes[1, j].set_xlim(-0.5, len(names) - 0.5)
-        axes[1, j].set_xlabel(group_column)
-    axes[0, 0].set_ylabel("mean")
-    axes[1, 0].set_ylabel("std")
-    fig.subplots_adjust(wspace=0.35, hspace=0.12)
-    return save_figure(fig, directory, key, caption)
+        top.errorbar(x, means, yerr=errs, fmt="o", color=CYCLE[j % len(CYCLE)])
+        top.axhline(0.0, color="0.4", linestyle=":", linewidth=1)
+        low.plot(x, stds, "s", color=CYCLE[j % len(CYCLE)])
+        top.set_title(f"{symbol(var)} {what}" + (f" [{unit}]" if unit else ""), fontsize=12)
+        top.tick_params(labelbottom=False)
+        low.set_ylim(bottom=0)
+        low.set_xticks(x, names, rotation=30 if len(names) > 3 else 0)
+        low.minorticks_off()
+        low.set_xlim(-0.5, len(names) - 0.5)
+        low.set_xlabel(group_column)
+        if j % cols == 0:
+            top.set_ylabel("mean")
+            low.set_ylabel("std")
+    for k in range(nv, rows * cols):
+        axes[2 * (k // cols), k % cols].set_visible(False)
+        axes[2 * (k // cols) + 1, k % cols].set_visible(False)
+    fig.subplots_adjust(wspace=0.35, hspace=0.45)
+    return save_figure(fig, directory, key, caption, wide=nv > 2)
+
+
+def plot_overlay_grid(
+    directory: Directory,
+    key: str,
+    panels: Sequence[tuple[str, npt.NDArray[Any], npt.NDArray[Any], float | None]],
+    *,
+    caption: str,
+) -> SavedPlot:
+    """Original and reconstructed distributions of many columns, :data:`PANELS_PER_ROW` per row.
+
+    ``panels`` holds ``(column, original, reconstructed, KS)``; each panel's x axis is labelled with
+    the column's unit (:func:`axis_label`).
+    """
+    rows, cols = _grid(len(panels))
+    fig = new_figure((3.9 * cols, 3.3 * rows))
+    axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
+    for k, (name, x_in, x_out, ks) in enumerate(panels):
+        ax: Axes = axes[k // cols, k % cols]
+        a, b = _finite(x_in), _finite(x_out)
+        edges, log_x = choose_bins(a, name, n=40)
+        h_in, _ = np.histogram(a, edges)
+        h_out, _ = np.histogram(b, edges)
+        ax.stairs(h_in, edges, color=COLOR_IN, linewidth=1.5, label="original")
+        ax.stairs(h_out, edges, color=COLOR_OUT, linewidth=1.5, linestyle="--", label="reconstructed")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5, top=max(1, int(max(h_in.max(initial=0), h_out.max(initial=0)))) * 8)
+        if log_x:
+            log_axis(ax)
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_xlabel(axis_label(name), fontsize=12)
+        ax.tick_params(labelsize=10)
+        ax.minorticks_off()
+        if ks is not None and np.isfinite(ks):
+            ax.text(0.97, 0.95, f"KS {ks:.2g}", transform=ax.transAxes, ha="right", va="top", fontsize=10)
+        if k % cols == 0:
+            ax.set_ylabel(entries_label(name), fontsize=12)
+    for k in range(len(panels), rows * cols):
+        axes[k // cols, k % cols].set_visible(False)
+    axes[0, 0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), ncols=2, fontsize=11)
+    fig.subplots_adjust(wspace=0.3, hspace=0.5)
+    return save_figure(fig, directory, key, caption, wide=True)
+
+
+def plot_residual_grid(
+    directory: Directory,
+    key: str,
+    panels: Sequence[tuple[str, npt.NDArray[Any], str]],
+    *,
+    caption: str,
+    bounds: Mapping[str, float] | None = None,
+) -> SavedPlot:
+    """Residual histograms of many columns, :data:`PANELS_PER_ROW` per row.
+
+    ``panels`` holds ``(column, residuals, x label)``; ``bounds`` (column -> bound in the residual's
+    units) draws the bound as dotted lines at ±bound.
+    """
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    rows, cols = _grid(len(panels))
+    fig = new_figure((3.9 * cols, 3.1 * rows))
+    axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
+    for k, (name, values, xlabel) in enumerate(panels):
+        ax: Axes = axes[k // cols, k % cols]
+        v = _finite(values)
+        half = float(np.abs(v).max()) * 1.1 if v.size else 1.0
+        bound = (bounds or {}).get(name)
+        if bound:
+            half = max(half, 1.15 * bound)
+        if not half > 0:
+            half = 1e-6
+        edges = np.linspace(-half, half, 61)
+        h, _ = np.histogram(v, edges)
+        ax.stairs(h, edges, color=COLOR_IN, fill=True, alpha=0.4)
+        if bound:
+            for side in (-bound, bound):
+                ax.axvline(side, color=COLOR_OUT, linestyle=":", linewidth=1.2)
+        ax.set_xlim(-half, half)
+        ax.set_ylim(0, max(1, int(h.max(initial=0))) * 1.25)
+        ax.set_xlabel(xlabel, fontsize=11)
+        ax.tick_params(labelsize=9)
+        ax.minorticks_off()
+        ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:.2g}"))
+        ax.set_title(symbol(name), fontsize=11)
+        if k % cols == 0:
+            ax.set_ylabel(entries_label(name), fontsize=11)
+    for k in range(len(panels), rows * cols):
+        axes[k // cols, k % cols].set_visible(False)
+    fig.subplots_adjust(wspace=0.3, hspace=0.7)
+    return save_figure(fig, directory, key, caption, wide=True)
 
 
 def plot_counts(
@@ -451,9 +572,11 @@ def plot_counts(
     ``counts`` holds ``(title, original, reconstructed)`` per panel.
     """
     n = len(counts)
-    fig = new_figure((4.2 * n + 0.5, 4.6))
-    axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
-    for ax, (title, a, b) in zip(axes, counts, strict=True):
+    rows, cols = _grid(n)
+    fig = new_figure((4.2 * cols + 0.5, 4.4 * rows))
+    grid = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
+    axes = grid.ravel()
+    for ax, (title, a, b) in zip(axes, counts, strict=False):
         hi = int(max(np.max(a, initial=0), np.max(b, initial=0)))
         edges = np.arange(-0.5, hi + 1.5)
         h_in, _ = np.histogram(a, edges)
@@ -462,10 +585,13 @@ def plot_counts(
         ax.stairs(h_out, edges, color=COLOR_OUT, linewidth=1.8, linestyle="--", label="reconstructed")
         ax.set_yscale("log")
         ax.set_ylim(bottom=0.5, top=max(1, int(max(h_in.max(), h_out.max()))) * 8)
-        ax.set_title(title, fontsize=12)
+        ax.set_title(title, fontsize=13)
         ax.set_xlabel(xlabel)
         ax.minorticks_off()
         ax.set_xticks(np.arange(0, hi + 1, max(1, -(-(hi + 1) // 8))))
-    axes[0].set_ylabel("events")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    for ax in grid[:, 0]:
+        ax.set_ylabel("events")
     axes[0].legend(loc="upper right")
-    return save_figure(fig, directory, key, caption)
+    return save_figure(fig, directory, key, caption, wide=n > 2)

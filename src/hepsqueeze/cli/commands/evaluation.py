@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -183,9 +184,14 @@ def _read_with_event(input_file: Path, columns: list[str], reader: ReaderOptions
 def evaluate(
     original: Annotated[Path, path_argument("The original table.")],
     reconstructed: Annotated[Path, path_argument("The decompressed table (rows in the same order).")],
-    report: Annotated[Path, path_option("--report", "Report directory (metrics.json, plots, index.html).")],
+    report: Annotated[
+        Path, path_option("--report", "Report directory (metrics.json, plots, index.html, report.md).")
+    ],
     container: Annotated[
-        Path | None, typer.Option(help="The compressed file: ratio, latents, embedded model.", readable=False)
+        Path | None,
+        typer.Option(
+            help="The compressed file: codec, bounds, ratio, latents, embedded model.", readable=False
+        ),
     ] = None,
     model: Annotated[Path | None, model_option("Model file: latent space, loss curves.")] = None,
     columns: Annotated[
@@ -194,29 +200,77 @@ def evaluate(
     group_by: Annotated[
         str | None, typer.Option(help="Grouping column for breakdowns (e.g. process).")
     ] = None,
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only metrics.json.")] = False,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="Sample label on every plot, e.g. 'ttbar + QCD, Pythia 8, \u221as = 13 TeV' "
+            "(default: from the file's metadata, else its name)."
+        ),
+    ] = None,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only metrics.json and the pages.")] = False,
     force: ForceOpt = False,
     *,
     reader: ReaderOptions,
 ) -> None:
-    """Metrics (JSON), plots and an HTML page comparing a decompressed table with its original."""
+    """Metrics (JSON), plots and an HTML page comparing a decompressed table with its original.
+
+    With --container: the codec, each column's bound and whether it held. A ROOT file's other trees'
+    collections (Jet, Muon, ...) and per-event branches are evaluated too, and the physics checks
+    (mjj, HT, jet mass, MET) run on its jets."""
     check_output_dir(report)
     from hepsqueeze.evaluation.report import evaluate as run_evaluate
-    from hepsqueeze.io import read_table
+    from hepsqueeze.io import read_dataset
 
-    result = run_evaluate(
-        read_table(original, **reader.read_kwargs()),
-        read_table(reconstructed, **reader.read_kwargs()),
-        report,
-        container=container,
-        model=model,
-        columns=split_list(columns, "--columns"),
-        group_by=group_by,
-        plots=not no_plots,
-        force=force,
-    )
+    orig = read_dataset(original, **reader.read_kwargs())
+    back = read_dataset(reconstructed, **reader.read_kwargs())
+    tables = {name: (t, back.aux[name]) for name, t in orig.aux.items() if name in back.aux}
+    with progress() as bar:
+        task = bar.add_task("drawing", total=None, info="")
+
+        def drawing(figure: str, done: int, total: int) -> None:
+            bar.update(task, total=total, completed=done, info=figure)
+
+        result = run_evaluate(
+            orig.table,
+            back.table,
+            report,
+            container=container,
+            model=model,
+            columns=split_list(columns, "--columns"),
+            group_by=group_by,
+            plots=not no_plots,
+            force=force,
+            tables=tables or None,
+            label=label,
+            progress=drawing,
+        )
+        if no_plots:
+            bar.remove_task(task)
     print_metrics(result)
-    console.print(f"report in {report}/ (metrics.json, index.html)")
+    _print_bounds(result)
+    console.print(f"report in {report}/ (metrics.json, index.html, report.md)")
+
+
+def _print_bounds(result: Mapping[str, Any]) -> None:
+    """The codec, and per column its bound and whether it held."""
+    bounds = result.get("bounds")
+    if not bounds:
+        return
+    from rich.table import Table as RichTable
+
+    from hepsqueeze.evaluation.page import bounds_rows
+    from hepsqueeze.plotting.html import fmt
+
+    codec = (result.get("codec") or {}).get("name")
+    held = "all held" if bounds["held"] else "[bold red]NOT ALL HELD[/]"
+    t = RichTable(title=f"codec {codec}: {bounds['columns']} columns checked against their bounds, {held}")
+    for col in ("column", "bound", "max err / bound", "outside", "held"):
+        t.add_column(col, justify="left" if col in ("column", "bound") else "right")
+    main = "(main)"
+    for table, column, _dtype, bound, _err, frac, outside, ok in bounds_rows(bounds):
+        name = str(column) if table == main or str(column).startswith(f"{table}_") else f"{table}/{column}"
+        t.add_row(name, str(bound), fmt(frac, 3), str(outside).split(" of ")[0], str(ok))
+    console.print(t)
 
 
 @with_reader_options
