@@ -46,7 +46,7 @@ def demo(
 ) -> None:
     """Show the error-bounded codec beside the standard compressors, then the seeds' autoencoder
     and what it costs, then where the report is (about a minute on 2 cores once the sample is
-    cached; generating it first takes one to two minutes more).
+    cached; generating it the first time takes one to three minutes more).
 
     Example: hepsqueeze demo --workdir demo/ --events 2000
     """
