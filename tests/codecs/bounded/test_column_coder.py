@@ -564,3 +564,18 @@ def test_column_bits_of_a_crafted_header(key: str, value: Any) -> None:
     payload = repack(encode_column(x, bound, structure).payload, **{key: value})
     with pytest.raises(ContainerError):
         column_bits(payload, "x")
+
+
+def test_a_wide_peaked_column_plans_tables_its_reader_takes() -> None:
+    """Regression: uniform values followed by as many zeros made the planner choose an ANS table of
+    2,247 bins, which readers refuse (at most TABLE_BINS + 2), so the file failed its read-back."""
+    from hepsqueeze.codecs.bounded.column_bound import BoundMode, ColumnBound
+    from hepsqueeze.codecs.bounded.column_coder import Structure, decode_column, encode_column
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-4.5, 4.5, 20_000), np.zeros(20_000)]).astype(np.float32)
+    bound = ColumnBound(BoundMode.ABSOLUTE, 1e-3)
+    structure = Structure.of(None, x.size)
+    encoded = encode_column(x, bound, structure)
+    back = decode_column(encoded.payload, "x", structure)
+    assert np.all(np.abs(back.astype(np.float64) - x) <= 1e-3)

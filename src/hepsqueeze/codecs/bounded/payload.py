@@ -463,8 +463,8 @@ def plan_group_sized(sym: Ints) -> GroupPlan:
     n_esc = 0 if escapes is None else escapes.size
     best: tuple[float, int] | None = None
     for k in range(_split_bits(width - 1, rel.size) + 1):
-        if ((width - 1) >> k) + 2 > TABLE_BINS * 4:
-            continue
+        if ((width - 1) >> k) + 2 > TABLE_BINS + 2:
+            continue  # readers take at most TABLE_BINS + 2 bins (a larger table never decoded)
         table = np.bincount(rel >> k, minlength=((width - 1) >> k) + 2).astype(np.uint32)
         table[0] -= n_esc
         table[-1] = n_esc
