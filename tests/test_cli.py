@@ -155,22 +155,6 @@ def test_bad_input_is_one_line(
     assert not (tmp_path / "out.hsqz").exists()
 
 
-def test_demo_runs_every_step(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HEPSQUEEZE_CACHE_DIR", str(tmp_path / "cache"))
-    work = tmp_path / "demo"
-    code, stdout, err = run(
-        ["demo", "--events", "15", "--epochs", "2", "--workers", "1", "--workdir", str(work)], capsys
-    )
-    assert code == 0, err
-    text = " ".join(stdout.split())  # rich wraps long lines at the console width
-    for word in ("residuals", "ratio", "E", "pt", "eta", "phi", "bit-identical: True"):
-        assert word in text
-    assert (work / "jets.hsqz").exists()
-    assert (work / "jets-decompressed.parquet").exists()
-
-
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, _ = run(["--help"], capsys)
     assert code == 0
