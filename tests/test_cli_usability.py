@@ -140,6 +140,18 @@ def help_of(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return stdout
 
 
+def test_every_command_is_readable() -> None:
+    from hepsqueeze.cli.options import ReadableCommand
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    for name, cmd in group.commands.items():
+        subs = cmd.commands.values() if isinstance(cmd, typer.core.TyperGroup) else [cmd]
+        for sub in subs:
+            assert isinstance(sub, ReadableCommand), name
+            assert sub.short_help is None or "\n" not in sub.short_help, name
+
+
 @pytest.mark.parametrize(
     "args",
     [

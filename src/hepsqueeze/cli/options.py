@@ -130,7 +130,14 @@ def readable_metavar(param: Any) -> None:
 
 
 class ReadableCommand(typer.core.TyperCommand):
-    """A command whose help shows a readable metavar for every option (see :func:`readable_metavar`)."""
+    """A command whose help shows a readable metavar for every option (see :func:`readable_metavar`),
+    and whose line in its group's command list is its docstring's first paragraph as one text (rich
+    markup keeps the docstring's line breaks, which leave ragged lines there)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.short_help is None and self.help:
+            self.short_help = " ".join(inspect.cleandoc(self.help).split("\n\n")[0].split())
 
     def get_params(self, ctx: Any) -> list[Any]:
         params: list[Any] = super().get_params(ctx)

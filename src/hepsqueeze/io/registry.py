@@ -449,6 +449,7 @@ OWN_EXTENSIONS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         ".hsqz": ("a hepsqueeze compressed file", "hepsqueeze compressed"),
         ".hsqm": ("a hepsqueeze model file", "hepsqueeze model"),
+        ".hsqb": ("a conditional model file", "hepsqueeze conditional-model"),
     }
 )
 
@@ -468,7 +469,7 @@ def extension_owner(path: str | os.PathLike[str]) -> tuple[str, str] | None:
 
 
 def check_output_name(path: str | os.PathLike[str], suffix: str, *, force: bool = False) -> None:
-    """Refuse to write one of hepsqueeze's own files (``suffix``: ``.hsqz`` or ``.hsqm``) under a
+    """Refuse to write one of hepsqueeze's own files (``suffix``: ``.hsqz``, ``.hsqm``, ``.hsqb``) under a
     name that another format owns (``x.root``, ``x.parquet``, a model's ``.hsqm``...) unless
     ``force``: other tools would take the file for one of theirs and fail to open it. A URL is
     refused whatever ``force`` (outputs are local files). :class:`ConfigError` naming the path, the

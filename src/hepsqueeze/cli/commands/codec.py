@@ -493,8 +493,7 @@ def decompress(
         ),
     ] = None,
 ) -> None:
-    """Decompress a container into a table with the input's columns, order and dtypes (or many,
-    with --out-dir)."""
+    """Decompress a container into a table with the input's columns, order and dtypes (or many, with --out-dir)."""
     from hepsqueeze.atomic import check_output
     from hepsqueeze.file.reader import decompress_dataset
     from hepsqueeze.io import write_dataset
@@ -563,8 +562,10 @@ def info(
         ),
     ] = False,
 ) -> None:
-    """Summarise a compressed file: codec, rows and chunks, size and ratio, each column's bound and
-    bytes, the bytes of each section kind, the model; --json prints the whole header."""
+    """Summarise a compressed file: codec, bounds, rows, ratio, bytes per section and column, model.
+
+    --json prints everything as JSON instead, the whole header included.
+    """
     from hepsqueeze.file.reader import file_info, file_summary
     from hepsqueeze.io.remote import local_input
 
