@@ -221,6 +221,7 @@ def test_outputs_are_local(url: str) -> None:
         ("x.csv", "csv"),
         ("x.npz", "npz"),
         ("x.hsqm", "hepsqueeze model"),
+        ("x.hsqb", "hepsqueeze conditional-model"),
     ],
 )
 def test_a_container_under_another_formats_name_is_refused(name: str, owner: str, tmp_path: Path) -> None:
