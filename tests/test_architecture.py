@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("baselines", "plotting"),
     ("evaluation",),
     ("studies",),
-    ("api", "batch"),
+    ("api", "batch", "analysis", "dask"),
     ("demo",),
     ("cli",),
 )

@@ -39,9 +39,11 @@ _LAZY = {
     "CompressionReport": "hepsqueeze.file.report",
     "file_info": "hepsqueeze.file.reader",
     "get_codec": "hepsqueeze.codecs.registry",
+    "open": "hepsqueeze.analysis",
 }
 
 if TYPE_CHECKING:
+    from hepsqueeze.analysis import open
     from hepsqueeze.api import compress, decompress, decompress_to_dataset, train, train_bounded
     from hepsqueeze.batch import compress_many, decompress_many
     from hepsqueeze.codecs.registry import get_codec
@@ -77,6 +79,7 @@ __all__ = [
     "get_codec",
     "load_conditional_model",
     "load_model",
+    "open",
     "read_dataset",
     "read_table",
     "save_model",

@@ -55,6 +55,23 @@ class ColumnError(InputError):
     """A requested column does not exist, or columns do not match what a model expects."""
 
 
+class KeyInFileError(ColumnError):
+    """Columns (branches, collections) asked of a file that it does not hold, as uproot's
+    ``KeyInFileError``: ``keys`` names every one of them, ``column`` the first, ``path`` the file."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        keys: Iterable[str] = (),
+        path: str | None = None,
+        option: str | None = None,
+    ) -> None:
+        found = tuple(keys)
+        super().__init__(message, path=path, column=found[0] if found else None, option=option)
+        self.keys = found
+
+
 class ModelError(HepsqueezeError, ValueError):
     """A model file is invalid, or does not fit the data or container it is used with."""
 
