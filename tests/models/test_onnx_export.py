@@ -138,6 +138,13 @@ def test_mixed_model_matches_torch(mixed_model: CompressionModel, tmp_path: Path
     _check_against_torch(mixed_model, res.encoder.path, res.decoder.path, physical, seed=2)
 
 
+@pytest.mark.parametrize("opset", [11, 14, 20])
+def test_every_opset(mixed_model: CompressionModel, tmp_path: Path, opset: int) -> None:
+    res = export_onnx(mixed_model, tmp_path / "m.onnx", opset=opset)
+    assert onnx.load(str(res.decoder.path)).opset_import[0].version == opset
+    _check_against_torch(mixed_model, res.encoder.path, res.decoder.path, physical=True, seed=opset)
+
+
 def test_zoo_model_matches_torch(zoo_ae27d: CompressionModel, tmp_path: Path) -> None:
     """The 27-variable zoo model: BatchNorm, a latent activation, integer variables, custom normalisation."""
     res = export_onnx(zoo_ae27d, tmp_path / "ae27d.onnx")
@@ -319,3 +326,20 @@ def test_read_metadata_of_garbage(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff" * 64)
     with pytest.raises(InputError, match="not a readable ONNX file"):
         read_metadata(bad)
+
+
+def test_physical_difference_edges(mixed_model: CompressionModel) -> None:
+    """Equal values (inf, NaN) differ by 0; inf against a number, or a count off the integers, by inf."""
+    ref = mixed_rows(np.random.default_rng(8), 4)
+    ref[:, 4] += 0.3  # the count before rounding
+    got = ref.copy()
+    got[:, 4] = np.rint(ref[:, 4])
+    ref[0, 0] = got[0, 0] = np.inf
+    ref[1, 1] = got[1, 1] = np.nan
+    assert physical_difference(mixed_model, got, ref).max() == 0.0
+    got[2, 0] = np.inf
+    got[3, 4] += 0.5
+    diff = physical_difference(mixed_model, got, ref)
+    assert np.isinf(diff[2, 0])
+    assert np.isinf(diff[3, 4])
+    assert diff[[0, 1]].max() == 0.0
