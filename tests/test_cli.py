@@ -465,7 +465,7 @@ def test_every_command_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
     names = group.list_commands(typer.Context(group))
     assert names == [
         *("version", "generate", "train", "compress", "decompress", "info", "benchmark", "evaluate"),
-        *("inspect", "demo", "zoo", "study"),
+        *("inspect", "export", "demo", "zoo", "study"),
     ]
     code, stdout, _ = run(["--help"], capsys)
     assert code == 0

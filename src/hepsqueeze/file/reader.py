@@ -474,7 +474,8 @@ class FileSummary:
 
     ``tables``: rows of each auxiliary table; ``joint_bytes``: bytes of sections that code several
     columns together (an autoencoder's latent codes, the jet codec's payload) or none (an embedded
-    model), by what they hold; ``model``: the header's model entry (name, hash, embedded or not).
+    model), by what they hold; ``model``: the header's model entry (name, hash, embedded or not);
+    ``input``: the header's record of the input file (``path``: its name, ``size_bytes``).
     """
 
     path: str
@@ -491,6 +492,7 @@ class FileSummary:
     joint_bytes: Mapping[str, int]
     tables: Mapping[str, int]
     model: Mapping[str, Any] | None
+    input: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _summary_bounds(codec: Mapping[str, Any], compressed: list[str]) -> dict[tuple[str | None, str], str]:
@@ -548,16 +550,16 @@ def _summary_sizes(
             for col, payload in payloads.items():
                 own[(table, col)] = own.get((table, col), 0) + len(payload)
             framing = sec.stored_size - sum(len(p) for p in payloads.values())
-            joint["framing of the column payloads"] = joint.get("framing of the column payloads", 0) + framing
+            joint["payload framing"] = joint.get("payload framing", 0) + framing
         elif sec.kind == "column" and extras.get("codec") == JETS:
-            key = f"jet payload of {together}"
+            key = f"jet payload ({together})"
             joint[key] = joint.get(key, 0) + sec.stored_size
         elif sec.kind == "column":
             named = extras.get("column")
             col = named if isinstance(named, str) else sec.name.split("#")[0]  # "event#runs": event's
             own[(table, col)] = own.get((table, col), 0) + sec.stored_size
         else:
-            key = {"latent": f"latent codes of {together}", "model": "embedded model"}.get(sec.kind, sec.kind)
+            key = {"latent": "latent codes", "model": "embedded model"}.get(sec.kind, sec.kind)
             joint[key] = joint.get(key, 0) + sec.stored_size
     return own, joint
 
@@ -628,6 +630,7 @@ def file_summary(path: str | os.PathLike[str]) -> FileSummary:
         joint,
         tables,
         dict(model) if isinstance(model, dict) else None,
+        dict(header["input"]) if isinstance(header.get("input"), dict) else {},
     )
 
 
