@@ -269,7 +269,7 @@ def _print_bounds(result: Mapping[str, Any]) -> None:
     main = "(main)"
     for table, column, _dtype, bound, _err, frac, outside, ok in bounds_rows(bounds):
         name = str(column) if table == main or str(column).startswith(f"{table}_") else f"{table}/{column}"
-        t.add_row(name, str(bound), fmt(frac, 3), str(outside).split(" of ")[0], str(ok))
+        t.add_row(name, str(bound), fmt(frac, 4), str(outside).split(" of ")[0], str(ok))
     console.print(t)
 
 
