@@ -122,6 +122,8 @@ def _from_reader(reader: ContainerReader, source: str) -> CompressionModel:
         if not parts or any(p not in PARTS for p in parts):
             raise ModelError(f"{source}: invalid model parts {parts!r}")
         config = AutoencoderConfig.from_dict(header["config"])
+        if not config.resolved:
+            raise ConfigError("the output constraints have no numbers")
         normaliser = Normaliser.from_dict(header["normaliser"])
         variables = tuple(str(v) for v in header["variables"])
         columns = tuple(str(c) for c in header["columns"])

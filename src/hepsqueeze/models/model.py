@@ -1,4 +1,12 @@
-"""A trained compression model: network, normalisation, variable names and provenance, in one object."""
+"""A trained compression model: network, normalisation, variable names and provenance, in one object.
+
+Between the table's values and the normaliser sits the config's ``representation``: ``identity``, or
+``mass`` (:mod:`hepsqueeze.models.four_vector`: the network works in m, pt, eta, phi while the model
+takes and returns E, pt, eta, phi). :meth:`CompressionModel.normalise` and
+:meth:`CompressionModel.denormalise` are the whole way from table values to the network's space and
+back; :attr:`CompressionModel.variables` name the table's side, ``normaliser.variables`` (and
+:attr:`CompressionModel.network_variables`) the network's.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ import torch
 
 from hepsqueeze.errors import ColumnError, InputError, ModelError
 from hepsqueeze.io.interpret import variable_of
+from hepsqueeze.models import four_vector
 from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
 from hepsqueeze.models.constants import EVAL_BATCH, LATENT_DTYPES
 from hepsqueeze.preprocessing.normalisation import Normaliser
@@ -48,7 +57,55 @@ class CompressionModel:
                 f"model {self.name!r} has {n} inputs but {len(self.variables)} variables, "
                 f"{len(self.columns)} columns and {len(self.normaliser.variables)} normalised variables"
             )
+        if self.representation != "identity":
+            expected = four_vector.network_variables(self.representation, self.variables)
+            if tuple(self.normaliser.variables) != expected:
+                raise ModelError(
+                    f"model {self.name!r}: the {self.representation} representation of "
+                    f"{', '.join(self.variables)} needs a normaliser of {', '.join(expected)}, "
+                    f"got {', '.join(self.normaliser.variables)}"
+                )
         self.network.eval()
+
+    @classmethod
+    def untrained(
+        cls,
+        config: AutoencoderConfig,
+        normalisation: str,
+        variables: Sequence[str],
+        columns: Sequence[str],
+        x_train: npt.NDArray[Any],
+        *,
+        name: str = "model",
+    ) -> CompressionModel:
+        """A fresh model for training on the table values ``x_train`` (rows, variables): the
+        normaliser fitted on them in the network's variables, the output constraints resolved
+        against it (see :meth:`AutoencoderConfig.resolve`), the network newly initialised."""
+        variables = tuple(variables)
+        inner = four_vector.network_variables(config.representation, variables)
+        xm = four_vector.to_network(config.representation, variables, np.asarray(x_train))
+        normaliser = Normaliser.fit(normalisation, inner, xm)
+        if not config.resolved:
+            config = config.resolve(normaliser, normaliser.forward(xm))
+        return cls(Autoencoder(config), normaliser, variables, tuple(columns), name=name)
+
+    @property
+    def representation(self) -> str:
+        """How the variables reach the network: ``identity`` or ``mass`` (see the module docstring)."""
+        return self.network.config.representation
+
+    @property
+    def network_variables(self) -> tuple[str, ...]:
+        """The variables in the network's space (``m, pt, eta, phi`` for the mass representation)."""
+        return tuple(self.normaliser.variables)
+
+    def normalise(self, x: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        """Table values ``(rows, vars)`` -> the network's normalised inputs, float32."""
+        return self.normaliser.forward(four_vector.to_network(self.representation, self.variables, x))
+
+    def denormalise(self, y: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        """The network's normalised outputs ``(rows, vars)`` -> table values, float32."""
+        return four_vector.from_network(self.representation, self.variables, self.normaliser.inverse(y))
 
     @property
     def config(self) -> AutoencoderConfig:
@@ -74,7 +131,7 @@ class CompressionModel:
                 f"column {names[j]!r} has {bad} NaN/inf values (first at row {row}); "
                 "remove or fix them before compressing"
             )
-        self.normaliser.check_domain(x, names)
+        self.normaliser.check_domain(four_vector.to_network(self.representation, self.variables, x), names)
 
     @torch.no_grad()
     def encode(self, x: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
@@ -83,7 +140,7 @@ class CompressionModel:
             raise ModelError(f"model {self.name!r} holds only the decoder; use the full model file to encode")
         data = np.asarray(x)
         self.validate_input(data)
-        y = self.normaliser.forward(data)
+        y = self.normalise(data)
         return self._batched(self.network.encode, y, self.latent_dim)
 
     @torch.no_grad()
@@ -98,7 +155,7 @@ class CompressionModel:
                 f"model {self.name!r} expects latents of shape (rows, {self.latent_dim}), got {codes.shape}"
             )
         y = self._batched(self.network.decode, codes, len(self.variables))
-        x = self.normaliser.inverse(y)
+        x = self.denormalise(y)
         for name in self.integer_variables:
             j = self.variables.index(name)
             x[:, j] = np.rint(x[:, j])
@@ -168,6 +225,7 @@ class CompressionModel:
             "variables": list(self.variables),
             "columns": list(self.columns),
             "normalisation": self.normaliser.scheme,
+            **({"representation": self.representation} if self.representation != "identity" else {}),
             "parameters": sum(p.numel() for p in self.network.parameters()),
             "decoder_parameters": sum(p.numel() for p in self.network.decoder.parameters()),
         }
