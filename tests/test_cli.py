@@ -113,7 +113,8 @@ def test_no_embed_model_cli(
         (["compress", "{nan}", "-m", "{model}", "--strict", "-o", "{out}"], "NaN/inf"),
         (["compress", "{other}", "-m", "{model}", "-o", "{out}"], "trained on columns"),
         (["compress", "{data}", "-m", "{model}", "-o", "{data}"], "already exists"),
-        (["train", "{data}", "--preset", "ae4d", "-o", "{out}"], "did you mean"),
+        (["train", "{data}", "--preset", "ae4d", "-o", "{model_out}"], "did you mean"),
+        (["train", "{data}", "-o", "{out}"], "ends in .hsqz"),
         (["decompress", "{data}", "-o", "{out}"], "not a hepsqueeze"),
     ],
 )
@@ -142,6 +143,7 @@ def test_bad_input_is_one_line(
         "missing": tmp_path / "nope.parquet",
         "model": model_file,
         "out": tmp_path / "out.hsqz",
+        "model_out": tmp_path / "out.hsqm",
         "data": jets_file,
         "nan": nan,
         "other": other,

@@ -328,17 +328,22 @@ def compress(
         abs_floor=abs_floor, event_column=event_column, latent_dtype=latent_dtype,
         embed_model=embed_model, strict=strict,
     )  # fmt: skip
+    from hepsqueeze.io.registry import COMPRESSED_SUFFIX, check_output_name
+
+    check_output_name(path, COMPRESSED_SUFFIX, force=force)
     info = dict(input_info or {})
     if isinstance(data, str | os.PathLike):
-        if stream:
-            return compress_parquet(
-                data, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info
-            )
         from hepsqueeze.io import read_dataset
+        from hepsqueeze.io.remote import local_input, source_name
 
-        dataset = read_dataset(data, columns=columns, **dict(read_options or {}))
-        info.setdefault("path", Path(data).name)
-        info.setdefault("size_bytes", Path(data).stat().st_size)
+        with local_input(data) as local:  # a URL is fetched into a temporary file first
+            info.setdefault("path", source_name(data))
+            info.setdefault("size_bytes", local.stat().st_size if local.exists() else 0)
+            if stream:
+                return compress_parquet(
+                    local, codec, path, columns, chunk_rows=chunk_rows, force=force, input_info=info
+                )
+            dataset = read_dataset(local, columns=columns, **dict(read_options or {}))
     else:
         if stream:
             raise ConfigError("streaming reads a Parquet file: give its path")

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from hepsqueeze.errors import ConfigError, InputError, InputFileNotFoundError
-from hepsqueeze.io.registry import FORMATS
+from hepsqueeze.io.registry import COMPRESSED_SUFFIX, FORMATS
 
 #: Dask's retries of a failing file before it is reported.
 RETRIES: Final = 2
-COMPRESSED_SUFFIX: Final = ".hsqz"
 _GLOB_CHARS: Final = frozenset("*?[")
 
 

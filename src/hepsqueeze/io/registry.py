@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Final, Protocol, TypeVar, cast
 
 from hepsqueeze.atomic import atomic_output
 from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError
@@ -445,6 +445,11 @@ def write_dataset(
 
 
 #: Extensions of hepsqueeze's own files: extension -> (what one such file is, the format's name).
+#: The names of hepsqueeze's own files: compressed data, autoencoder models, conditional models.
+COMPRESSED_SUFFIX: Final = ".hsqz"
+MODEL_SUFFIX: Final = ".hsqm"
+CONDITIONAL_SUFFIX: Final = ".hsqb"
+
 OWN_EXTENSIONS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         ".hsqz": ("a hepsqueeze compressed file", "hepsqueeze compressed"),

@@ -200,7 +200,7 @@ def compress(
     """Compress a table into one container file (or many, with --out-dir)."""
     from hepsqueeze.atomic import check_output
     from hepsqueeze.io import input_size_bytes
-    from hepsqueeze.io.registry import check_output_name
+    from hepsqueeze.io.registry import COMPRESSED_SUFFIX, check_output_name
     from hepsqueeze.io.remote import check_remote, is_url, local_input, source_name
 
     autoencoder = _AutoencoderOptions(latent_dtype, no_embed_model, strict)
@@ -224,7 +224,7 @@ def compress(
         codec = _with_conditional_model(codec, model, not no_embed_model)
     cols = split_list(columns, "--columns")
     check_output(output, force)
-    check_output_name(output, ".hsqz", force=force)
+    check_output_name(output, COMPRESSED_SUFFIX, force=force)
     if is_url(source):
         check_remote(source)  # scheme and package, before anything is fetched
     with local_input(source) as input_file:  # a URL: fetched into a temporary file first
@@ -505,7 +505,8 @@ def decompress(
         ]
         if given:
             raise UsageError(f"{_listed(given, 'does', 'do')} not apply to --out-dir")
-        from hepsqueeze.batch import COMPRESSED_SUFFIX, decompress_many, expand_inputs
+        from hepsqueeze.batch import decompress_many, expand_inputs
+        from hepsqueeze.io.registry import COMPRESSED_SUFFIX
 
         files = _local_inputs(inputs)
         total = len(expand_inputs(files, (COMPRESSED_SUFFIX,)))

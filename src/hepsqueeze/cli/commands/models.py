@@ -101,6 +101,9 @@ def train(
     from hepsqueeze.atomic import check_output
 
     check_output(output, force)
+    from hepsqueeze.io.registry import CONDITIONAL_SUFFIX, MODEL_SUFFIX, check_output_name
+
+    check_output_name(output, CONDITIONAL_SUFFIX if codec == "bounded" else MODEL_SUFFIX, force=force)
     if codec == "bounded":
         if ddp != 1:
             raise typer.BadParameter("trains the autoencoder only (not --codec bounded)", param_hint="--ddp")
