@@ -219,10 +219,15 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "- **`--normalised`**: the network alone, on normalised values (`normalised` -> `latent` -> "
         "`normalised`), for tools that take no Log or Pow, such as hls4ml (below). Apply the "
         "normalisation from the metadata yourself.",
+        "- The decoder's output constraints (a softplus floor, a clamped or sigmoid range) are part of "
+        "its network and so of both kinds of graph. A model in the `mass` representation (preset "
+        "`ae4d-3m`: the network sees m computed from E, pt and eta) exports with `--normalised` only; "
+        "the physical graphs do not compute the representation and the command says so.",
         "- A graph cannot refuse input: where `hepsqueeze compress` refuses a NaN or a logged variable "
         "at or below its offset (e.g. pt <= 0), the physical encoder gives NaN latents for that row.",
         "- `metadata_props` of both files: `format` (`hepsqueeze-onnx/1`), `part`, `model_name`, "
-        "`hepsqueeze_version`, `variables`, `columns`, `latent_dim`, `io`, `normalisation_in_graph`, "
+        "`hepsqueeze_version`, `variables`, `columns`, `latent_dim`, `io`, `representation`, "
+        "`normalisation_in_graph`, "
         "`normalisation` (the normaliser as JSON: scheme, per variable log/log_offset/shift/scale), "
         "`integer_variables`, `architecture`, `decoder_hash`.",
         "- Both files are written to temporary names, read back with `onnx.checker` (full check), "

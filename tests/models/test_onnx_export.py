@@ -343,3 +343,48 @@ def test_physical_difference_edges(mixed_model: CompressionModel) -> None:
     assert np.isinf(diff[2, 0])
     assert np.isinf(diff[3, 4])
     assert diff[[0, 1]].max() == 0.0
+
+
+def test_output_constraints_are_in_the_graphs(tmp_path: Path) -> None:
+    """A softplus floor and a sigmoid range after the decoder's last Linear."""
+    x = fake_jets(np.random.default_rng(2), 2000)
+    config = AutoencoderConfig(
+        (4, 16, 2, 16, 4),
+        output_floor=((2, None),),
+        output_range=((3, None, None),),
+        range_activation="sigmoid",
+    )
+    norm = Normaliser.fit("minmax", ("E", "pt", "eta", "phi"), x)
+    torch.manual_seed(2)
+    model = CompressionModel(
+        Autoencoder(config.resolve(norm, norm.forward(x))),
+        norm,
+        ("E", "pt", "eta", "phi"),
+        ("E", "pt", "eta", "phi"),
+    )
+    res = export_onnx(model, tmp_path / "c.onnx")
+    ops = {n.op_type for n in onnx.load(str(res.decoder.path)).graph.node}
+    assert {"Softplus", "Sigmoid"} <= ops
+    _check_against_torch(model, res.encoder.path, res.decoder.path, physical=True, seed=4)
+
+
+def test_mass_representation_exports_normalised_only(tmp_path: Path) -> None:
+    from hepsqueeze.models import get_preset
+
+    x = fake_jets(np.random.default_rng(6), 3000)
+    torch.manual_seed(0)
+    model = CompressionModel.untrained(
+        get_preset("ae4d-3m"), "custom+minmax", ("E", "pt", "eta", "phi"), ("E", "pt", "eta", "phi"), x
+    )
+    with pytest.raises(ModelError, match="mass representation") as err:
+        export_onnx(model, tmp_path / "m.onnx")
+    assert err.value.option == "normalised"
+    assert list(tmp_path.iterdir()) == []
+    res = export_onnx(model, tmp_path / "m.onnx", physical=False, check_inputs=x)
+    meta = read_metadata(res.encoder.path)
+    assert meta["representation"] == "mass"
+    assert json.loads(meta["normalisation"])["variables"] == ["m", "pt", "eta", "phi"]
+    z = session(res.encoder.path).run(None, {"normalised": model.normalise(x)})[0]
+    assert scaled_error(np.abs(z.astype(np.float64) - model.encode(x)), z).max() <= TOLERANCE
+    y = session(res.decoder.path).run(None, {"latent": z})[0]
+    np.testing.assert_allclose(model.denormalise(y), model.decode(z), rtol=1e-4)

@@ -11,13 +11,17 @@ expresses with Add, Log, Div, Pow and Where. As in :meth:`CompressionModel.encod
 in float64 inside the graph (Cast in, Cast out) and the network runs in float32; the decoder rounds
 the model's integer variables (Round: half to even, as ``numpy.rint``). Unlike ``encode``, a graph
 cannot refuse input: a logged variable at or below ``-offset`` gives NaN latents, NaN in gives NaN
-out. With ``physical=False`` the graphs are the network alone on normalised values (for tools that
+out. The decoder's output constraints (a softplus floor, a clamped or sigmoid range: see
+:mod:`hepsqueeze.models.autoencoder`) are part of its network and so of both kinds of graph. A
+model in the ``mass`` representation (the network sees m computed from E, pt and eta, see
+:mod:`hepsqueeze.models.four_vector`) exports with ``physical=False`` only: the graphs do not compute
+the representation. With ``physical=False`` the graphs are the network alone on normalised values (for tools that
 take no Log or Pow, such as hls4ml on trigger hardware), and the inputs and outputs are named
 ``normalised`` and ``latent``; the normalisation parameters are in the metadata either way.
 
 Every file carries ``metadata_props``: ``format`` (``hepsqueeze-onnx/1``), ``part``, ``model_name``,
 ``hepsqueeze_version``, ``variables``, ``columns``, ``latent_dim``, ``io`` (``physical`` or
-``normalised``), ``normalisation_in_graph``, ``normalisation`` (the normaliser as JSON),
+``normalised``), ``representation``, ``normalisation_in_graph``, ``normalisation`` (the normaliser as JSON),
 ``integer_variables``, ``architecture`` and ``decoder_hash``.
 
 Each file is written to a temporary name, read back with ``onnx.checker`` and run with onnxruntime
@@ -248,6 +252,14 @@ def export_onnx(
     otherwise. Existing files are refused unless ``force``.
     """
     ae = require_autoencoder(model)
+    if physical and ae.representation != "identity":
+        raise ModelError(
+            f"model {ae.name!r} works in the {ae.representation} representation (the network sees m, "
+            "computed from E, pt and eta), which the exported graphs do not compute: export the network "
+            "on normalised values (physical=False) and apply the representation and the normalisation "
+            "from the metadata",
+            option="normalised",
+        )
     if opset not in OPSETS:
         raise ConfigError(f"ONNX opset {opset} is not supported; choose {OPSETS.start}..{OPSETS.stop - 1}")
     if not (isinstance(tolerance, int | float) and 0 < tolerance < 1):
@@ -333,6 +345,7 @@ def metadata(model: CompressionModel, physical: bool) -> dict[str, str]:
         "columns": json.dumps(list(model.columns)),
         "latent_dim": str(model.latent_dim),
         "io": "physical" if physical else "normalised",
+        "representation": model.representation,
         "normalisation_in_graph": "true" if physical else "false",
         "normalisation": json.dumps(model.normaliser.to_dict()),
         "integer_variables": json.dumps(list(model.integer_variables)),
@@ -440,18 +453,14 @@ def _check_batch(
         return x
     rng = np.random.default_rng(seed)
     y = rng.uniform(*CHECK_RANGE, size=(CHECK_ROWS, len(model.variables)))
-    x = model.normaliser.inverse(y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = model.denormalise(y)
     for name in model.integer_variables:
         j = model.variables.index(name)
         x[:, j] = np.rint(x[:, j])
     # a logged variable may round onto its log's edge in float32: keep the rows encode accepts
-    ok = np.all(
-        [
-            x[:, j] + t.log_offset > 0 if t.log else np.isfinite(x[:, j])
-            for j, t in enumerate(model.normaliser.transforms)
-        ],
-        axis=0,
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ok = np.isfinite(x).all(axis=1) & np.isfinite(model.normalise(x)).all(axis=1)
     return np.ascontiguousarray(x[ok])
 
 
@@ -508,7 +517,7 @@ def _check_encoder(
     in_name, latent_name = io_names(physical)
     sess = _load_checked(tmp, published, in_name, latent_name, len(model.variables))
     z_ref = model.encode(x)
-    feed = x if physical else model.normaliser.forward(x)
+    feed = x if physical else model.normalise(x)
     measured = _worst([_differences(z, z_ref[: len(z)], published) for z in _run(sess, feed)], z_ref)
     if not measured[1] <= tol:
         raise VerificationError(
