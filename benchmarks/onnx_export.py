@@ -243,9 +243,9 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"Measured with {COMMAND} on {meta['machine']} (onnxruntime {meta['onnxruntime']}, "
         f"torch {meta['torch']}, onnx {meta['onnx']}, opset 17, hepsqueeze {meta['hepsqueeze']}); "
         f"{meta['seconds']:.0f} s. The cores were shared with other jobs: throughputs are medians of "
-        f"{meta['repeats']} runs, and earlier runs of this command in the same session gave rates up to "
-        "2.5 times lower (ae4d-3's onnxruntime encoder: 248,421 rows/s in one): compare rates within "
-        "one table, not across pages.",
+        f"{meta['repeats']} runs; between runs of this command in the same session one rate (ae4d-3's physical "
+        "onnxruntime encoder) ranged from 248,421 to 631,392 rows/s: compare rates within one table, "
+        "not across runs.",
         "",
         "## Sizes and agreement on generated jets",
         "",
