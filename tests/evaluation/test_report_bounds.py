@@ -184,6 +184,9 @@ def test_sample_label() -> None:
     assert sample_label(Table({"a": np.zeros(1)}, source="<ttbar+qcd mixture, 10 events each, seed 1>")) == (
         "ttbar + QCD, Pythia 8"
     )
+    assert sample_label(
+        Table({"a": np.zeros(1)}, source="<ttbar jets sample, 10 events, seed 1, 13 TeV>")
+    ) == ("ttbar, Pythia 8, \u221as = 13 TeV")
     assert sample_label(Table({"a": np.zeros(1)}, source="/data/jets.parquet")) == "jets.parquet"
     assert sample_label(Table({"a": np.zeros(1)}), "my sample") == "my sample"
 

@@ -307,8 +307,11 @@ def generate_mixture(
         columns["event"] = columns["event"] + np.int64(offset)
         parts.append(Table(columns, source=_source(config)))
     mixed = Table.concat(parts)
+    ecm = {c.ecm_gev for c in configs}
+    energy = f", {ecm.pop() / 1000:g} TeV" if len(ecm) == 1 else ""
     return Table(
-        mixed.columns, source=f"<{'+'.join(names)} mixture, {events_per_process} events each, seed {seed}>"
+        mixed.columns,
+        source=f"<{'+'.join(names)} mixture, {events_per_process} events each, seed {seed}{energy}>",
     )
 
 
@@ -335,7 +338,10 @@ def _check_workers(workers: int) -> None:
 
 
 def _source(config: GeneratorConfig) -> str:
-    return f"<{config.process} {config.kind} sample, {config.events} events, seed {config.seed}>"
+    return (
+        f"<{config.process} {config.kind} sample, {config.events} events, seed {config.seed}, "
+        f"{config.ecm_gev / 1000:g} TeV>"
+    )
 
 
 def _blocks(config: GeneratorConfig) -> list[tuple[int, int]]:

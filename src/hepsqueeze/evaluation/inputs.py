@@ -156,6 +156,8 @@ def group_columns(original: Table, group_by: str | Sequence[str] | None) -> list
 _PROCESS_NAMES: Final = {"qcd": "QCD", "wjets": "W+jets", "zjets": "Z+jets", "ttbar_boosted": "boosted ttbar"}
 #: The source of a generated table: ``<ttbar jets sample, ...>`` or ``<ttbar+qcd mixture, ...>``.
 _GENERATED = re.compile(r"^<(?P<procs>[\w+]+) (?:\w+ sample|mixture),")
+#: The collision energy at the end of a generated table's source: ``..., seed 1, 13 TeV>``.
+_ENERGY = re.compile(r", (?P<tev>[0-9.]+) TeV>$")
 
 
 def sample_label(table: Table, label: str | None = None) -> str:
@@ -167,7 +169,8 @@ def sample_label(table: Table, label: str | None = None) -> str:
     match = _GENERATED.match(table.source)
     if match:
         procs = [_PROCESS_NAMES.get(p, p) for p in match["procs"].split("+")]
-        return f"{' + '.join(procs)}, Pythia 8"
+        energy = _ENERGY.search(table.source)
+        return f"{' + '.join(procs)}, Pythia 8" + (f", \u221as = {energy['tev']} TeV" if energy else "")
     meta = _generator_metadata(table.source)
     if meta is not None:
         text = f"{_PROCESS_NAMES.get(str(meta.get('process')), str(meta.get('process')))}, Pythia 8"
