@@ -271,7 +271,15 @@ def files(
         ("ae-ref", ["autoencoder", "not embedded: decompress needs it (--model)"]),
         (
             "nano",
-            ["auxiliary tables: Jet (", "Muon (", "input: nano.root,", "Jet_pt", "Muon_charge", "int32"],
+            [
+                "auxiliary tables: Jet (",
+                "bytes in every table as its dtypes",
+                "Muon (",
+                "input: nano.root,",
+                "Jet_pt",
+                "Muon_charge",
+                "int32",
+            ],
         ),
     ],
 )

@@ -160,6 +160,10 @@ def print_file_summary(summary: Any) -> None:
         f"  size: {s.file_bytes} bytes, ratio {s.ratio:.2f} (4 bytes x rows x compressed columns of the main "
         "table / file bytes)",
     ]
+    if s.tables and s.array_bytes:  # the ratio above counts the main table only
+        lines.append(
+            f"  arrays: {s.array_bytes} bytes in every table as its dtypes, {s.array_bytes / size:.2f} x this file"
+        )
     given = s.input.get("size_bytes")
     if isinstance(given, int) and given > 0:
         name = escape(str(s.input.get("path", "the input")))

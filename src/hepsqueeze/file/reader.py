@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -475,7 +475,9 @@ class FileSummary:
     ``tables``: rows of each auxiliary table; ``joint_bytes``: bytes of sections that code several
     columns together (an autoencoder's latent codes, the jet codec's payload) or none (an embedded
     model), by what they hold; ``model``: the header's model entry (name, hash, embedded or not);
-    ``input``: the header's record of the input file (``path``: its name, ``size_bytes``).
+    ``input``: the header's record of the input file (``path``: its name, ``size_bytes``);
+    ``array_bytes``: the bytes of every column of every table as arrays of its own dtype (what the
+    file holds, decoded; 0 where a dtype has no fixed width).
     """
 
     path: str
@@ -493,6 +495,22 @@ class FileSummary:
     tables: Mapping[str, int]
     model: Mapping[str, Any] | None
     input: Mapping[str, Any] = field(default_factory=dict)
+    array_bytes: int = 0
+
+
+def _array_bytes(columns: Sequence[ColumnSummary], rows: int, tables: Mapping[str, int]) -> int:
+    """Bytes of the columns as arrays of their dtypes, over every table; 0 if a dtype is not a
+    fixed-width numpy dtype."""
+    total = 0
+    for c in columns:
+        try:
+            itemsize = np.dtype(c.dtype).itemsize
+        except TypeError:
+            return 0
+        if itemsize == 0:
+            return 0
+        total += itemsize * (rows if c.table is None else tables.get(c.table, 0))
+    return total
 
 
 def _summary_bounds(codec: Mapping[str, Any], compressed: list[str]) -> dict[tuple[str | None, str], str]:
@@ -631,6 +649,7 @@ def file_summary(path: str | os.PathLike[str]) -> FileSummary:
         tables,
         dict(model) if isinstance(model, dict) else None,
         dict(header["input"]) if isinstance(header.get("input"), dict) else {},
+        _array_bytes(columns, rows, tables),
     )
 
 
