@@ -356,28 +356,3 @@ def print_warnings(warnings: Iterable[Mapping[str, Any]]) -> None:
 def print_markdown_report(text: str) -> None:
     """A markdown table (benchmark, studies) as it is: no markup, no highlighting."""
     console.print(text, markup=False, highlight=False)
-
-
-def print_demo(res: Any) -> None:
-    """``demo``: residuals on every jet, the sizes of each file and section, the ratios."""
-    print_residuals(res.residuals, title=f"residuals on all {res.rows} jets (decompressed vs original)")
-    rep = res.report
-    t = RichTable(title="sizes")
-    t.add_column("file")
-    t.add_column("bytes", justify="right")
-    t.add_row("input (parquet)", str(res.input_bytes))
-    t.add_row("float32 values of the compressed columns", str(4 * rep.rows * len(rep.compressed_columns)))
-    t.add_row("model file (encoder + decoder)", str(res.model_bytes))
-    for kind, size in rep.section_bytes.items():
-        t.add_row(f"  compressed file: {kind}", str(size))
-    t.add_row("compressed file (decoder embedded)", str(rep.file_bytes))
-    console.print(t)
-    console.print(
-        f"ratio {rep.ratio:.2f} (float32 values / compressed file); {res.input_bytes / rep.file_bytes:.2f} vs the "
-        f"parquet input; validation MSE {res.val_mse:.3g} after {res.epochs} epochs ({res.seconds_train:.0f} s); "
-        f"passthrough columns bit-identical: {res.passthrough_identical}; files in {res.workdir}/"
-    )
-    console.print(
-        f"best standard compressor at the autoencoder's own max error per variable: {res.best_baseline}, "
-        f"ratio {res.best_baseline_ratio:.2f} (on the compressed columns alone, no decoder to store)"
-    )
