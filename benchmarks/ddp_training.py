@@ -79,7 +79,8 @@ def main() -> None:
     for r in rows:
         stds = " | ".join(f"{r['test_std'][v]:.4g}" for v in variables)
         lines.append(
-            f"| {r['processes']} | {r['seconds']:.1f} | {r['best_val_mse_normalised']:.5g} | {stds} |"
+            f"| {r['processes']} | {r['threads_per_process']} | {r['seconds']:.1f} | "
+            f"{r['best_val_mse_normalised']:.5g} | {stds} |"
         )
     (args.out / "ddp.md").write_text("\n".join(lines) + "\n")
 
