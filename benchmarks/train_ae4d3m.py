@@ -87,6 +87,9 @@ def compressed_ratio(model: CompressionModel, table: Table) -> dict[str, Any]:
         path = Path(tmp) / "f.hsqz"
         report = hsq.compress(table.select(["event", *COLUMNS]), path, model=model)
         back = hsq.decompress(path).stack(list(COLUMNS))
+        by_name = hsq.compress(
+            table.select(["event", *COLUMNS]), Path(tmp) / "r.hsqz", model=model, embed_model=False
+        )
     x = table.stack(list(COLUMNS), dtype=np.float32)
     m_in = signed_mass(x[:, 0], x[:, 1], x[:, 2])
     m_out = signed_mass(back[:, 0], back[:, 1], back[:, 2])
@@ -94,6 +97,7 @@ def compressed_ratio(model: CompressionModel, table: Table) -> dict[str, Any]:
         "ratio": report.ratio,
         "file_bytes": report.file_bytes,
         "rows": report.rows,
+        "ratio_model_by_name": by_name.ratio,
         "decompressed_negative_m2_fraction": float(np.mean(m_out < 0)),
         "decompressed_mass_ks": ks_statistic(m_in, m_out),
     }
@@ -157,6 +161,8 @@ def compare(args: argparse.Namespace) -> None:
         "command": "benchmarks/train_ae4d3m.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
     }
+    out["training_command"] = new.training.get("command")
+    out["training_budget"] = new.training.get("budget")
     out["models"] = {}
     for label, model in ((args.baseline, old), (args.model, new)):
         out["models"][label] = {
@@ -216,6 +222,45 @@ def markdown(out: dict[str, Any], samples: list[str]) -> str:
         "",
         "    .venv/bin/python " + out["command"],
         "",
+        f"`{models[1]}` was trained ({out['training_budget']['minutes']:.1f} minutes, "
+        f"{out['training_budget']['threads']} thread, {out['training_budget']['machine']}) by:",
+        "",
+        "    .venv/bin/python " + str(out["training_command"]),
+        "",
+        "and carded by `benchmarks/make_zoo_card.py` (see its card, src/hepsqueeze/zoo/models/ae4d-3m.json);",
+        "the probes' files out/probe-*.json are the train JSONs of the commands in their table.",
+        "",
+    ]
+    new, old = (
+        out["models"][models[1]]["samples"][samples[0]],
+        out["models"][models[0]]["samples"][samples[0]],
+    )
+    lo, hi = new["phi_range"]["input"]
+    dlo, dhi = new["phi_range"]["decoded"]
+    checks = [
+        ("negative m^2 below 0.1% of jets", new["negative_m2_fraction"]["decoded"] < 1e-3,
+         f"{new['negative_m2_fraction']['decoded']:.3%}"),
+        ("jet-mass KS below 0.05", new["mass_ks"] < 0.05, f"{new['mass_ks']:.3f}"),
+        ("pt residual std no worse than ae4d-3's", new["residual_std"]["pt"] <= old["residual_std"]["pt"],
+         f"{new['residual_std']['pt']:.3g} against {old['residual_std']['pt']:.3g}"),
+        ("decoded phi in the input's range", new["decoded_phi_within_input_range"],
+         f"decoded [{dlo:.5f}, {dhi:.5f}], input [{lo:.5f}, {hi:.5f}]; never beyond the training range"),
+    ]  # fmt: skip
+    lines += [f"## Targets of issue 20 on the test split ({models[1]})", ""]
+    lines += ["| target | met | measured |", "|---|---|---|"]
+    lines += [f"| {name} | {'yes' if ok else '**no**'} | {value} |" for name, ok, value in checks]
+    lines += [
+        "",
+        "Why two are missed: four nearly independent numbers (m, pt, eta, phi) do not fit through three",
+        "latent values. In (E, pt, eta, phi), E is almost fixed by pt and eta (m^2 / 2E^2 is below a",
+        "per cent), so ae4d-3 drops the mass direction at little cost in its loss, and with it the mass",
+        "(its negative-m^2 fraction and KS below). In (m, pt, eta, phi) the mass is as wide as the other",
+        "variables in normalised units, and the network spreads the lost dimension over all four. The",
+        "probes below show it: the same recipe with a 4-value latent comes close to the pt residual of",
+        "ae4d-3 trained the same way, with a jet-mass KS about a hundred times lower; with 3 values it",
+        "cannot. The floor and",
+        "the clamp hold by construction whatever the latent (tests/models/test_four_vector.py).",
+        "",
     ]
     for sample in samples:
         lines += [f"## {sample}", ""]
@@ -256,10 +301,33 @@ def markdown(out: dict[str, Any], samples: list[str]) -> str:
             + " |"
         )
         lines += [""]
-    lines += ["## Compressed file (the fresh sample, float32 latents, model embedded)", ""]
+    lines += [
+        "## Compressed file (the fresh sample, float32 latents)",
+        "",
+        "The decoder (about 0.38 MB) dominates a file of this size when embedded; a zoo model can be",
+        "referenced by name instead (`embed_model=False`). Decompressed: the file read back.",
+        "",
+    ]
     lines += ["| | " + " | ".join(f"`{m}`" for m in models) + " |", "|---" * (len(models) + 1) + "|"]
     lines.append(
         "| ratio | " + " | ".join(f"{out['models'][m]['compressed']['ratio']:.2f}" for m in models) + " |"
+    )
+    lines.append(
+        "| ratio, model referenced by name | "
+        + " | ".join(f"{out['models'][m]['compressed']['ratio_model_by_name']:.2f}" for m in models)
+        + " |"
+    )
+    lines.append(
+        "| decompressed: negative m^2 | "
+        + " | ".join(
+            f"{out['models'][m]['compressed']['decompressed_negative_m2_fraction']:.3%}" for m in models
+        )
+        + " |"
+    )
+    lines.append(
+        "| decompressed: jet-mass KS | "
+        + " | ".join(f"{out['models'][m]['compressed']['decompressed_mass_ks']:.3f}" for m in models)
+        + " |"
     )
     lines.append(
         "| file bytes | "
