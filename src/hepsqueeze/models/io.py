@@ -121,9 +121,7 @@ def _from_reader(reader: ContainerReader, source: str) -> CompressionModel:
         parts = tuple(header["parts"])
         if not parts or any(p not in PARTS for p in parts):
             raise ModelError(f"{source}: invalid model parts {parts!r}")
-        config = AutoencoderConfig.from_dict(header["config"])
-        if not config.resolved:
-            raise ConfigError("the output constraints have no numbers")
+        config = _config(header["config"])
         normaliser = Normaliser.from_dict(header["normaliser"])
         variables = tuple(str(v) for v in header["variables"])
         columns = tuple(str(c) for c in header["columns"])
@@ -173,6 +171,14 @@ def _from_reader(reader: ContainerReader, source: str) -> CompressionModel:
     if stored != decoder_hash(model):
         raise ModelError(f"{source}: decoder hash {stored!r} does not match its weights; the file is corrupt")
     return model
+
+
+def _config(data: Any) -> AutoencoderConfig:
+    """The stored architecture; its output constraints must have their numbers (ConfigError)."""
+    config = AutoencoderConfig.from_dict(data)
+    if not config.resolved:
+        raise ConfigError("the output constraints have no numbers")
+    return config
 
 
 def _history(value: object, source: str) -> dict[str, list[float]]:
