@@ -49,8 +49,8 @@ def _normalised(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str]:
     if model is not None and len(model.normaliser.variables) == x.shape[1]:
         with np.errstate(all="ignore"):
-            nx = model.normaliser.forward(x).astype(np.float64)
-            ny = model.normaliser.forward(y).astype(np.float64)
+            nx = model.normalise(x).astype(np.float64)
+            ny = model.normalise(y).astype(np.float64)
         return nx, ny, f"model normaliser ({model.normaliser.scheme})"
     mean = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0)
     std = np.nanstd(np.where(np.isfinite(x), x, np.nan), axis=0)

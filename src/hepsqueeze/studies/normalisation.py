@@ -64,7 +64,7 @@ def run_normalisation_study(
         rows[scheme] = {
             "residuals": residual_summary(test, recon, variables),
             "mse_standardised": _standardised_mse(x[split.train], test, recon),
-            "mse_own_space": mse(model.normaliser.forward(test), model.normaliser.forward(recon)),
+            "mse_own_space": mse(model.normalise(test), model.normalise(recon)),
             "epochs_run": model.training["epochs_run"],
             "best_epoch": model.training["best_epoch"],
             "seconds": model.training["seconds"],

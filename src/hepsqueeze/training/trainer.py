@@ -18,7 +18,6 @@ from hepsqueeze.errors import InputError
 from hepsqueeze.metrics.residuals import mse, residual_summary
 from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
 from hepsqueeze.models.model import CompressionModel
-from hepsqueeze.preprocessing.normalisation import Normaliser
 from hepsqueeze.training.config import TrainConfig
 from hepsqueeze.training.distributed import World, join_world, run_local, world_from_environment
 from hepsqueeze.training.split import Split, split_rows
@@ -84,8 +83,11 @@ def train_model(
         raise InputError(
             f"too few rows to train on ({data.shape[0]}): need at least 2 for training and 1 for validation"
         )
-    normaliser = Normaliser.fit(train_config.normalisation, variables, data[split.train])
-    probe = CompressionModel(Autoencoder(config), normaliser, tuple(variables), tuple(columns), name=name)
+    # the normaliser fitted in the network's variables, output constraints resolved against it
+    probe = CompressionModel.untrained(
+        config, train_config.normalisation, variables, columns, data[split.train], name=name
+    )
+    config, normaliser = probe.config, probe.normaliser
     probe.validate_input(data, columns)
 
     world = world if world is not None else world_from_environment()
@@ -100,7 +102,7 @@ def train_model(
         device = join_world(world, device)
     torch.manual_seed(train_config.seed)
     net = Autoencoder(config).to(device)
-    y = torch.from_numpy(normaliser.forward(data)).to(device)
+    y = torch.from_numpy(probe.normalise(data)).to(device)
     fit = _fit(
         net, y[split.train], y[split.val], train_config,
         skip_single=config.batchnorm, progress=progress, world=world,
@@ -382,7 +384,7 @@ def _split_metrics(
         original = data[rows].astype(np.float32)
         recon = model.reconstruct(original)
         out[part] = {
-            "mse_normalised": mse(model.normaliser.forward(original), model.normaliser.forward(recon)),
+            "mse_normalised": mse(model.normalise(original), model.normalise(recon)),
             "residuals": residual_summary(original, recon, model.variables, model.integer_variables),
         }
     return out
