@@ -63,4 +63,16 @@ def test_small_study_end_to_end(tmp_path: Path) -> None:
         "eta",
         "phi",
     ]
-    assert "| process: ttbar (trained) | jets |" in study_markdown(result)
+    markdown = study_markdown(result)
+    assert "| process: ttbar (trained) | jets |" in markdown
+    assert "worst std ratio" in markdown
+    # every evaluated row carries its std ratios to the reference; 'fails' names those above the factor
+    for r in rows:
+        if r["residuals"]:
+            worst = max(r["std_ratio"].values())
+            assert (worst > config.fail_factor) == bool(r["fails"])
+            assert f"{worst:.2f} (" in markdown
+
+
+def test_fail_factor_is_the_issue_criterion() -> None:
+    assert GeneralisationConfig().fail_factor == 1.5
