@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,6 +19,11 @@ class TrainConfig:
     one-cycle schedule peaking at ``lr`` after 30% of the epochs; after that warm-up, training stops early
     when ``patience`` epochs pass without beating the best validation loss seen since the warm-up ended.
     The weights with the best validation loss of the whole run are kept.
+
+    ``loss_weights``: one weight per variable on its squared error in normalised space (None: plain
+    MSE). The min-max normalisation scales each variable by its training range, so widening one
+    variable's range (a harder pt spectrum) shifts the loss, and the error a small latent cannot
+    avoid, onto it; weights restore the balance. The validation loss is then the weighted loss.
 
     ``ddp``: train on this many local processes with torch DistributedDataParallel, each taking
     1/``ddp`` of every batch (``batch_size`` stays the global batch, so the training is the same;
@@ -37,6 +43,7 @@ class TrainConfig:
     device: str = "auto"
     max_seconds: float | None = None
     ddp: int = 1
+    loss_weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -65,8 +72,22 @@ class TrainConfig:
             raise ConfigError("max_seconds must be positive")
         if not isinstance(self.ddp, int) or self.ddp < 1:
             raise ConfigError(f"ddp must be a positive number of processes, got {self.ddp!r}")
+        object.__setattr__(self, "loss_weights", _positive_weights(self.loss_weights))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["betas"] = list(self.betas)
+        if self.loss_weights is None:
+            del d["loss_weights"]  # records of unweighted runs stay as they were
+        else:
+            d["loss_weights"] = list(self.loss_weights)
         return d
+
+
+def _positive_weights(weights: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    if weights is None:
+        return None
+    out = tuple(float(w) for w in weights)
+    if not out or not all(math.isfinite(w) and w > 0 for w in out):
+        raise ConfigError(f"loss_weights must be positive numbers, got {weights!r}")
+    return out

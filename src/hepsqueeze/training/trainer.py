@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from hepsqueeze.errors import InputError
+from hepsqueeze.errors import ConfigError, InputError
 from hepsqueeze.metrics.residuals import mse, residual_summary
 from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
 from hepsqueeze.models.model import CompressionModel
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Fraction of the steps during which the one-cycle schedule raises the learning rate.
 PCT_START: Final = 0.3
+#: ``loss(reconstruction, target)``: a scalar tensor (Any: torch types Tensor.backward loosely).
+LossFn = Callable[[torch.Tensor, torch.Tensor], Any]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,11 @@ def train_model(
     split = split_rows(
         data.shape[0], train_config.val_fraction, train_config.test_fraction, train_config.seed
     )
+    weights = train_config.loss_weights
+    if weights is not None and len(weights) != config.n_features:
+        raise ConfigError(
+            f"model {name!r} takes {config.n_features} variables, got {len(weights)} loss weights"
+        )
     if split.train.size < 2 or split.val.size < 1:
         raise InputError(
             f"too few rows to train on ({data.shape[0]}): need at least 2 for training and 1 for validation"
@@ -231,7 +238,7 @@ def _fit(
     )
     warmup_epochs = int(PCT_START * train_config.epochs)
     gen = torch.Generator(device="cpu").manual_seed(train_config.seed)
-    loss_fn = torch.nn.MSELoss()
+    loss_fn = _loss(train_config.loss_weights, y_train.device)
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": [], "seconds": []}
     best = _Best(state=copy.deepcopy(net.state_dict()), improved_epoch=warmup_epochs)
     start = time.perf_counter()
@@ -287,7 +294,7 @@ def _train_epoch(
     *,
     batch_size: int,
     skip_single: bool,
-    loss_fn: torch.nn.MSELoss,
+    loss_fn: LossFn,
     world: World | None = None,
 ) -> float:
     """One pass over the rows of ``y_train`` in the order ``perm``, in batches; the mean training loss.
@@ -364,8 +371,20 @@ def _training_info(
     }
 
 
+def _loss(weights: tuple[float, ...] | None, device: torch.device) -> LossFn:
+    """The mean squared error in normalised space, each variable's term times its weight (if any)."""
+    if weights is None:
+        return torch.nn.MSELoss()
+    w = torch.tensor(weights, dtype=torch.float32, device=device)
+
+    def weighted(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return ((out - target) ** 2 * w).mean()
+
+    return weighted
+
+
 @torch.no_grad()
-def _evaluate(net: Autoencoder, y: torch.Tensor, loss_fn: torch.nn.MSELoss, batch: int = 1 << 16) -> float:
+def _evaluate(net: Autoencoder, y: torch.Tensor, loss_fn: LossFn, batch: int = 1 << 16) -> float:
     net.eval()
     total = 0.0
     for s in range(0, y.shape[0], batch):
