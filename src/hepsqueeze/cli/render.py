@@ -273,10 +273,17 @@ def print_compressed(rep: Any, output: Path, input_bytes: int, within: str | Non
     if rep.exception_count:
         console.print(f"stored {rep.exception_count} values exactly ({exact_why}): {rep.exceptions}")
     bound = f" within {within}" if within is not None else ""
+    arrays = ""
+    if rep.auxiliary_rows:  # the defined ratio counts the main table only: say what every table gives
+        from hepsqueeze.file.reader import file_summary
+
+        array_bytes = file_summary(output).array_bytes
+        if array_bytes:
+            arrays = f", {array_bytes / rep.file_bytes:.2f} vs every table's arrays ({array_bytes} bytes)"
     console.print(
         f"compressed {rep.rows} rows ({', '.join(rep.compressed_columns)}){bound} to {output}: "
-        f"{rep.file_bytes} bytes, ratio {rep.ratio:.2f} (float32 values / file), "
-        f"{input_bytes / rep.file_bytes:.2f} vs the input file ({input_bytes} bytes)"
+        f"{rep.file_bytes} bytes, ratio {rep.ratio:.2f} (float32 values of the main table / file)"
+        f"{arrays}, {input_bytes / rep.file_bytes:.2f} vs the input file ({input_bytes} bytes)"
     )
 
 
