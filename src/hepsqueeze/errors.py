@@ -104,6 +104,13 @@ def nearest_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]
     return [lowered[c] for c in close]
 
 
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` of a library's exception on one line (h5py, pyarrow, fsspec messages can
+    span several; the CLI prints an error as one line)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def missing_column_message(name: str, available: Iterable[str], where: str) -> str:
     """Message for a column ``name`` missing from ``where`` (a file path or description)."""
     pool = list(available)

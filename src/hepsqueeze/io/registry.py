@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Final, Protocol, TypeVar, cast
 
 from hepsqueeze.atomic import atomic_output
-from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError
+from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError, one_line
 from hepsqueeze.io.dataset import Dataset
 from hepsqueeze.io.interpret import check_writable, select_names
 from hepsqueeze.io.remote import check_local_output, is_url, local_input
@@ -251,12 +251,6 @@ def _library_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _describe(exc: BaseException) -> str:
-    # Library messages can span lines (h5py, pyarrow); the CLI prints errors as one line.
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _renamed(table: Table, local: str, url: str) -> Table:
     """``table`` with ``url`` in its source where it names the local copy ``local``."""
     return Table(dict(table.columns), source=table.source.replace(local, url))
@@ -294,7 +288,7 @@ def read_table(
         except HepsqueezeError:
             raise
         except _library_errors() as exc:
-            raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {_describe(exc)}") from exc
+            raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {one_line(exc)}") from exc
     if is_url(path):  # the table names the URL, not the temporary copy
         table = _renamed(table, str(source), str(path))
     logger.debug("read %d rows x %d columns from %s as %s", table.num_rows, len(table.names), path, fmt.name)
@@ -337,7 +331,7 @@ def write_table(
         raise
     except _library_errors() as exc:
         raise InputError(
-            f"cannot write table from {table.source} to {str(out)!r} as {fmt.name}: {_describe(exc)}"
+            f"cannot write table from {table.source} to {str(out)!r} as {fmt.name}: {one_line(exc)}"
         ) from exc
     logger.debug("wrote %d rows x %d columns to %s as %s", table.num_rows, len(table.names), out, fmt.name)
     return out
@@ -376,7 +370,7 @@ def read_dataset(
         except HepsqueezeError:
             raise
         except _library_errors() as exc:
-            raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {_describe(exc)}") from exc
+            raise InputError(f"cannot read {str(source)!r} as {fmt.name}: {one_line(exc)}") from exc
     if is_url(path):
         dataset = Dataset(
             _renamed(dataset.table, str(source), str(path)),
@@ -438,7 +432,7 @@ def write_dataset(
         raise
     except _library_errors() as exc:
         raise InputError(
-            f"cannot write data from {dataset.source} to {str(out)!r} as {fmt.name}: {_describe(exc)}"
+            f"cannot write data from {dataset.source} to {str(out)!r} as {fmt.name}: {one_line(exc)}"
         ) from exc
     logger.debug("wrote %s to %s as %s", dataset.summary(), out, fmt.name)
     return out

@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError, InputFileNotFoundError
+from hepsqueeze.errors import ConfigError, HepsqueezeError, InputError, InputFileNotFoundError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +130,6 @@ def _fetch_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _disk_check(directory: Path, url: str) -> Any:
     """An fsspec callback that refuses a transfer announcing more bytes than ``directory`` has free."""
     from fsspec.callbacks import Callback  # type: ignore[import-untyped]
@@ -175,10 +170,10 @@ def fetch(url: str, directory: str | os.PathLike[str]) -> Path:
         raise InputError(f"remote input {url!r} is a directory; give a file", path=url) from None
     except ImportError as exc:  # a backend's own dependency
         raise InputError(
-            f"reading {scheme}:// failed to load its backend: {_one_line(exc)}", path=url
+            f"reading {scheme}:// failed to load its backend: {one_line(exc)}", path=url
         ) from exc
     except _fetch_errors() as exc:
-        raise InputError(f"cannot fetch {url!r}: {_one_line(exc)}", path=url) from exc
+        raise InputError(f"cannot fetch {url!r}: {one_line(exc)}", path=url) from exc
     log.info("fetched %s (%d bytes) into %s", url, dest.stat().st_size, dest)
     return dest
 
