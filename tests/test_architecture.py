@@ -19,7 +19,7 @@ PACKAGE = "hepsqueeze"
 
 #: Lowest first: a module may import its own layer and the layers below, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("version", "errors", "lazy", "atomic"),
+    ("version", "errors", "lazy", "atomic", "cores"),
     ("metrics", "container", "io"),
     ("datasets", "preprocessing"),
     ("models",),

@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+from hepsqueeze.cores import usable_cores
 from hepsqueeze.errors import ConfigError, InputError, InputFileNotFoundError
 from hepsqueeze.io.registry import COMPRESSED_SUFFIX, FORMATS
 
@@ -176,7 +177,7 @@ def _run(
         if scheduler is not None and scheduler != "local":
             client = Client(scheduler)
         else:
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            cores = usable_cores()
             n = workers if workers is not None else cores
             if n < 1:
                 raise ConfigError(f"workers must be at least 1, got {n}")

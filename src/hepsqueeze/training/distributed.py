@@ -25,6 +25,7 @@ from typing import Any, Final
 import torch
 import torch.distributed as dist
 
+from hepsqueeze.cores import usable_cores
 from hepsqueeze.errors import ConfigError, HepsqueezeError
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def run_local(
     import torch.multiprocessing as mp
     from torch.multiprocessing.spawn import ProcessExitedException, ProcessRaisedException, start_processes
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     threads = max(1, cores // processes)
     reports: Any = mp.get_context("spawn").Queue()
     log.info("starting %d training processes (%d threads each)", processes, threads)

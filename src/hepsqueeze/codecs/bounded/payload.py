@@ -53,6 +53,7 @@ import xxhash
 import zstandard
 
 from hepsqueeze.codecs.bounded.bounds import VARIABLES, JetBounds
+from hepsqueeze.cores import usable_cores
 from hepsqueeze.errors import ConfigError, ContainerError, InputError
 from hepsqueeze.metrics.bound_check import bits
 from hepsqueeze.metrics.delta_phi import wrap_phi
@@ -644,10 +645,7 @@ def _workers(threads: int | None) -> int:
         if value < 1:
             raise ConfigError(f"{THREADS_VARIABLE} must be a positive integer, got {setting!r}")
         return value
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 #: The environment variable that sets the codec's default thread count (as OMP_NUM_THREADS does
