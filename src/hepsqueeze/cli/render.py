@@ -275,9 +275,9 @@ def print_compressed(rep: Any, output: Path, input_bytes: int, within: str | Non
     bound = f" within {within}" if within is not None else ""
     arrays = ""
     if rep.auxiliary_rows:  # the defined ratio counts the main table only: say what every table gives
-        from hepsqueeze.file.reader import file_summary
+        from hepsqueeze.file.reader import file_info, header_array_bytes
 
-        array_bytes = file_summary(output).array_bytes
+        array_bytes = header_array_bytes(file_info(output)["header"])
         if array_bytes:
             arrays = f", {array_bytes / rep.file_bytes:.2f} vs every table's arrays ({array_bytes} bytes)"
     console.print(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -498,18 +498,28 @@ class FileSummary:
     array_bytes: int = 0
 
 
-def _array_bytes(columns: Sequence[ColumnSummary], rows: int, tables: Mapping[str, int]) -> int:
-    """Bytes of the columns as arrays of their dtypes, over every table; 0 if a dtype is not a
-    fixed-width numpy dtype."""
+def header_array_bytes(header: Mapping[str, Any]) -> int:
+    """Bytes of every column of every table a file's ``header`` describes, as arrays of their
+    dtypes (what the file holds, decoded); 0 if a dtype is not a fixed-width numpy dtype. Needs the
+    header only (:func:`file_info`), no section."""
+    rows = header.get("num_rows", 0)
+    specs: list[tuple[Any, Any]] = [(rows, header.get("columns", []))]
+    specs += [
+        (t.get("num_rows", 0), t.get("columns", [])) for t in header.get("tables", []) if isinstance(t, dict)
+    ]
     total = 0
-    for c in columns:
-        try:
-            itemsize = np.dtype(c.dtype).itemsize
-        except TypeError:
-            return 0
-        if itemsize == 0:
-            return 0
-        total += itemsize * (rows if c.table is None else tables.get(c.table, 0))
+    for n, cols in specs:
+        count = n if is_count(n) else 0
+        for c in cols if isinstance(cols, list) else []:
+            if not isinstance(c, dict):
+                continue
+            try:
+                itemsize = np.dtype(str(c.get("dtype"))).itemsize
+            except TypeError:
+                return 0
+            if itemsize == 0:
+                return 0
+            total += itemsize * count
     return total
 
 
@@ -649,7 +659,7 @@ def file_summary(path: str | os.PathLike[str]) -> FileSummary:
         tables,
         dict(model) if isinstance(model, dict) else None,
         dict(header["input"]) if isinstance(header.get("input"), dict) else {},
-        _array_bytes(columns, rows, tables),
+        header_array_bytes(header),
     )
 
 
@@ -662,6 +672,7 @@ __all__ = [
     "decompress_to_parquet",
     "file_info",
     "file_summary",
+    "header_array_bytes",
     "iter_chunks",
     "open_file",
     "read_aux",
