@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> None:
     wall = time.perf_counter() - t0
     if args.model_out:
         save_model(model, args.model_out, force=True)
-    label = _label(args.model)
+    label = _label(args.model) + (f"-{args.tag}" if args.tag else "")
     result: dict[str, Any] = {
         "label": label,
         "command": "benchmarks/train_ae27d.py "
@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> None:
         "training": model.training,
         "history": model.history,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{label}.json").write_text(json.dumps(result, indent=1))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{label}.json").write_text(json.dumps(result, indent=1))
     test = model.training["metrics"]["test"]
     logging.info(
         "%s: val MSE %.3g, test MSE %.3g, pt std %.4f, %.0f s",
@@ -105,9 +105,9 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
-def summary() -> None:
-    """docs/results/ae27d/summary.md: one row per trained model, one column block per variable."""
-    results = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))]
+def summary(out: Path = OUT) -> None:
+    """OUT/summary.md: one row per trained model, one column block per variable."""
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     results.sort(key=lambda r: (min(r["nodes"][1:-1]), r["nodes"][1]))
     lines = [
         "| model | nodes | latent | parameters | epochs | minutes | val MSE | test MSE |",
@@ -153,7 +153,7 @@ def summary() -> None:
         "Commands: " + "; ".join(f"`.venv/bin/python {r['command']}`" for r in results),
         "",
     ]
-    (OUT / "summary.md").write_text("\n".join(header + lines) + "\n")
+    (out / "summary.md").write_text("\n".join(header + lines) + "\n")
 
 
 def main() -> None:
@@ -170,14 +170,16 @@ def main() -> None:
     p.add_argument("--max-minutes", type=float, default=15.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--model-out", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=OUT, help="folder of the result JSON and summary.md")
+    p.add_argument("--tag", default="", help="suffix of the result's label (recipe runs)")
     p.add_argument("--summary", action="store_true", help="only rebuild summary.md from the JSON files")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.summary:
-        summary()
+        summary(args.out)
         return
     run(args)
-    summary()
+    summary(args.out)
 
 
 if __name__ == "__main__":

@@ -53,12 +53,15 @@ def mass_metrics(model: CompressionModel, x: npt.NDArray[np.float32]) -> dict[st
     m_in = signed_mass(x[:, 0], x[:, 1], x[:, 2])
     m_out = signed_mass(y[:, 0], y[:, 1], y[:, 2])
     res = residual_summary(x, y, COLUMNS)
+    massive = m_in > 1.0
     return {
         "jets": int(x.shape[0]),
         "residual_std": {v: r["std"] for v, r in res.items()},
         "residual_kind": {v: r["kind"] for v, r in res.items()},
         "negative_m2_fraction": {"input": float(np.mean(m_in < 0)), "decoded": float(np.mean(m_out < 0))},
         "mass_ks": ks_statistic(m_in, m_out),
+        # per jet: a sampled mass is a draw, so this is the width of the mass given the latent
+        "mass_residual_std": float(np.std((m_out[massive] - m_in[massive]) / m_in[massive])),
         "mass_median": {"input": float(np.median(m_in)), "decoded": float(np.median(m_out))},
         "phi_range": {
             "input": [float(x[:, 3].min()), float(x[:, 3].max())],
@@ -118,6 +121,7 @@ def train(args: argparse.Namespace) -> None:
         jets, arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         normalisation=args.normalisation, patience=args.patience, seed=args.seed,
         max_seconds=60 * args.max_minutes, progress=log_epoch, device="cpu",
+        loss_weights=args.loss_weights,
     )  # fmt: skip
     wall = time.perf_counter() - t0
     model.name = args.preset
@@ -374,6 +378,10 @@ def main() -> None:
     t.add_argument("--latent", type=int, default=None, help="probe: latent size instead of the preset's")
     t.add_argument("--range-activation", default="clamp", choices=("clamp", "sigmoid"))
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument(
+        "--loss-weights", type=lambda v: tuple(float(w) for w in v.split(",")), default=None,
+        help="one weight per network variable (m, pt, eta, phi), comma-separated",
+    )  # fmt: skip
     t.add_argument("--out", type=Path, default=Path("out/ae4d-3m-train.json"))
     t.add_argument("--model-out", type=Path, default=None)
     c = sub.add_parser("compare")

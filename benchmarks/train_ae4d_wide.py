@@ -109,6 +109,7 @@ def pt_bins(model: CompressionModel, x: npt.NDArray[np.float32]) -> list[dict[st
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="ae4d-3", help="ae4d-3ms: the sampled-mass model on the same slices")
     p.add_argument("--slices", default=DEFAULT_SLICES, help="PROCESS[@PTHATMIN]:EVENTS, comma-separated")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--epochs", type=int, default=600)
@@ -140,7 +141,7 @@ def main() -> None:
     t0 = time.perf_counter()
     model = train(
         x,
-        "ae4d-3",
+        args.preset,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -153,6 +154,7 @@ def main() -> None:
         device="cpu",
     )
     wall = time.perf_counter() - t0
+    model.name = args.preset
 
     # the trainer's own split, reproduced: per-slice test residuals
     tc = model.training["config"]

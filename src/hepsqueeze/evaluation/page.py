@@ -154,6 +154,12 @@ def _summary_rows(m: Mapping[str, Any], plot_seconds: float | None) -> list[list
             ["layers", "-".join(str(n) for n in mod["nodes"])],
             ["normalisation", mod["normalisation"]],
         ]
+        if mod.get("sampled"):
+            rows.append([
+                "sampled variables",
+                f"{', '.join(mod['sampled'])}: drawn from their distribution given the latent code "
+                "(distributions kept, per-row values are draws)",
+            ])  # fmt: skip
     rows += [
         ["normalised MSE, all variables", m.get("mse_normalised_total")],
         ["metrics time [s]", m["timing_s"]["metrics"]],

@@ -10,6 +10,18 @@ Linear can be followed by
   (``range_activation="clamp"``) or a scaled sigmoid (``"sigmoid"``), so a decoded angle never leaves
   the training range and never wraps to the other side.
 
+*Sampled* outputs (``sampled_outputs``): a latent of fewer values than the inputs cannot carry every
+input back, and a smooth decoder then gives each lost direction a narrowed, biased value (ae4d-3's
+jet mass). A sampled output is instead a draw from its distribution given the latent code: a small
+network (the *sampler*, :class:`SampledDecoder`) maps the latent and a level ``u`` in (0, 1) to the
+``u``-quantile of the output given the latent, trained with the pinball (quantile) loss
+(:func:`pinball`). ``u`` is a hash of the latent's float32 bits (:func:`latent_levels`), so decoding
+stays a deterministic function of the stored latent, to the bit, with no extra bytes, and the draws
+of different jets are independent. The sampler sees the latent detached: the encoder is trained on
+the other outputs only, so a latent of as many values as those outputs keeps them as well as it
+can. The distribution of the decoded values follows the input's (the mass spectrum, in bins of pt
+and eta); a single jet's value is a draw, not its own.
+
 Presets give a constraint without numbers (``None``): :meth:`AutoencoderConfig.resolve` computes them
 from the fitted normaliser and the normalised training split before the network is built; a network
 cannot be built from an unresolved config. ``representation`` is carried for
@@ -48,6 +60,8 @@ _OPTIONAL: Final = {
     "output_floor": (),
     "output_range": (),
     "range_activation": "clamp",
+    "sampled_outputs": (),
+    "sampler_width": 64,
 }
 _KNOWN: Final = frozenset(
     {"nodes", "activation", "batchnorm", "latent_activation", "negative_slope", *_OPTIONAL}
@@ -58,6 +72,13 @@ MAX_CONSTRAINT: Final = 1e6
 MAX_LAYER_WIDTH: Final = 65536
 MAX_LAYERS: Final = 64
 MAX_PARAMETERS: Final = 20_000_000
+#: Mixing constant of :func:`latent_levels` (Mueller's 32-bit hash). Below 2**31, so products with a
+#: 32-bit value stay below 2**63 in int64 arithmetic and never overflow on any machine.
+_HASH_MULTIPLIER: Final = 0x045D9F3B
+_HASH_SEED: Final = 0x2545F491
+_MASK32: Final = 0xFFFFFFFF
+#: Bits of a level: ``u = (k + 0.5) / 2**LEVEL_BITS``, exact in float32 and never 0 or 1.
+LEVEL_BITS: Final = 24
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,8 @@ class AutoencoderConfig:
     output_floor: tuple[tuple[int, float | None], ...] = ()
     output_range: tuple[tuple[int, float | None, float | None], ...] = ()
     range_activation: str = "clamp"
+    sampled_outputs: tuple[int, ...] = ()
+    sampler_width: int = 64
 
     def __post_init__(self) -> None:
         nodes = tuple(self.nodes)
@@ -106,9 +129,32 @@ class AutoencoderConfig:
         if not 0.0 <= self.negative_slope < 1.0:
             raise ConfigError(f"negative_slope must be in [0, 1), got {self.negative_slope}")
         params = sum(a * b + b for a, b in itertools.pairwise(nodes))
+        params += self._check_sampled()
         if params > MAX_PARAMETERS:
             raise ConfigError(f"model has {params} parameters, more than the limit {MAX_PARAMETERS}")
         self._check_constraints()
+
+    def _check_sampled(self) -> int:
+        """Check ``sampled_outputs`` and ``sampler_width``; the sampler's parameter count."""
+        sampled = self.sampled_outputs
+        if not isinstance(sampled, tuple | list) or not all(
+            isinstance(j, int) and not isinstance(j, bool) and 0 <= j < self.nodes[-1] for j in sampled
+        ):
+            raise ConfigError(
+                f"sampled_outputs must be output indices in 0..{self.nodes[-1] - 1}, got {sampled!r}"
+            )
+        if len(set(sampled)) != len(sampled) or len(sampled) >= self.nodes[-1]:
+            raise ConfigError(
+                f"sampled_outputs must be distinct and leave an output decoded, got {sampled!r}"
+            )
+        object.__setattr__(self, "sampled_outputs", tuple(sampled))
+        width = self.sampler_width
+        if not isinstance(width, int) or isinstance(width, bool) or not 1 <= width <= MAX_LAYER_WIDTH:
+            raise ConfigError(f"sampler_width must be an integer in 1..{MAX_LAYER_WIDTH}, got {width!r}")
+        if not sampled:
+            return 0
+        sizes = _sampler_sizes(self)
+        return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
     def _check_constraints(self) -> None:
         nodes = self.nodes
@@ -191,6 +237,8 @@ class AutoencoderConfig:
         for key, default in _OPTIONAL.items():
             if d[key] == default:
                 del d[key]  # configs without the newer settings describe (and hash) as before
+            elif key == "sampled_outputs":
+                d[key] = list(d[key])
             elif isinstance(d[key], tuple):
                 d[key] = [list(e) for e in d[key]]
         return d
@@ -205,6 +253,11 @@ class AutoencoderConfig:
             if not isinstance(nodes, list | tuple):
                 raise ConfigError(f"nodes must be a list of integers, got {nodes!r}")
             values = {**data, "nodes": tuple(nodes)}
+            if "sampled_outputs" in values:
+                sampled = values["sampled_outputs"]
+                if not isinstance(sampled, list | tuple):
+                    raise ConfigError(f"sampled_outputs must be a list of output indices, got {sampled!r}")
+                values["sampled_outputs"] = tuple(sampled)
             for key in ("output_floor", "output_range"):
                 if key in values:
                     entries = values[key]
@@ -326,6 +379,76 @@ class OutputConstraints(nn.Module):
         return f"floors={self.floors}, ranges={self.ranges}, mode={self.mode!r}"
 
 
+def _sampler_sizes(config: AutoencoderConfig) -> tuple[int, ...]:
+    """Layer sizes of the sampler: latent and the level's two features in, one value per sampled output."""
+    w = config.sampler_width
+    return (config.latent_dim + 2, w, w, len(config.sampled_outputs))
+
+
+def latent_levels(z: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` levels in (0, 1) per row of the float32 latent codes ``z`` ``(rows, latent)``: a hash of
+    the codes' bits, so equal codes give equal levels on every machine and device, and codes that
+    differ in any bit give unrelated ones (float32 ``(rows, count)``)."""
+    codes = z.detach().to(torch.float32).contiguous()
+    bits = codes.view(torch.int32).to(torch.int64) & _MASK32
+    h = torch.full((codes.shape[0],), _HASH_SEED, dtype=torch.int64, device=codes.device)
+    for j in range(codes.shape[1]):
+        h = _mix(h ^ bits[:, j])
+    levels = []
+    for k in range(count):
+        h = _mix(h ^ (k + 1))
+        levels.append(((h >> (32 - LEVEL_BITS)).to(torch.float64) + 0.5) / float(1 << LEVEL_BITS))
+    return torch.stack(levels, dim=1).to(torch.float32)
+
+
+def _mix(h: torch.Tensor) -> torch.Tensor:
+    """Mueller's 32-bit integer hash on int64 holding values below 2**32 (no overflow: see the constant)."""
+    h = h ^ (h >> 16)
+    h = (h * _HASH_MULTIPLIER) & _MASK32
+    h = h ^ (h >> 16)
+    h = (h * _HASH_MULTIPLIER) & _MASK32
+    return h ^ (h >> 16)
+
+
+def pinball(quantile: torch.Tensor, target: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """The pinball (quantile) loss, elementwise: minimised in expectation when ``quantile`` is the
+    ``level``-quantile of ``target``'s distribution."""
+    diff = target - quantile
+    return torch.maximum(level * diff, (level - 1.0) * diff)
+
+
+class SampledDecoder(nn.Module):
+    """The decoder of a config with ``sampled_outputs``: the plain decoder (``body``) for every output,
+    the sampler's quantiles put in place of the sampled ones, then the output constraints.
+
+    ``levels`` holds the levels of the last call, for the training loss (:func:`pinball`)."""
+
+    def __init__(self, config: AutoencoderConfig) -> None:
+        super().__init__()
+        k = config.latent_index
+        self.body = _stack(config, config.nodes[k:], last_plain=True, last_is_latent=False)
+        sampler_config = replace(config, batchnorm=False)
+        self.sampler = _stack(sampler_config, _sampler_sizes(config), last_plain=True, last_is_latent=False)
+        self.constraints = (
+            OutputConstraints(config) if config.output_floor or config.output_range else nn.Identity()
+        )
+        self.outputs = config.sampled_outputs
+        self.levels: torch.Tensor | None = None
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        levels = latent_levels(z, 1)
+        # the level enters as itself and as its normal score, which keeps the tails' quantiles smooth
+        score = math.sqrt(2.0) * torch.erfinv(2.0 * levels - 1.0)
+        # detached: the sampler learns the distribution given the code, and the encoder, trained on the
+        # other outputs alone, spends the whole latent on them (as many values as decoded outputs)
+        quantiles = self.sampler(torch.cat([z.detach(), levels, score], dim=1))
+        columns = list(self.body(z).unbind(dim=1))
+        for i, j in enumerate(self.outputs):
+            columns[j] = quantiles[:, i]
+        self.levels = levels.expand(-1, len(self.outputs))
+        return self.constraints(torch.stack(columns, dim=1))  # type: ignore[no-any-return]
+
+
 class Autoencoder(nn.Module):
     """Encoder ``(N, F) -> (N, latent)`` and decoder ``(N, latent) -> (N, F)``, both in normalised space.
 
@@ -338,6 +461,10 @@ class Autoencoder(nn.Module):
         self.config = config
         k = config.latent_index
         self.encoder = _stack(config, config.nodes[: k + 1], last_plain=False, last_is_latent=True)
+        self.decoder: nn.Module
+        if config.sampled_outputs:
+            self.decoder = SampledDecoder(config)
+            return
         self.decoder = _stack(config, config.nodes[k:], last_plain=True, last_is_latent=False)
         if config.output_floor or config.output_range:
             self.decoder.append(OutputConstraints(config))

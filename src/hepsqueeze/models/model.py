@@ -226,6 +226,11 @@ class CompressionModel:
             "columns": list(self.columns),
             "normalisation": self.normaliser.scheme,
             **({"representation": self.representation} if self.representation != "identity" else {}),
+            **(
+                {"sampled": [self.variables[j] for j in self.config.sampled_outputs]}
+                if self.config.sampled_outputs
+                else {}
+            ),
             "parameters": sum(p.numel() for p in self.network.parameters()),
             "decoder_parameters": sum(p.numel() for p in self.network.decoder.parameters()),
         }

@@ -252,6 +252,11 @@ def export_onnx(
     otherwise. Existing files are refused unless ``force``.
     """
     ae = require_autoencoder(model)
+    if ae.config.sampled_outputs:
+        raise ModelError(
+            f"model {ae.name!r} draws its sampled outputs at levels hashed from the latent's float32 bits, "
+            "which ONNX has no operator for (no bit cast): it cannot be exported"
+        )
     if physical and ae.representation != "identity":
         raise ModelError(
             f"model {ae.name!r} works in the {ae.representation} representation (the network sees m, "

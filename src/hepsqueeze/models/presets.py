@@ -20,6 +20,17 @@ PRESETS: Final[dict[str, AutoencoderConfig]] = {
         output_range=((3, None, None),),
         range_activation="clamp",
     ),
+    # ae4d-3m with the mass sampled from its distribution given the latent (models.autoencoder): the
+    # latent keeps pt, eta, phi; the decoded jet-mass spectrum follows the input's.
+    "ae4d-3ms": AutoencoderConfig(
+        nodes=(4, 200, 200, 20, 3, 20, 200, 200, 4),
+        activation="leaky_relu",
+        representation="mass",
+        output_floor=((0, None),),
+        output_range=((3, None, None),),
+        range_activation="clamp",
+        sampled_outputs=(0,),
+    ),
     # The prior work's AE_3D_200: 4-200-100-50-3-50-100-200-4, Tanh.
     "ae3d-200": AutoencoderConfig(nodes=(4, 200, 100, 50, 3, 50, 100, 200, 4), activation="tanh"),
     # Seed 000's 27D jet models, AE_bn_LeakyReLU: Linear -> LeakyReLU -> BatchNorm1d on every hidden
@@ -35,6 +46,7 @@ PRESETS: Final[dict[str, AutoencoderConfig]] = {
 PRESET_DESCRIPTIONS: Final[dict[str, str]] = {
     "ae4d-3": "4-200-200-20-3-20-200-200-4 LeakyReLU (seed 002, GSoC 2021)",
     "ae4d-3m": "ae4d-3 in (m, pt, eta, phi) on E, pt, eta, phi tables: decoded m >= 0, phi in its training range",
+    "ae4d-3ms": "ae4d-3m with m drawn from its distribution given the latent (mass spectrum kept, per-jet m not)",
     "ae3d-200": "4-200-100-50-3-50-100-200-4 Tanh (prior work AE_3D_200)",
     "ae27d-14": "27-200-200-200-14-200-200-200-27 LeakyReLU + BatchNorm (seed 000, jets27d variables)",
     "ae27d-20": "27-400-400-200-20-200-400-400-27 LeakyReLU + BatchNorm (seed 000, jets27d variables)",

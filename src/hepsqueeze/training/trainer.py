@@ -16,7 +16,7 @@ import torch
 
 from hepsqueeze.errors import ConfigError, InputError
 from hepsqueeze.metrics.residuals import mse, residual_summary
-from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig
+from hepsqueeze.models.autoencoder import Autoencoder, AutoencoderConfig, SampledDecoder, pinball
 from hepsqueeze.models.model import CompressionModel
 from hepsqueeze.training.config import TrainConfig
 from hepsqueeze.training.distributed import World, join_world, run_local, world_from_environment
@@ -238,7 +238,7 @@ def _fit(
     )
     warmup_epochs = int(PCT_START * train_config.epochs)
     gen = torch.Generator(device="cpu").manual_seed(train_config.seed)
-    loss_fn = _loss(train_config.loss_weights, y_train.device)
+    loss_fn = _loss(train_config.loss_weights, y_train.device, net)
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": [], "seconds": []}
     best = _Best(state=copy.deepcopy(net.state_dict()), improved_epoch=warmup_epochs)
     start = time.perf_counter()
@@ -371,16 +371,37 @@ def _training_info(
     }
 
 
-def _loss(weights: tuple[float, ...] | None, device: torch.device) -> LossFn:
-    """The mean squared error in normalised space, each variable's term times its weight (if any)."""
-    if weights is None:
+def _loss(weights: tuple[float, ...] | None, device: torch.device, net: Autoencoder) -> LossFn:
+    """The mean squared error in normalised space, each variable's term times its weight (if any).
+
+    A sampled output (see :class:`~hepsqueeze.models.autoencoder.SampledDecoder`) has the pinball
+    loss at the levels of the network's last call instead of its squared error."""
+    sampled = net.config.sampled_outputs
+    if weights is None and not sampled:
         return torch.nn.MSELoss()
-    w = torch.tensor(weights, dtype=torch.float32, device=device)
+    w = torch.tensor(weights or (1.0,) * net.config.n_features, dtype=torch.float32, device=device)
+    if not sampled:
 
-    def weighted(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return ((out - target) ** 2 * w).mean()
+        def weighted(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return ((out - target) ** 2 * w).mean()
 
-    return weighted
+        return weighted
+    decoder = net.decoder
+    if not isinstance(decoder, SampledDecoder):
+        raise ConfigError("a config with sampled outputs needs its sampled decoder")
+    is_sampled = torch.zeros(net.config.n_features, dtype=torch.bool, device=device)
+    is_sampled[list(sampled)] = True
+    index = torch.tensor(sampled, dtype=torch.long, device=device)
+
+    def mixed(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        terms = torch.where(is_sampled, 0.0, (out - target) ** 2)
+        levels = decoder.levels
+        if levels is None or levels.shape[0] != out.shape[0]:
+            raise ConfigError("the sampled decoder's levels are not those of this batch")
+        terms = terms.index_add(1, index, pinball(out[:, index], target[:, index], levels))
+        return (terms * w).mean()
+
+    return mixed
 
 
 @torch.no_grad()
