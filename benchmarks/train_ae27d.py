@@ -107,7 +107,7 @@ def _fmt(v: float) -> str:
 
 def summary(out: Path = OUT) -> None:
     """OUT/summary.md: one row per trained model, one column block per variable."""
-    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if p.name != "processes.json"]
     results.sort(key=lambda r: (min(r["nodes"][1:-1]), r["nodes"][1]))
     lines = [
         "| model | nodes | latent | parameters | epochs | minutes | val MSE | test MSE |",
@@ -156,6 +156,59 @@ def summary(out: Path = OUT) -> None:
     (out / "summary.md").write_text("\n".join(header + lines) + "\n")
 
 
+#: The prior work's test-split relative pt residual std (ATLAS's 27 variables; issue 20's targets).
+PRIOR_PT_STD = {14: 0.027, 20: 0.014}
+
+
+def curve(out: Path) -> None:
+    """OUT/curve.{md,png}: test-split pt residual std against training minutes, one point per run (a run
+    is a whole one-cycle schedule: its end, not a checkpoint of a longer one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [json.loads(p.read_text()) for p in sorted(out.glob("*.json")) if p.name != "processes.json"]
+    by_latent: dict[int, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_latent.setdefault(min(r["nodes"][1:-1]), []).append(r)
+    lines = [
+        "# 27D time to quality (issue 20)",
+        "",
+        "Each point is one whole training run (one-cycle schedule of that many epochs, batch 1024, lr 3e-3,",
+        "`custom` normalisation, 1 torch thread on the 2 shared CPU cores, 103,333 ttbar + QCD jets27d jets,",
+        "seed 1); test-split relative pt residual std. The prior work's figure is its own, on ATLAS's 27",
+        "variables after about 21 h on a GPU.",
+        "",
+        "| model | latent | epochs | minutes | pt std | eta std | phi std | prior work pt | command |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for latent, rs in sorted(by_latent.items()):
+        rs.sort(key=lambda r: r["wall_seconds_training"])
+        minutes = [r["wall_seconds_training"] / 60 for r in rs]
+        pt = [r["training"]["metrics"]["test"]["residuals"]["pt"]["std"] for r in rs]
+        ax.plot(minutes, pt, "o-", label=f"latent {latent}")
+        if latent in PRIOR_PT_STD:
+            ax.axhline(PRIOR_PT_STD[latent], ls="--", lw=0.8, color=ax.lines[-1].get_color())
+        for r in rs:
+            res = r["training"]["metrics"]["test"]["residuals"]
+            lines.append(
+                f"| {r['label']} | {latent} | {r['training']['epochs_run']} | "
+                f"{r['wall_seconds_training'] / 60:.1f} | {res['pt']['std']:.4f} | {res['eta']['std']:.4f} | "
+                f"{res['phi']['std']:.4f} | {PRIOR_PT_STD.get(latent, float('nan')):.3f} | "
+                f"`.venv/bin/python {r['command']}` |"
+            )
+    ax.set_xlabel("training minutes (1 thread, 2 shared CPU cores)")
+    ax.set_ylabel("test-split pt residual std (relative)")
+    ax.set_yscale("log")
+    ax.legend(title="dashed: prior work")
+    fig.tight_layout()
+    fig.savefig(out / "curve.png", dpi=120)
+    plt.close(fig)
+    (out / "curve.md").write_text("\n".join([*lines, "", "![time to quality](curve.png)", ""]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="ae27d-20", help="preset name or comma-separated layer sizes")
@@ -172,9 +225,13 @@ def main() -> None:
     p.add_argument("--model-out", type=Path, default=None)
     p.add_argument("--out", type=Path, default=OUT, help="folder of the result JSON and summary.md")
     p.add_argument("--tag", default="", help="suffix of the result's label (recipe runs)")
+    p.add_argument("--curve", action="store_true", help="only rebuild curve.md/png from the JSON files")
     p.add_argument("--summary", action="store_true", help="only rebuild summary.md from the JSON files")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.curve:
+        curve(args.out)
+        return
     if args.summary:
         summary(args.out)
         return

@@ -53,3 +53,17 @@ def test_corrupt_weights_detected(model_file: Path, tmp_path: Path) -> None:
     p.write_bytes(bytes(data))
     with pytest.raises(ModelError):
         load_model(p)
+
+
+def test_a_diverged_history_saves_and_reads_back(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The epoch a training diverged has a NaN loss; the file stores it as null and reads it as NaN."""
+    import copy
+    import math
+
+    diverged = copy.copy(model)
+    diverged.history = {"train_loss": [0.5, float("nan")], "val_loss": [0.4, float("inf")]}
+    save_model(diverged, tmp_path / "d.hsqm")
+    back = load_model(tmp_path / "d.hsqm")
+    assert back.history["train_loss"][0] == 0.5
+    assert math.isnan(back.history["train_loss"][1])
+    assert math.isnan(back.history["val_loss"][1])

@@ -18,6 +18,7 @@ from hepsqueeze.models import get_preset, load_model, save_model
 from hepsqueeze.models.autoencoder import (
     LEVEL_BITS,
     Autoencoder,
+    hash_level,
     AutoencoderConfig,
     SampledDecoder,
     latent_levels,
@@ -63,7 +64,18 @@ def test_levels_are_fixed_numbers() -> None:
     """Golden values: a changed hash would change every decoded sampled value of existing files."""
     codes = np.array([[0.0, 1.0, -2.5], [1e-30, 3.0e8, -0.0]], dtype=np.float32)
     got = latent_levels(torch.from_numpy(codes), 1).numpy()[:, 0]
-    assert [float(v).hex() for v in got] == ["0x1.9e33440000000p-1", "0x1.8aa7f00000000p-5"]
+    assert [float(v).hex() for v in got] == ["0x1.9e33460000000p-1", "0x1.8aa7e00000000p-5"]
+
+
+def test_the_extreme_levels_are_inside_0_and_1_in_float32() -> None:
+    """The normal score of the level (the sampler's input) must be finite for every hash."""
+    h = torch.tensor([0, 1, 0xFF, 0xFFFFFF00, 0xFFFFFFFF], dtype=torch.int64)
+    u = hash_level(h)
+    assert u.dtype == torch.float32
+    assert float(u.min()) > 0
+    assert float(u.max()) < 1
+    assert torch.isfinite(torch.erfinv(2.0 * u - 1.0)).all()
+    assert float(u.max()) == 1 - 2.0**-24
 
 
 def test_levels_of_neighbouring_codes_are_uniform_and_unrelated() -> None:

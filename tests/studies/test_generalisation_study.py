@@ -76,3 +76,21 @@ def test_small_study_end_to_end(tmp_path: Path) -> None:
 
 def test_fail_factor_is_the_issue_criterion() -> None:
     assert GeneralisationConfig().fail_factor == 1.5
+
+
+def test_without_training_only_the_given_models_are_applied(tmp_path: Path) -> None:
+    from hepsqueeze.zoo import load
+
+    config = GeneralisationConfig(
+        train_processes=("ttbar",), test_processes=("wjets",), train_events=30, test_events=30,
+        train=False, workers=1,
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="at least one model"):
+        run_generalisation_study(config, cache_dir=tmp_path / "cache")
+    result = run_generalisation_study(
+        config, extra_models={"zoo:ae4d-3": load("ae4d-3")}, cache_dir=tmp_path / "cache"
+    )
+    assert set(result["models"]) == {"zoo:ae4d-3"}
+    markdown = study_markdown(result)
+    assert "none trained here" in markdown
+    assert "epochs per model" not in markdown

@@ -77,8 +77,10 @@ MAX_PARAMETERS: Final = 20_000_000
 _HASH_MULTIPLIER: Final = 0x045D9F3B
 _HASH_SEED: Final = 0x2545F491
 _MASK32: Final = 0xFFFFFFFF
-#: Bits of a level: ``u = (k + 0.5) / 2**LEVEL_BITS``, exact in float32 and never 0 or 1.
-LEVEL_BITS: Final = 24
+#: Bits of a level: ``u = (k + 0.5) / 2**LEVEL_BITS``, exact in float32 (whose spacing below 1 is
+#: 2**-24: with 24 bits the top level would round to 1.0, where the normal score is infinite) and
+#: never 0 or 1.
+LEVEL_BITS: Final = 23
 
 
 @dataclass(frozen=True)
@@ -397,8 +399,14 @@ def latent_levels(z: torch.Tensor, count: int) -> torch.Tensor:
     levels = []
     for k in range(count):
         h = _mix(h ^ (k + 1))
-        levels.append(((h >> (32 - LEVEL_BITS)).to(torch.float64) + 0.5) / float(1 << LEVEL_BITS))
-    return torch.stack(levels, dim=1).to(torch.float32)
+        levels.append(hash_level(h))
+    return torch.stack(levels, dim=1)
+
+
+def hash_level(h: torch.Tensor) -> torch.Tensor:
+    """The level in (0, 1) of 32-bit hashes ``h`` (int64): its top :data:`LEVEL_BITS` bits, centred,
+    as float32 (exactly)."""
+    return (((h >> (32 - LEVEL_BITS)).to(torch.float64) + 0.5) / float(1 << LEVEL_BITS)).to(torch.float32)
 
 
 def _mix(h: torch.Tensor) -> torch.Tensor:

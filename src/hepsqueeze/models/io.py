@@ -9,6 +9,7 @@ are copied in after their names, dtypes and shapes are checked.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Final
@@ -62,9 +63,14 @@ def _header(model: CompressionModel, parts: tuple[str, ...]) -> dict[str, Any]:
         "columns": list(model.columns),
         "integer_variables": list(model.integer_variables),
         "decoder_hash": decoder_hash(model),
-        "history": model.history if "encoder" in parts else {},
+        "history": _finite_history(model.history) if "encoder" in parts else {},
         "training": model.training if "encoder" in parts else {},
     }
+
+
+def _finite_history(history: dict[str, list[float]]) -> dict[str, list[float | None]]:
+    """The loss history for JSON: a non-finite value (the epoch a training diverged) as null."""
+    return {k: [x if math.isfinite(x) else None for x in v] for k, v in history.items()}
 
 
 def _write(writer: ContainerWriter, model: CompressionModel, parts: tuple[str, ...]) -> None:
@@ -186,11 +192,12 @@ def _history(value: object, source: str) -> dict[str, list[float]]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(
-        isinstance(v, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+        isinstance(v, list)
+        and all(x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v)
         for v in value.values()
     ):
         raise ModelError(f"{source}: invalid model header: history must map names to lists of numbers")
-    return {str(k): [float(x) for x in v] for k, v in value.items()}
+    return {str(k): [math.nan if x is None else float(x) for x in v] for k, v in value.items()}
 
 
 def _training(value: object, source: str) -> dict[str, Any]:

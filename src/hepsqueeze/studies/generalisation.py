@@ -70,6 +70,8 @@ class GeneralisationConfig:
     batch_size: int = 1024
     lr: float = 3e-3
     per_type: bool = True
+    #: Train the study's own models (jets, all-objects, per-type); False: apply the given models only.
+    train: bool = True
     min_train_rows: int = 500  # fewest training objects of a per-type model
     fail_factor: float = 1.5
     workers: int = 2
@@ -184,6 +186,8 @@ def run_generalisation_study(
         for p in config.train_processes
     ]
     train = Objects.concat(train_parts)
+    if not config.train and not extra_models:
+        raise ConfigError("the generalisation study without training needs at least one model to apply")
     all_processes = (*config.train_processes, *config.test_processes)
     test = Objects.concat(
         [
@@ -212,9 +216,10 @@ def run_generalisation_study(
 
     routers: dict[str, _Router] = {}
     notes: list[str] = []
-    routers["jets"] = _Router({"*": fit("jets", train.select(np.isin(train.group, JET_GROUPS)))})
-    routers["all-objects"] = _Router({"*": fit("all-objects", train)})
-    if config.per_type:
+    if config.train:
+        routers["jets"] = _Router({"*": fit("jets", train.select(np.isin(train.group, JET_GROUPS)))})
+        routers["all-objects"] = _Router({"*": fit("all-objects", train)})
+    if config.train and config.per_type:
         per_type: dict[str, CompressionModel] = {}
         for group in OBJECT_GROUPS:
             rows = train.select(train.group == group)
@@ -301,12 +306,23 @@ def study_markdown(result: Mapping[str, Any]) -> str:
         "worst std ratio",
         "fails",
     ]
+    trained = cfg.get("train", True)
+    title = (
+        f"{cfg['preset']} trained on {', '.join(cfg['train_processes'])}"
+        if trained
+        else f"{', '.join(result['models'])} on jets of processes other than {', '.join(cfg['train_processes'])}"
+    )
     lines = [
-        f"# Generalisation study: {cfg['preset']} trained on {', '.join(cfg['train_processes'])}",
+        f"# Generalisation study: {title}",
         "",
-        f"Training sample: {cfg['train_events']:,} events per training process (seed {cfg['seed']}); test "
-        f"sample: {cfg['test_events']:,} events of every process (seed {cfg['seed'] + 1}); "
-        f"{cfg['epochs']} epochs per model. Process rows hold that process's jets (j and b); object rows "
+        (
+            f"Training sample: {cfg['train_events']:,} events per training process (seed {cfg['seed']}); "
+            if trained
+            else "Models applied as they are (none trained here); "
+        )
+        + f"test sample: {cfg['test_events']:,} events of every process (seed {cfg['seed'] + 1}); "
+        + (f"{cfg['epochs']} epochs per model. " if trained else "")
+        + "Process rows hold that process's jets (j and b); object rows "
         "pool every process. Residuals: relative for E and pt, absolute for eta and phi (rad). "
         f"'fails' names the variables whose residual std is more than {cfg['fail_factor']:g}x the model's "
         "own on the training processes' jets of the test sample ('worst std ratio': the largest of those "

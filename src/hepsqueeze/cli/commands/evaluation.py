@@ -355,6 +355,16 @@ def study_generalisation(
     per_type: Annotated[
         bool, typer.Option("--per-type/--no-per-type", help="Also train one model per object type.")
     ] = True,
+    train: Annotated[
+        bool,
+        typer.Option(
+            "--train/--no-train",
+            help="Train the study's own models; --no-train applies the --model ones only.",
+        ),
+    ] = True,
+    fail_factor: Annotated[
+        float, typer.Option(help="A row fails above this many times the training processes' residual std.")
+    ] = 1.5,
     model: Annotated[
         list[str] | None, typer.Option("--model", help="Further model (file or zoo:NAME) to apply as is.")
     ] = None,
@@ -380,8 +390,12 @@ def study_generalisation(
         batch_size=batch_size,
         lr=lr,
         per_type=per_type,
+        train=train,
+        fail_factor=fail_factor,
         workers=workers,
     )
+    if not train and not model:
+        raise typer.BadParameter("--no-train needs at least one --model to apply", param_hint="--model")
     extra = {m: load_model_option(m) for m in model or []}
     with progress() as bar:
         result = run_generalisation_study(config, extra_models=extra, progress=task_reporter(bar))
