@@ -38,6 +38,21 @@ def _architecture(spec: str) -> str | AutoencoderConfig:
     return AutoencoderConfig(nodes=nodes, batchnorm=True, latent_activation=True)
 
 
+def _weights(spec: str | None) -> tuple[float, ...] | None:
+    """``NAME=W,...`` -> one loss weight per variable (1 where not named); None without a spec."""
+    if not spec:
+        return None
+    named = {}
+    for part in spec.split(","):
+        name, _, w = part.partition("=")
+        if name not in VARIABLES or not w:
+            raise SystemExit(
+                f"--loss-weights: expected VARIABLE=WEIGHT among {', '.join(VARIABLES)}, got {part!r}"
+            )
+        named[name] = float(w)
+    return tuple(named.get(v, 1.0) for v in VARIABLES)
+
+
 def _label(spec: str) -> str:
     if "," not in spec:
         return spec
@@ -65,6 +80,7 @@ def run(args: argparse.Namespace) -> None:
         max_seconds=60 * args.max_minutes,
         progress=log_epoch,
         device="cpu",
+        loss_weights=_weights(args.loss_weights),
     )
     model.name = _label(args.model)
     wall = time.perf_counter() - t0
@@ -223,6 +239,7 @@ def main() -> None:
     p.add_argument("--max-minutes", type=float, default=15.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--model-out", type=Path, default=None)
+    p.add_argument("--loss-weights", default=None, help="VARIABLE=WEIGHT,... (others 1), e.g. pt=10,eta=10")
     p.add_argument("--out", type=Path, default=OUT, help="folder of the result JSON and summary.md")
     p.add_argument("--tag", default="", help="suffix of the result's label (recipe runs)")
     p.add_argument("--curve", action="store_true", help="only rebuild curve.md/png from the JSON files")

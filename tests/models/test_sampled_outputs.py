@@ -18,9 +18,9 @@ from hepsqueeze.models import get_preset, load_model, save_model
 from hepsqueeze.models.autoencoder import (
     LEVEL_BITS,
     Autoencoder,
-    hash_level,
     AutoencoderConfig,
     SampledDecoder,
+    hash_level,
     latent_levels,
     pinball,
 )
