@@ -33,6 +33,11 @@ from hepsqueeze.training.split import split_rows
 from hepsqueeze.zoo import resolve_model
 
 STUDY = Path(__file__).resolve().parents[1] / "docs" / "studies" / "ae4d-3ms"
+#: Where a model file outside the zoo comes from (shown under the tables when it is compared).
+ORIGINS = {
+    "out/ae4d-3m.hsqm": "the former `zoo:ae4d-3m` (deterministic mass, docs/studies/ae4d-3m.md), withdrawn "
+    "from the zoo by this study: `git show fc6adb9:src/hepsqueeze/zoo/models/ae4d-3m.hsqm > out/ae4d-3m.hsqm`",
+}
 
 
 def own_test_split(model: CompressionModel, events: int, seed: int) -> tuple[npt.NDArray[np.float32], str]:
@@ -149,6 +154,8 @@ def markdown(out: dict[str, Any], model: str, names: list[str], samples: list[st
         f"thread, {budget.get('machine')}) by:",
         "",
         "    .venv/bin/python " + str(out["training_command"]),
+        "",
+        *[f"`{m}` is {ORIGINS[m]}." for m in names if m in ORIGINS],
         "",
         f"## Targets of issue 20 on the {samples[0]}",
         "",
