@@ -24,7 +24,8 @@ import torch
 from _training import log_epoch, machine
 
 from hepsqueeze.api import train
-from hepsqueeze.datasets import JETS27D_COLUMNS, generate_mixture
+from hepsqueeze.datasets import JETS27D_COLUMNS, GeneratorConfig, generate, generate_mixture
+from hepsqueeze.io.table import Table
 from hepsqueeze.models import AutoencoderConfig, save_model
 
 OUT = Path("docs/results/ae27d")
@@ -63,6 +64,18 @@ def _label(spec: str) -> str:
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     jets = generate_mixture(events_per_process=args.events, seed=args.seed, workers=2, kind="jets27d")
+    if args.extra_slices:  # harder slices of ttbar and QCD on top (PROCESS@PTHATMIN:EVENTS)
+        from train_ae4d_wide import Slice
+
+        parts = [jets]
+        for text in args.extra_slices.split(","):
+            s = Slice.parse(text)
+            if s.process not in ("ttbar", "ttbar_boosted", "qcd"):
+                raise SystemExit("train on ttbar and QCD only: the other processes are held out")
+            extra = {} if s.pthat_min is None else {"pthat_min": s.pthat_min}
+            cfg = GeneratorConfig(s.process, s.events, seed=args.seed, kind="jets27d", **extra)
+            parts.append(generate(cfg, workers=2))
+        jets = Table.concat(parts)
     arch = _architecture(args.model)
     t0 = time.perf_counter()
 
@@ -239,6 +252,7 @@ def main() -> None:
     p.add_argument("--max-minutes", type=float, default=15.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--model-out", type=Path, default=None)
+    p.add_argument("--extra-slices", default="", help="PROCESS@PTHATMIN:EVENTS,... added to the sample")
     p.add_argument("--loss-weights", default=None, help="VARIABLE=WEIGHT,... (others 1), e.g. pt=10,eta=10")
     p.add_argument("--out", type=Path, default=OUT, help="folder of the result JSON and summary.md")
     p.add_argument("--tag", default="", help="suffix of the result's label (recipe runs)")
