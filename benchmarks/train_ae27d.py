@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> None:
         progress=log_epoch,
         device="cpu",
         loss_weights=_weights(args.loss_weights),
+        precision=args.precision,
     )
     model.name = _label(args.model)
     wall = time.perf_counter() - t0
@@ -253,6 +254,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--model-out", type=Path, default=None)
     p.add_argument("--extra-slices", default="", help="PROCESS@PTHATMIN:EVENTS,... added to the sample")
+    p.add_argument("--precision", default="float32", choices=("float32", "bfloat16"))
     p.add_argument("--loss-weights", default=None, help="VARIABLE=WEIGHT,... (others 1), e.g. pt=10,eta=10")
     p.add_argument("--out", type=Path, default=OUT, help="folder of the result JSON and summary.md")
     p.add_argument("--tag", default="", help="suffix of the result's label (recipe runs)")

@@ -89,3 +89,24 @@ def test_loss_weights(jets: Table) -> None:
     assert heavy.history["val_loss"] != plain.history["val_loss"]
     with pytest.raises(ConfigError, match="4 variables, got 3 loss weights"):
         train(jets, "ae4d-3", epochs=1, device="cpu", loss_weights=(1, 1, 1))
+
+
+def test_bfloat16_steps_train_a_float32_model() -> None:
+    import torch
+
+    from hepsqueeze.models.autoencoder import AutoencoderConfig
+    from hepsqueeze.training.trainer import train_model
+
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(precision="float16")
+    assert "precision" not in TrainConfig().to_dict()
+    assert TrainConfig(precision="bfloat16").to_dict()["precision"] == "bfloat16"
+    x = np.random.default_rng(0).uniform(1, 2, size=(600, 3)).astype(np.float32)
+    config = AutoencoderConfig(nodes=(3, 16, 2, 16, 3))
+    model = train_model(
+        x, ("a", "b", "c"), ("a", "b", "c"), config,
+        TrainConfig(epochs=3, batch_size=64, precision="bfloat16", normalisation="minmax"),
+    )  # fmt: skip
+    assert all(p.dtype == torch.float32 for p in model.network.parameters())
+    assert np.isfinite(model.history["train_loss"]).all()
+    assert model.training["config"]["precision"] == "bfloat16"

@@ -262,6 +262,7 @@ def _fit(
             skip_single=skip_single,
             loss_fn=loss_fn,
             world=world,
+            bfloat16=train_config.precision == "bfloat16",
         )
         val_loss = _evaluate(net, y_val, loss_fn)
         lr = float(sched.get_last_lr()[0])
@@ -296,10 +297,12 @@ def _train_epoch(
     skip_single: bool,
     loss_fn: LossFn,
     world: World | None = None,
+    bfloat16: bool = False,
 ) -> float:
     """One pass over the rows of ``y_train`` in the order ``perm``, in batches; the mean training loss.
 
-    With a ``world``, this process takes its shard of each batch (the mean over every process)."""
+    With a ``world``, this process takes its shard of each batch (the mean over every process).
+    ``bfloat16``: the forward pass under bfloat16 autocast (the loss in float32)."""
     total, seen = 0.0, 0
     processes = 1 if world is None else world.size
     for i in range(max(1, math.ceil(y_train.shape[0] / batch_size))):
@@ -312,7 +315,9 @@ def _train_epoch(
             idx = world.shard(idx)
         batch = y_train[idx]
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(batch), batch)
+        with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=bfloat16):
+            out = net(batch)
+        loss = loss_fn(out.float(), batch)
         loss.backward()
         opt.step()
         sched.step()
