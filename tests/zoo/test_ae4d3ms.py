@@ -25,7 +25,7 @@ def test_card_matches_the_shipped_file() -> None:
     assert model.representation == "mass"
     assert model.config.sampled_outputs == (0,)
     assert model.config.latent_dim == 3
-    assert model.summary()["sampled"] == ["E"]
+    assert model.summary()["sampled"] == ["m"]
     assert {s["process"] for s in c.training["data"]["slices"]} <= {"ttbar", "ttbar_boosted", "qcd"}
     physics = c.extra["physics"]
     for sample in ("test", "seed2"):

@@ -227,7 +227,7 @@ class CompressionModel:
             "normalisation": self.normaliser.scheme,
             **({"representation": self.representation} if self.representation != "identity" else {}),
             **(
-                {"sampled": [self.variables[j] for j in self.config.sampled_outputs]}
+                {"sampled": [self.network_variables[j] for j in self.config.sampled_outputs]}
                 if self.config.sampled_outputs
                 else {}
             ),
