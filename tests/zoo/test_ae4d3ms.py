@@ -55,6 +55,18 @@ def test_fresh_jets_decode_physical_and_the_same_every_time(jets: Table, tmp_pat
     assert np.allclose(back[:, 1], x[:, 1], rtol=0.05)
 
 
+def test_the_report_says_the_mass_is_drawn(jets: Table, tmp_path: Path) -> None:
+    from hepsqueeze.evaluation.report import evaluate
+
+    out = tmp_path / "j.hsqz"
+    compress(jets, out, model=f"zoo:{NAME}")
+    metrics = evaluate(jets, decompress(out), tmp_path / "eval", container=out, plots=False)
+    assert metrics["model"]["sampled"] == ["m"]
+    page = (tmp_path / "eval" / "index.html").read_text()
+    assert "sampled variables" in page
+    assert "per-row values are draws" in page
+
+
 @pytest.mark.slow
 def test_card_physics_on_the_seed2_sample() -> None:
     """The card's negative-m^2 fraction and jet-mass KS on its validation sample, measured again."""
