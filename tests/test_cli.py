@@ -564,3 +564,21 @@ def test_conditional_train_needs_bounds(
     )
     assert code == 2
     assert "--max-error" in err
+
+
+def test_train_with_bfloat16_steps(
+    jets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hepsqueeze.models import load_model
+
+    model = tmp_path / "m.hsqm"
+    code, _, err = run(
+        ["train", str(jets_file), "--epochs", "1", "--device", "cpu", "--bf16", "-o", str(model)], capsys
+    )
+    assert code == 0, err
+    assert load_model(model).training["config"]["precision"] == "bfloat16"
+    code, _, err = run(
+        ["train", str(jets_file), "--codec", "bounded", "--bf16", "-o", str(tmp_path / "b.hsqb")], capsys
+    )
+    assert code == 2
+    assert "--bf16" in err
