@@ -9,7 +9,10 @@ Compare with zoo:ae4d-3 on the model's test split and on a seed-2 sample (residu
 negative-m^2 fraction, jet-mass KS, decoded phi range, ratio of a compressed file) and write
 docs/studies/ae4d-3m.{md,json}:
 
-    .venv/bin/python benchmarks/train_ae4d3m.py compare zoo:ae4d-3m --events 12000 --validation-events 2000
+    .venv/bin/python benchmarks/train_ae4d3m.py compare out/ae4d-3m.hsqm --events 12000 --validation-events 2000
+
+(``out/ae4d-3m.hsqm``: the former ``zoo:ae4d-3m``, ``git show fc6adb9:src/hepsqueeze/zoo/models/ae4d-3m.hsqm``;
+the sampled-mass successor is compared by ``compare_mass_models.py``.)
 
 The test split is the trainer's (split_rows with the model's own seed and fractions) of the sample the
 model was trained on, regenerated from the cache.
