@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from _training import machine
 
-from hepsqueeze.codecs.autoencoder.exceptions import training_range
+from hepsqueeze.codecs.autoencoder.exceptions import count_outside_training_range
 from hepsqueeze.datasets import GeneratorConfig, generate
 from hepsqueeze.metrics.residuals import residual_summary
 from hepsqueeze.models import load_model
@@ -40,11 +40,8 @@ SHOWN = ("pt", "eta", "phi", "m")
 def evaluate(model: CompressionModel, x: np.ndarray) -> dict[str, Any]:
     """Residual summary of ``model`` on ``x`` and its fraction of values outside the training range."""
     y = model.reconstruct(x)
-    outside_values = 0
-    for j, bounds in enumerate(training_range(model)):
-        if bounds is not None:
-            outside_values += int(np.count_nonzero((x[:, j] < bounds[0]) | (x[:, j] > bounds[1])))
-    outside = outside_values / max(x.size, 1)
+    count = count_outside_training_range(model, x)
+    outside = float("nan") if count is None else count / max(x.size, 1)
     return {
         "jets": int(x.shape[0]),
         "residuals": residual_summary(x, y, model.variables, model.integer_variables),

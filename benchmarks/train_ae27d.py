@@ -24,7 +24,7 @@ import torch
 from _training import log_epoch, machine
 
 from hepsqueeze.api import train
-from hepsqueeze.datasets import JETS27D_COLUMNS, GeneratorConfig, generate, generate_mixture
+from hepsqueeze.datasets import JETS27D_COLUMNS, generate, generate_mixture
 from hepsqueeze.io.table import Table
 from hepsqueeze.models import AutoencoderConfig, save_model
 
@@ -72,9 +72,7 @@ def run(args: argparse.Namespace) -> None:
             s = Slice.parse(text)
             if s.process not in ("ttbar", "ttbar_boosted", "qcd"):
                 raise SystemExit("train on ttbar and QCD only: the other processes are held out")
-            extra = {} if s.pthat_min is None else {"pthat_min": s.pthat_min}
-            cfg = GeneratorConfig(s.process, s.events, seed=args.seed, kind="jets27d", **extra)
-            parts.append(generate(cfg, workers=2))
+            parts.append(generate(s.config(args.seed, kind="jets27d"), workers=2))
         jets = Table.concat(parts)
     arch = _architecture(args.model)
     t0 = time.perf_counter()

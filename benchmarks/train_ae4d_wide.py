@@ -69,9 +69,9 @@ class Slice:
             raise SystemExit(f"slice {text!r}: expected PROCESS[@PTHATMIN]:EVENTS")
         return cls(process, float(pthat) if pthat else None, int(events))
 
-    def config(self, seed: int) -> GeneratorConfig:
+    def config(self, seed: int, kind: str = "jets") -> GeneratorConfig:
         extra = {} if self.pthat_min is None else {"pthat_min": self.pthat_min}
-        return GeneratorConfig(self.process, self.events, seed=seed, **extra)
+        return GeneratorConfig(self.process, self.events, seed=seed, kind=kind, **extra)
 
 
 def load_slices(slices: list[Slice], seed: int, workers: int) -> tuple[npt.NDArray[np.float32], list[str]]:

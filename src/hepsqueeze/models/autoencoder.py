@@ -255,11 +255,6 @@ class AutoencoderConfig:
             if not isinstance(nodes, list | tuple):
                 raise ConfigError(f"nodes must be a list of integers, got {nodes!r}")
             values = {**data, "nodes": tuple(nodes)}
-            if "sampled_outputs" in values:
-                sampled = values["sampled_outputs"]
-                if not isinstance(sampled, list | tuple):
-                    raise ConfigError(f"sampled_outputs must be a list of output indices, got {sampled!r}")
-                values["sampled_outputs"] = tuple(sampled)
             for key in ("output_floor", "output_range"):
                 if key in values:
                     entries = values[key]

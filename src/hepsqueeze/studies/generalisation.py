@@ -32,7 +32,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from hepsqueeze.codecs.autoencoder.exceptions import training_range
+from hepsqueeze.codecs.autoencoder.exceptions import count_outside_training_range
 from hepsqueeze.errors import ConfigError
 from hepsqueeze.io.formats.darkmachines import OBJECT_TYPES
 from hepsqueeze.metrics.residuals import residual_summary
@@ -163,12 +163,10 @@ class _Router:
         for group, model in self.models.items():
             rows = slice(None) if group == "*" else objects.group == group
             x = objects.x[rows]
-            limits = training_range(model)
-            if x.size == 0 or any(pair is None for pair in limits):
+            outside = count_outside_training_range(model, x) if x.size else None
+            if outside is None:
                 continue
-            lo = np.array([pair[0] for pair in limits if pair is not None], dtype=np.float32)
-            hi = np.array([pair[1] for pair in limits if pair is not None], dtype=np.float32)
-            bad += int(np.count_nonzero((x < lo) | (x > hi)))
+            bad += outside
             total += x.size
         return bad / total if total else float("nan")
 

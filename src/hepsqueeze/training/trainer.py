@@ -394,16 +394,13 @@ def _loss(weights: tuple[float, ...] | None, device: torch.device, net: Autoenco
     decoder = net.decoder
     if not isinstance(decoder, SampledDecoder):
         raise ConfigError("a config with sampled outputs needs its sampled decoder")
-    is_sampled = torch.zeros(net.config.n_features, dtype=torch.bool, device=device)
-    is_sampled[list(sampled)] = True
     index = torch.tensor(sampled, dtype=torch.long, device=device)
 
     def mixed(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        terms = torch.where(is_sampled, 0.0, (out - target) ** 2)
         levels = decoder.levels
         if levels is None or levels.shape[0] != out.shape[0]:
             raise ConfigError("the sampled decoder's levels are not those of this batch")
-        terms = terms.index_add(1, index, pinball(out[:, index], target[:, index], levels))
+        terms = ((out - target) ** 2).index_copy(1, index, pinball(out[:, index], target[:, index], levels))
         return (terms * w).mean()
 
     return mixed

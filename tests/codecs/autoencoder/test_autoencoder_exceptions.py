@@ -16,7 +16,12 @@ from hypothesis.extra import numpy as hnp
 
 import hepsqueeze as hsq
 from codec_helpers import DENORMAL, NAN_PAYLOAD, NEG_NAN, VARIABLES, fake_jets, in_range_table, poisoned
-from hepsqueeze.codecs.autoencoder.exceptions import codec_inputs, codec_reconstruct, training_range
+from hepsqueeze.codecs.autoencoder.exceptions import (
+    codec_inputs,
+    codec_reconstruct,
+    count_outside_training_range,
+    training_range,
+)
 from hepsqueeze.errors import InputError
 from hepsqueeze.file.reader import file_info
 from hepsqueeze.io.table import Table
@@ -103,6 +108,8 @@ def test_training_range_recorded_with_the_model(tiny_model: CompressionModel, tm
     rep = hsq.compress(table, tmp_path / "r.hsqz", model=model)
     assert rep.exceptions.get("eta", 0) == expected > 0
     assert "E" not in rep.exceptions
+    assert count_outside_training_range(model, x) == expected
+    assert count_outside_training_range(tiny_model, x) is None
 
 
 def test_empty_table_gives_a_valid_empty_file(tiny_model: CompressionModel, tmp_path: Path) -> None:

@@ -40,8 +40,10 @@ if TYPE_CHECKING:  # readers of compressed files import this module without torc
 
 __all__ = [
     "ExceptionFinder",
+    "count_outside_training_range",
     "codec_inputs",
     "codec_reconstruct",
+    "training_range",
 ]
 
 _TINY32: Final = float(np.finfo(np.float32).tiny)
@@ -79,6 +81,17 @@ def training_range(model: CompressionModel) -> list[tuple[float, float] | None]:
         )
         out.append((float(pair[0]), float(pair[1])) if ok else None)
     return out
+
+
+def count_outside_training_range(model: CompressionModel, x: npt.NDArray[Any]) -> int | None:
+    """How many values of ``x`` (rows, the model's variables) lie outside the model's training range
+    (compared in float32, as the codec sees them); None where a variable's range is unknown."""
+    limits = training_range(model)
+    if any(pair is None for pair in limits):
+        return None
+    lo = np.array([pair[0] for pair in limits if pair is not None], dtype=np.float32)
+    hi = np.array([pair[1] for pair in limits if pair is not None], dtype=np.float32)
+    return int(np.count_nonzero((x < lo) | (x > hi)))
 
 
 def _minmax_fitted(scheme: str, variable: str) -> bool:
